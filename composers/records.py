@@ -1,0 +1,127 @@
+"""The task record: what composers produce and environments consume.
+
+A :class:`Task` is an ordered tuple of :class:`Objective` s, one episode's worth of
+goals. Records are plain data: frozen, hashable, and serialisable to one JSON object
+per task (``schema == "envkit.task/1"``) so that a suite written today loads in later
+versions. QA objectives carry their gold answers; ``queries`` are the searches that
+reach the supporting passages (what the oracle agent issues); ``depends_on`` is the
+index of the objective whose answer this one needs (chained tasks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Objective", "Task", "SCHEMA", "RecordError"]
+
+SCHEMA = "envkit.task/1"
+
+
+class RecordError(ValueError):
+    """A task record that does not follow the schema."""
+
+
+@dataclass(frozen=True, slots=True)
+class Objective:
+    """One goal of a task: a question and its gold answers."""
+
+    id: str
+    question: str
+    golden_answers: tuple[str, ...]
+    source: str
+    supporting_ids: tuple[str, ...] = ()
+    queries: tuple[str, ...] = ()
+    depends_on: int | None = None
+    kind: str = "qa"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "question": self.question,
+            "golden_answers": list(self.golden_answers),
+            "source": self.source,
+            "supporting_ids": list(self.supporting_ids),
+            "queries": list(self.queries),
+            "depends_on": self.depends_on,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Objective:
+        try:
+            answers = data["golden_answers"]
+            if isinstance(answers, str) or not isinstance(answers, Sequence) or not answers:
+                raise RecordError(f"objective {data.get('id')!r}: golden_answers must be a non-empty list")
+            depends_on = data.get("depends_on")
+            return cls(
+                id=str(data["id"]),
+                question=str(data["question"]),
+                golden_answers=tuple(str(a) for a in answers),
+                source=str(data.get("source", "")),
+                supporting_ids=tuple(str(s) for s in data.get("supporting_ids") or ()),
+                queries=tuple(str(q) for q in data.get("queries") or ()),
+                depends_on=None if depends_on is None else int(depends_on),
+                kind=str(data.get("kind", "qa")),
+            )
+        except KeyError as missing:
+            raise RecordError(f"objective is missing the field {missing}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One episode's objectives, with where they came from."""
+
+    id: str
+    objectives: tuple[Objective, ...]
+    strategy: str
+    split: str
+    seed: int
+    sources: tuple[str, ...] = field(default=())
+
+    @property
+    def n_objectives(self) -> int:
+        return len(self.objectives)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "id": self.id,
+            "strategy": self.strategy,
+            "split": self.split,
+            "seed": self.seed,
+            "sources": list(self.sources),
+            "n_objectives": len(self.objectives),
+            "objectives": [o.to_dict() for o in self.objectives],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Task:
+        schema = data.get("schema")
+        if schema != SCHEMA:
+            raise RecordError(f"unsupported task schema {schema!r} (expected {SCHEMA!r})")
+        try:
+            objectives = tuple(Objective.from_dict(o) for o in data["objectives"])
+            if not objectives:
+                raise RecordError(f"task {data.get('id')!r} has no objectives")
+            for index, objective in enumerate(objectives):
+                if objective.depends_on is not None and not 0 <= objective.depends_on < index:
+                    raise RecordError(
+                        f"task {data['id']!r}: objective {index} depends on {objective.depends_on}, "
+                        "which is not an earlier objective"
+                    )
+            return cls(
+                id=str(data["id"]),
+                objectives=objectives,
+                strategy=str(data["strategy"]),
+                split=str(data["split"]),
+                seed=int(data["seed"]),
+                sources=tuple(str(s) for s in data.get("sources") or ()),
+            )
+        except KeyError as missing:
+            raise RecordError(f"task is missing the field {missing}") from None
+        except (TypeError, ValueError) as error:
+            if isinstance(error, RecordError):
+                raise
+            raise RecordError(f"task {data.get('id')!r} has a malformed field: {error}") from None

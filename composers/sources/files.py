@@ -1,0 +1,102 @@
+"""QA sets from local JSONL, JSON or Parquet files, with errors that name file and line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from composers.sources.base import SourceError
+from composers.sources.records_source import LocatedRecord, RecordsSource
+
+__all__ = ["FileSource", "read_records"]
+
+SUFFIXES = (".jsonl", ".json", ".parquet")
+
+
+def _read_jsonl(path: Path) -> Iterator[LocatedRecord]:
+    with path.open("r", encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise SourceError(f"{path}:{lineno}: invalid JSON ({error.msg} at column {error.colno})") from None
+            yield f"{path}:{lineno}", record
+
+
+def _read_json(path: Path) -> Iterator[LocatedRecord]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise SourceError(f"{path}:{error.lineno}: invalid JSON ({error.msg})") from None
+    if isinstance(data, Mapping) and isinstance(data.get("data"), list):
+        data = data["data"]
+    if not isinstance(data, list):
+        raise SourceError(f"{path}: expected a JSON array of records (or {{'data': [...]}})")
+    for index, record in enumerate(data):
+        yield f"{path}: record {index}", record
+
+
+def _read_parquet(path: Path) -> Iterator[LocatedRecord]:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as error:  # pyarrow raises several types for corrupt files
+        raise SourceError(f"{path}: not a readable Parquet file ({error})") from None
+    row = 0
+    for batch in parquet.iter_batches(batch_size=4096):
+        for record in batch.to_pylist():
+            yield f"{path}: row {row}", record
+            row += 1
+
+
+def read_records(path: str | Path) -> Iterator[LocatedRecord]:
+    """Records of a ``.jsonl``, ``.json`` or ``.parquet`` file, streamed where the format allows."""
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"{path}: no such file")
+    try:
+        if path.suffix == ".jsonl":
+            yield from _read_jsonl(path)
+        elif path.suffix == ".json":
+            yield from _read_json(path)
+        elif path.suffix == ".parquet":
+            yield from _read_parquet(path)
+        else:
+            raise SourceError(f"{path}: unsupported file type {path.suffix!r} (use {', '.join(SUFFIXES)})")
+    except UnicodeDecodeError as error:
+        raise SourceError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+class FileSource(RecordsSource):
+    """A QA source over local files, one file (or several) per split.
+
+    Args:
+        files: split name to file path(s), e.g. ``{"train": "nq_train.jsonl", "test": "nq_test.jsonl"}``.
+        name: source name in task records (default: the first file's stem).
+    """
+
+    def __init__(self, files: Mapping[str, str | Path | Sequence[str | Path]], name: str | None = None) -> None:
+        if not files:
+            raise SourceError("a file source needs at least one split file")
+        self._files: dict[str, list[Path]] = {}
+        for split, paths in files.items():
+            listed = [paths] if isinstance(paths, (str, Path)) else list(paths)
+            self._files[split] = [Path(p) for p in listed]
+            for path in self._files[split]:
+                if not path.is_file():
+                    raise SourceError(f"{path}: no such file")
+        first = next(iter(self._files.values()))[0]
+        super().__init__(name or first.name.split(".")[0])
+
+    def splits(self) -> Sequence[str]:
+        return tuple(self._files)
+
+    def read_split(self, split: str) -> Iterator[LocatedRecord]:
+        for path in self._files[split]:
+            yield from read_records(path)
+
+    def __repr__(self) -> str:
+        return f"FileSource({ {k: [str(p) for p in v] for k, v in self._files.items()} }, name={self.name!r})"

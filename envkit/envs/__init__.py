@@ -1,0 +1,22 @@
+"""Gymnasium environments of envkit, registered under the ``envkit/`` namespace."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from envkit.envs.qa import MultiObjectiveQAEnv
+from envkit.envs.spaces import UnicodeText
+from envkit.envs.wrappers import FormatPenalty, ProtocolContext
+
+__all__ = ["MultiObjectiveQAEnv", "ProtocolContext", "FormatPenalty", "UnicodeText", "register_envs", "QA_ENV_ID"]
+
+QA_ENV_ID = "envkit/MultiObjectiveQA-v0"
+
+
+def register_envs() -> None:
+    """Register envkit's env ids with Gymnasium (idempotent)."""
+    if QA_ENV_ID not in gym.registry:
+        gym.register(id=QA_ENV_ID, entry_point="envkit.envs.factory:make_qa_env")
+
+
+register_envs()

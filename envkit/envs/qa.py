@@ -1,0 +1,188 @@
+"""The multi-objective QA environment.
+
+An episode is one :class:`~composers.records.Task`: N questions answered together
+after any number of searches. Each step takes one agent turn (text) and answers with
+one observation (text):
+
+- ``<IS>...</IS><search>q</search>`` → the top-k passages in ``<information>``;
+- ``<IS>...</IS><answer>a1; ...; aN</answer>`` → scored, episode ``terminated``;
+- anything malformed → an ``<information>`` naming the problem (never an exception).
+
+The observation here is the env's latest message only (the task prompt after
+``reset``). What the agent is shown as context is the job of the
+:class:`~envkit.envs.wrappers.ProtocolContext` wrapper that ``gym.make`` applies.
+
+``info`` keys: ``task_id``, ``n_objectives``, ``turn``, ``action`` (``search``,
+``answer`` or ``None``), ``violation`` (a :class:`ViolationKind` value or ``None``),
+``violation_message``; after a search ``query`` and ``retrieved_ids``; after an answer
+``answers``, ``objective_em``, ``objective_f1``, ``em_sum``, ``em_mean``, ``f1_mean``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+
+from composers.records import Task
+from envkit.envs.spaces import UnicodeText
+from envkit.eval.metrics import exact_match, f1_score
+from envkit.protocol.parser import Turn, Violation, ViolationKind, parse_answers, parse_turn
+from envkit.protocol.prompts import qa_prompt
+from envkit.protocol.tags import QA_TAGS, TagSet
+from envkit.retrieval.base import Retriever, format_passages
+
+__all__ = ["MultiObjectiveQAEnv", "REWARD_AGGREGATIONS"]
+
+REWARD_AGGREGATIONS = ("mean", "sum", "all")
+METRICS = ("em", "f1")
+
+
+class MultiObjectiveQAEnv(gym.Env[str, str]):
+    """N-objective question answering over a retriever.
+
+    Args:
+        tasks: the tasks ``reset`` draws from (a list, a task file's tasks, or a lazy
+            :class:`~composers.TaskSet`).
+        retriever: any :class:`~envkit.retrieval.base.Retriever`.
+        top_k: passages per search.
+        max_turns: turns before ``truncated``; default ``4 * N + 4``.
+        metric: ``"em"`` (default) or ``"f1"``: the per-objective score the reward uses.
+        reward: ``"mean"`` (default), ``"sum"`` (MEM1's reporting) or ``"all"``
+            (1 only if every objective is right).
+        tags: the protocol's tag names.
+        max_action_chars: longer turns are a violation (protects memory).
+        max_observation_chars: size of the observation space.
+        render_mode: ``"ansi"`` or ``"human"``.
+    """
+
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
+
+    def __init__(
+        self,
+        tasks: Sequence[Task],
+        retriever: Retriever,
+        top_k: int = 3,
+        max_turns: int | None = None,
+        metric: str = "em",
+        reward: str = "mean",
+        tags: TagSet = QA_TAGS,
+        max_action_chars: int = 16_384,
+        max_observation_chars: int = 262_144,
+        render_mode: str | None = None,
+    ) -> None:
+        if len(tasks) == 0:
+            raise ValueError("the QA env needs at least one task")
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        if max_turns is not None and max_turns < 1:
+            raise ValueError(f"max_turns must be at least 1, got {max_turns}")
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r} (use {' or '.join(METRICS)})")
+        if reward not in REWARD_AGGREGATIONS:
+            raise ValueError(f"unknown reward aggregation {reward!r} (use {', '.join(REWARD_AGGREGATIONS)})")
+        if len(tags.actions) != 2:
+            raise ValueError(f"the QA env needs two action tags (search, answer), got {tags.actions}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"unknown render mode {render_mode!r} (use ansi or human)")
+        self.tasks, self.retriever, self.top_k = tasks, retriever, top_k
+        self.max_turns, self.metric, self.reward_aggregation, self.tags = max_turns, metric, reward, tags
+        self.max_action_chars, self.render_mode = max_action_chars, render_mode
+        self.observation_space = UnicodeText(max_observation_chars)
+        self.action_space = UnicodeText(max_action_chars)
+        self._search_tag, self._answer_tag = tags.actions
+        self.task: Task | None = None
+        self._turn, self._done, self._last = 0, True, ""
+
+    # -- episode -----------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """Start an episode; ``options={"task_index": i}`` picks a task, else one is drawn."""
+        super().reset(seed=seed)
+        if options and "task_index" in options:
+            index = int(options["task_index"])
+            if not 0 <= index < len(self.tasks):
+                raise IndexError(f"task_index {index} out of range for {len(self.tasks)} tasks")
+        else:
+            index = int(self.np_random.integers(len(self.tasks)))
+        self.task = self.tasks[index]
+        self._turn, self._done = 0, False
+        self._limit = self.max_turns or 4 * self.task.n_objectives + 4
+        self._last = qa_prompt(self.task.objectives, self.tags, self.top_k)
+        return self._last, {"task_id": self.task.id, "task_index": index, "n_objectives": self.task.n_objectives, "turn": 0}
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        if self._done or self.task is None:
+            raise RuntimeError("the episode is over: call reset() before step()")
+        self._turn += 1
+        info: dict[str, Any] = {
+            "task_id": self.task.id,
+            "n_objectives": self.task.n_objectives,
+            "turn": self._turn,
+            "action": None,
+            "violation": None,
+            "violation_message": None,
+        }
+        reward, terminated = 0.0, False
+        parsed = self._parse(action)
+        if isinstance(parsed, Violation):
+            info["violation"], info["violation_message"] = parsed.kind.value, parsed.message
+            observation = self.tags.information_block(f"Invalid turn: {parsed.message}. Please {self.tags.describe()}.")
+        elif parsed.action.name == self._search_tag:
+            passages = self.retriever.search(parsed.action.content, self.top_k)
+            info.update(action="search", query=parsed.action.content, retrieved_ids=[p.id for p in passages])
+            observation = self.tags.information_block(format_passages(passages))
+        else:
+            reward, summary = self._score(parsed.action.content, info)
+            info["action"], terminated = "answer", True
+            observation = self.tags.information_block(summary)
+        truncated = not terminated and self._turn >= self._limit
+        self._done = terminated or truncated
+        self._last = observation
+        if self.render_mode == "human":
+            self.render()
+        return observation, reward, terminated, truncated, info
+
+    def _parse(self, action: Any) -> Turn | Violation:
+        if not isinstance(action, str):
+            return Violation(ViolationKind.NOT_TEXT, f"a turn must be text, got {type(action).__name__}")
+        if len(action) > self.max_action_chars:
+            return Violation(ViolationKind.TOO_LONG, f"turn of {len(action)} characters exceeds {self.max_action_chars}")
+        return parse_turn(action, self.tags)
+
+    def _score(self, content: str, info: dict[str, Any]) -> tuple[float, str]:
+        assert self.task is not None
+        answers = parse_answers(content)
+        objectives = self.task.objectives
+        given = [answers[i] if i < len(answers) else "" for i in range(len(objectives))]
+        em = [exact_match(a, o.golden_answers) for a, o in zip(given, objectives, strict=True)]
+        f1 = [f1_score(a, o.golden_answers) for a, o in zip(given, objectives, strict=True)]
+        n = len(objectives)
+        info.update(
+            answers=given,
+            answer_count=len(answers),
+            objective_em=em,
+            objective_f1=f1,
+            em_sum=sum(em),
+            em_mean=sum(em) / n,
+            f1_mean=sum(f1) / n,
+        )
+        scores = em if self.metric == "em" else f1
+        if self.reward_aggregation == "mean":
+            reward = sum(scores) / n
+        elif self.reward_aggregation == "sum":
+            reward = float(sum(scores))
+        else:
+            reward = float(all(s == 1.0 for s in scores))
+        note = "" if len(answers) == n else f" (got {len(answers)} answers for {n} questions)"
+        return reward, f"Answers received{note}. Episode over."
+
+    def render(self) -> str | None:
+        """``ansi``: the latest message as text; ``human``: print it."""
+        text = f"[turn {self._turn}] {self._last}"
+        if self.render_mode == "ansi":
+            return text
+        if self.render_mode == "human":
+            print(text)
+        return None

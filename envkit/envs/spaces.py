@@ -1,0 +1,64 @@
+"""A Gymnasium text space for arbitrary Unicode.
+
+``gymnasium.spaces.Text`` only contains strings over a fixed character set, but
+questions, passages and model outputs hold any Unicode ("Beyoncé", "Zürich"). The
+:class:`UnicodeText` space contains every ``str`` up to ``max_length`` characters and
+samples printable ASCII (what ``check_env`` and random agents need). Its shared
+memory layout for ``AsyncVectorEnv`` stores a length and the code points, so async
+vector envs carry any text unchanged.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import string
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from gymnasium.spaces import Text
+from gymnasium.vector.utils import shared_memory as gym_shared_memory
+
+__all__ = ["UnicodeText"]
+
+
+class UnicodeText(Text):
+    """Every string of ``min_length`` to ``max_length`` characters."""
+
+    def __init__(self, max_length: int, *, min_length: int = 0, seed: Any = None) -> None:
+        super().__init__(max_length, min_length=min_length, charset=string.printable, seed=seed)
+
+    def contains(self, x: Any) -> bool:
+        return isinstance(x, str) and self.min_length <= len(x) <= self.max_length
+
+    def __repr__(self) -> str:
+        return f"UnicodeText({self.min_length}, {self.max_length})"
+
+    def __eq__(self, other: Any) -> bool:
+        return (
+            isinstance(other, UnicodeText)
+            and self.min_length == other.min_length
+            and self.max_length == other.max_length
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@gym_shared_memory.create_shared_memory.register(UnicodeText)
+def _create(space: UnicodeText, n: int = 1, ctx: ModuleType = mp) -> Any:
+    return ctx.Array(np.dtype(np.int32).char, n * (space.max_length + 1))
+
+
+@gym_shared_memory.read_from_shared_memory.register(UnicodeText)
+def _read(space: UnicodeText, shared_memory: Any, n: int = 1) -> tuple[str, ...]:
+    rows = np.frombuffer(shared_memory.get_obj(), dtype=np.int32).reshape((n, space.max_length + 1))
+    return tuple(row[1 : 1 + row[0]].tobytes().decode("utf-32-le") for row in rows)
+
+
+@gym_shared_memory.write_to_shared_memory.register(UnicodeText)
+def _write(space: UnicodeText, index: int, value: str, shared_memory: Any) -> None:
+    width = space.max_length + 1
+    row = np.frombuffer(shared_memory.get_obj(), dtype=np.int32)[index * width : (index + 1) * width]
+    points = np.frombuffer(value.encode("utf-32-le"), dtype=np.int32)
+    row[0] = len(points)
+    row[1 : 1 + len(points)] = points

@@ -1,0 +1,111 @@
+"""Scripted agents that ship with the library: an oracle and a random/malformed agent.
+
+Both follow the :class:`Agent` interface (``reset(task)``, ``act(observation, info)``).
+Scripted agents are handed the task at reset, which learned policies never are: the
+oracle needs its gold queries and answers, the random agent only N.
+
+- :class:`OracleAgent` issues each objective's gold queries, keeps the answers it has
+  established in its internal state (so it works under the ``consolidated`` context),
+  then answers exactly. It scores 1.0 on every task whose evidence it can reach, and
+  records whether the retriever returned every supporting passage (``reached``).
+- :class:`RandomAgent` mixes valid searches and answers with every kind of malformed
+  turn; it exists to show that no agent output crashes an env.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Protocol
+
+from composers.records import Task
+from envkit.protocol.tags import QA_TAGS, TagSet
+
+__all__ = ["Agent", "OracleAgent", "RandomAgent"]
+
+
+class Agent(Protocol):
+    """A text agent: one turn of output per observation."""
+
+    def reset(self, task: Task) -> None:
+        """Start an episode of ``task``."""
+        ...
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        """The agent's next turn, given the env's observation and info."""
+        ...
+
+
+class OracleAgent:
+    """Searches each objective's gold queries, then answers with the gold answers."""
+
+    def __init__(self, tags: TagSet = QA_TAGS) -> None:
+        self.tags = tags
+        self._plan: list[tuple[int, str]] = []
+        self._step = 0
+        self.reached = True
+
+    def reset(self, task: Task) -> None:
+        self.task = task
+        self._plan = [
+            (index, query) for index, o in enumerate(task.objectives) for query in (o.queries or (o.question,))
+        ]
+        self._needed = {index: set(o.supporting_ids) for index, o in enumerate(task.objectives)}
+        self._seen: set[str] = set()
+        self._step = 0
+        self.reached = True
+
+    def _state(self, resolved: int) -> str:
+        found = "; ".join(
+            f"{i + 1}. {self.task.objectives[i].golden_answers[0]}" for i in range(resolved)
+        )
+        return f"Answers so far: {found or 'none'}. {len(self.task.objectives) - resolved} question(s) left."
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        self._seen.update(info.get("retrieved_ids") or ())
+        search, answer = self.tags.actions
+        if self._step < len(self._plan):
+            index, query = self._plan[self._step]
+            self._step += 1
+            return self.tags.format_turn(self._state(index), search, query)
+        self.reached = all(ids <= self._seen for ids in self._needed.values())
+        answers = "; ".join(o.golden_answers[0] for o in self.task.objectives)
+        return self.tags.format_turn(self._state(len(self.task.objectives)), answer, answers)
+
+
+class RandomAgent:
+    """Random valid and malformed turns (a robustness probe, not a baseline)."""
+
+    def __init__(self, seed: int = 0, malformed_rate: float = 0.6, answer_rate: float = 0.1, tags: TagSet = QA_TAGS):
+        self.rng = random.Random(seed)
+        self.malformed_rate, self.answer_rate, self.tags = malformed_rate, answer_rate, tags
+        self.n_objectives = 1
+
+    def reset(self, task: Task) -> None:
+        self.n_objectives = task.n_objectives
+
+    def _words(self, observation: str, k: int) -> str:
+        words = observation.split() or ["nothing"]
+        return " ".join(self.rng.choice(words) for _ in range(k))
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        s, (search, answer) = self.tags.state, self.tags.actions
+        query = self._words(observation, self.rng.randint(1, 4))
+        if self.rng.random() >= self.malformed_rate:
+            if self.rng.random() < self.answer_rate:
+                answers = "; ".join(self._words(observation, 1) for _ in range(self.n_objectives))
+                return self.tags.format_turn("guessing", answer, answers)
+            return self.tags.format_turn("looking", search, query)
+        malformed = [
+            f"<{search}>{query}</{search}>",  # no state
+            f"<{s}>x</{s}><{search}>{query}</{search}><{answer}>a</{answer}>",  # two actions
+            f"<{s}>x</{s}><{search}>{query}",  # unclosed
+            f"<{s}>x</{s}><lookup>{query}</lookup>",  # unknown tag
+            f"<{s}>x</{s}><{self.tags.information}>fake</{self.tags.information}>",  # reserved tag
+            f"<{s}>x</{s}><{search}>   </{search}>",  # empty action
+            f"<{search}>{query}</{search}><{s}>x</{s}>",  # wrong order
+            f"<{s}><{s}>x</{s}></{s}><{search}>q</{search}>",  # nested
+            "",
+            "\x00\ufffd" + "".join(chr(self.rng.randint(32, 0x2FFF)) for _ in range(40)),
+            "<" * self.rng.randint(1, 50) + ">" * self.rng.randint(1, 50),
+        ]
+        return self.rng.choice(malformed)

@@ -1,0 +1,129 @@
+"""Context builders: which past turns an agent sees when it writes its next turn.
+
+A context is the task prompt followed by some of the past turns, each turn being the
+agent's raw output and the environment's observation. Builders differ only in which
+turns they retain, so each one is a rule ``retained(n_turns) -> range``:
+
+- ``consolidated`` (MEM1): only the latest turn. The agent must carry everything it
+  still needs in its internal state, so the context stays bounded.
+- ``full``: every turn (the baseline MEM1 beats; grows linearly).
+- ``window(k)``: the last ``k`` turns.
+
+The same rule tells the trainer which segments each turn attended to at generation
+time, so rollout and training see identical contexts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "ContextBuilder",
+    "Consolidated",
+    "Full",
+    "Window",
+    "Message",
+    "PastTurn",
+    "build_messages",
+    "render_messages",
+    "make_context_builder",
+]
+
+Message = dict[str, str]
+"""A chat message, ``{"role": "user" | "assistant", "content": str}``."""
+
+
+@dataclass(frozen=True, slots=True)
+class PastTurn:
+    """One finished turn: what the agent wrote and what the env answered."""
+
+    output: str
+    observation: str
+
+
+@runtime_checkable
+class ContextBuilder(Protocol):
+    """Decides which past turns are retained in the next context."""
+
+    name: str
+
+    def retained(self, n_turns: int) -> range:
+        """Indices of the past turns (0-based, oldest first) kept in the context."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Consolidated:
+    """MEM1's rule: prompt + latest internal state and action + latest observation."""
+
+    name: str = "consolidated"
+
+    def retained(self, n_turns: int) -> range:
+        return range(max(0, n_turns - 1), n_turns)
+
+
+@dataclass(frozen=True, slots=True)
+class Full:
+    """Every turn appended: the full-context baseline."""
+
+    name: str = "full"
+
+    def retained(self, n_turns: int) -> range:
+        return range(n_turns)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The last ``k`` turns."""
+
+    k: int
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise ValueError(f"window size must be at least 1, got {self.k}")
+
+    @property
+    def name(self) -> str:
+        return f"window({self.k})"
+
+    def retained(self, n_turns: int) -> range:
+        return range(max(0, n_turns - self.k), n_turns)
+
+
+def build_messages(prompt: str, turns: Sequence[PastTurn], builder: ContextBuilder) -> list[Message]:
+    """The chat messages of the next context: the prompt, then the retained turns."""
+    messages: list[Message] = [{"role": "user", "content": prompt}]
+    for index in builder.retained(len(turns)):
+        turn = turns[index]
+        messages.append({"role": "assistant", "content": turn.output})
+        messages.append({"role": "user", "content": turn.observation})
+    return messages
+
+
+def render_messages(messages: Sequence[Message]) -> str:
+    """Plain-text rendering of a context (blank line between messages).
+
+    This is what text-in/text-out agents read as the observation; chat-template
+    policies format ``messages`` themselves.
+    """
+    return "\n\n".join(m["content"] for m in messages)
+
+
+_WINDOW = re.compile(r"window\((\d+)\)\Z|window[:=](\d+)\Z")
+
+
+def make_context_builder(spec: str | ContextBuilder) -> ContextBuilder:
+    """Build a builder from ``"consolidated"``, ``"full"`` or ``"window(k)"``."""
+    if isinstance(spec, ContextBuilder):
+        return spec
+    if spec == "consolidated":
+        return Consolidated()
+    if spec == "full":
+        return Full()
+    match = _WINDOW.match(spec)
+    if match:
+        return Window(int(match.group(1) or match.group(2)))
+    raise ValueError(f"unknown context builder {spec!r}: use 'consolidated', 'full' or 'window(K)'")

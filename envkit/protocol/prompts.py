@@ -1,0 +1,35 @@
+"""Task prompts: the instructions and objectives an agent sees at every turn.
+
+The wording follows MEM1's multi-objective QA prompt, with the tag names taken from
+the env's :class:`TagSet`, so changing a tag changes the instructions too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from composers.records import Objective
+from envkit.protocol.tags import TagSet
+
+__all__ = ["qa_prompt"]
+
+
+def qa_prompt(objectives: Sequence[Objective], tags: TagSet, top_k: int) -> str:
+    """The prompt of a multi-objective QA task."""
+    s, info = tags.state, tags.information
+    search, answer = tags.actions[0], tags.actions[-1]
+    n = len(objectives)
+    questions = "\n".join(f"{i}. {o.question}" for i, o in enumerate(objectives, start=1))
+    plural = "question" if n == 1 else f"{n} questions"
+    return (
+        f"You will answer {plural} by searching a knowledge base, one step at a time.\n"
+        f"At every step you see these instructions, your latest internal state, your latest action "
+        f"and its result. Older steps are not shown again, so keep everything you still need in the state.\n"
+        f"1. Inside <{s}> ... </{s}>, update a concise summary of what you have found so far and what remains.\n"
+        f"2. Then do exactly one of:\n"
+        f"   - search: <{search}> query </{search}>; the top {top_k} passages come back inside "
+        f"<{info}> ... </{info}>.\n"
+        f"   - answer all questions at once: <{answer}> answer 1; answer 2; ... </{answer}>, one short answer "
+        f"per question, in order, separated by ';'. Answering ends the episode.\n"
+        f"Questions:\n{questions}"
+    )

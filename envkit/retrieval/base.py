@@ -1,0 +1,55 @@
+"""The retriever protocol: every search back-end plugs into every env through it.
+
+A retriever answers a query with the top-k :class:`Passage` s, best first, and
+answers a batch of queries in one call (back-ends batch far faster than they loop).
+Envs call nothing else, so embedded BM25, Lucene, dense indexes and a remote server
+are interchangeable. :func:`format_information` renders passages the way MEM1 and
+Search-R1 show them to the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Passage", "Retriever", "RetrieverError", "format_passages"]
+
+
+class RetrieverError(RuntimeError):
+    """A retriever that cannot be built or cannot answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """One retrieved passage."""
+
+    id: str
+    title: str
+    text: str
+    score: float = 0.0
+
+    @property
+    def contents(self) -> str:
+        """Search-R1's ``contents`` field: ``"Title"\\ntext``."""
+        return f'"{self.title}"\n{self.text}'
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """Top-k passage search."""
+
+    def search(self, query: str, k: int = 3) -> list[Passage]:
+        """The ``k`` best passages for ``query``, best first."""
+        ...
+
+    def batch_search(self, queries: Sequence[str], k: int = 3) -> list[list[Passage]]:
+        """``search`` for each query, in one call."""
+        ...
+
+
+def format_passages(passages: Sequence[Passage]) -> str:
+    """``Doc 1(Title: ...) text`` lines, as MEM1 and Search-R1 render search results."""
+    if not passages:
+        return "No results."
+    return "\n".join(f"Doc {i}(Title: {p.title}) {p.text}" for i, p in enumerate(passages, start=1))

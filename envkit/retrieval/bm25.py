@@ -1,0 +1,121 @@
+"""Embedded BM25: in-process, no server, no Java.
+
+The default back-end is ``bm25s`` with its numba scorer (sub-millisecond per query on
+100k passages here, about 100x faster than ``rank-bm25``). ``rank-bm25`` stays
+available as a back-end because users know it and papers report it. Both share one
+tokenizer (lower-casing, English stop words, Snowball stemming), so they score the
+same tokens and differ only in speed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from envkit.retrieval.base import Passage, RetrieverError
+from envkit.retrieval.corpus import Corpus
+
+__all__ = ["BM25Retriever", "BACKENDS"]
+
+BACKENDS = ("bm25s", "rank_bm25")
+
+
+def _stemmer(language: str | None) -> Any:
+    if language is None:
+        return None
+    import Stemmer
+
+    return Stemmer.Stemmer(language)
+
+
+class BM25Retriever:
+    """Okapi BM25 over a :class:`Corpus`.
+
+    Args:
+        corpus: the passages to search.
+        backend: ``"bm25s"`` (default) or ``"rank_bm25"``.
+        k1, b: BM25 parameters (Lucene's defaults are 0.9 and 0.4; bm25s' 1.5 and 0.75).
+        stemmer: Snowball language for stemming, or ``None``.
+        n_threads: scoring threads for batched search with bm25s.
+    """
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        backend: str = "bm25s",
+        k1: float = 1.5,
+        b: float = 0.75,
+        stemmer: str | None = "english",
+        n_threads: int = 1,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise RetrieverError(f"unknown BM25 backend {backend!r} (use {' or '.join(BACKENDS)})")
+        if len(corpus) == 0:
+            raise RetrieverError("cannot index an empty corpus")
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.ERROR)
+        self.corpus, self.backend, self.n_threads = corpus, backend, n_threads
+        self._tokenizer = bm25s.tokenization.Tokenizer(stopwords="en", stemmer=_stemmer(stemmer))
+        texts = corpus.index_texts()
+        if backend == "bm25s":
+            ids = self._tokenizer.tokenize(texts, show_progress=False, return_as="ids")
+            scorer = "numba" if bm25s.NUMBA_AVAILABLE else "numpy"
+            self._bm25s = bm25s.BM25(k1=k1, b=b, backend=scorer)
+            self._bm25s.index(ids, show_progress=False)
+            self._empty_token = self._tokenizer.get_vocab_dict().get("")
+        else:
+            from rank_bm25 import BM25Okapi
+
+            tokens = self._tokenizer.tokenize(texts, show_progress=False, return_as="tuple")
+            vocab = {i: w for w, i in tokens.vocab.items()}
+            self._rank = BM25Okapi([[vocab[i] for i in doc] for doc in tokens.ids], k1=k1, b=b)
+
+    def __len__(self) -> int:
+        return len(self.corpus)
+
+    def search(self, query: str, k: int = 3) -> list[Passage]:
+        return self.batch_search([query], k)[0]
+
+    def batch_search(self, queries: Sequence[str], k: int = 3) -> list[list[Passage]]:
+        if k < 1:
+            raise RetrieverError(f"k must be at least 1, got {k}")
+        if not queries:
+            return []
+        k = min(k, len(self.corpus))
+        if self.backend == "bm25s":
+            return self._search_bm25s(list(queries), k)
+        return [self._search_rank(query, k) for query in queries]
+
+    def _search_bm25s(self, queries: list[str], k: int) -> list[list[Passage]]:
+        ids = self._tokenizer.tokenize(queries, update_vocab=False, return_as="ids", show_progress=False)
+        if self._empty_token is not None:
+            ids = [[t for t in q if t != self._empty_token] for q in ids]
+        results: list[list[Passage]] = [[] for _ in queries]
+        todo = [i for i, q in enumerate(ids) if q]
+        if not todo:
+            return results
+        docs, scores = self._bm25s.retrieve(
+            [ids[i] for i in todo], k=k, show_progress=False, n_threads=self.n_threads
+        )
+        for row, query_index in enumerate(todo):
+            results[query_index] = [
+                self.corpus.passage(int(d), float(s)) for d, s in zip(docs[row], scores[row], strict=True) if s > 0
+            ]
+        return results
+
+    def _search_rank(self, query: str, k: int) -> list[Passage]:
+        tokens = self._tokenizer.tokenize([query], update_vocab=False, return_as="string", show_progress=False)[0]
+        tokens = [t for t in tokens if t]
+        if not tokens:
+            return []
+        scores = self._rank.get_scores(tokens)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [self.corpus.passage(int(d), float(scores[d])) for d in top if scores[d] > 0]
+
+    def __repr__(self) -> str:
+        return f"BM25Retriever(backend={self.backend!r}, passages={len(self.corpus)})"

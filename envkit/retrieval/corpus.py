@@ -1,0 +1,87 @@
+"""A passage corpus in columns, loaded from the formats retrieval papers ship.
+
+Formats: JSONL ``{id, contents}`` where ``contents`` is ``"Title"\\ntext`` (DPR
+wiki-18 as Search-R1 ships it), JSONL ``{id, title, text}``, or any iterable of
+``(id, title, text)`` such as the synthetic world's passages. Columns of plain
+strings keep a million passages at a few hundred MB.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envkit.retrieval.base import Passage, RetrieverError
+
+__all__ = ["Corpus", "split_contents"]
+
+
+def split_contents(contents: str) -> tuple[str, str]:
+    """Split Search-R1's ``"Title"\\ntext`` into ``(title, text)``."""
+    head, sep, text = contents.partition("\n")
+    if not sep:
+        return "", contents
+    return head.strip().strip('"'), text
+
+
+@dataclass(slots=True)
+class Corpus:
+    """Passages as parallel columns of ids, titles and texts."""
+
+    ids: list[str] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def passage(self, index: int, score: float = 0.0) -> Passage:
+        return Passage(self.ids[index], self.titles[index], self.texts[index], score)
+
+    def index_texts(self) -> list[str]:
+        """What BM25 indexes: title and text together."""
+        return [f"{t} {x}" for t, x in zip(self.titles, self.texts, strict=True)]
+
+    @classmethod
+    def from_documents(cls, documents: Iterable[tuple[str, str, str]]) -> Corpus:
+        corpus = cls()
+        for doc_id, title, text in documents:
+            corpus.ids.append(doc_id)
+            corpus.titles.append(title)
+            corpus.texts.append(text)
+        if not corpus.ids:
+            raise RetrieverError("the corpus is empty")
+        return corpus
+
+    @classmethod
+    def from_jsonl(cls, path: str | Path) -> Corpus:
+        """Load ``{id, contents}`` or ``{id, title, text}`` lines; errors name file and line."""
+        path = Path(path)
+        if not path.is_file():
+            raise RetrieverError(f"{path}: no such corpus file")
+        corpus = cls()
+        with path.open("r", encoding="utf-8") as handle:
+            for lineno, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                    doc_id = str(record["id"])
+                    if "contents" in record:
+                        title, text = split_contents(str(record["contents"]))
+                    else:
+                        title, text = str(record.get("title", "")), str(record["text"])
+                except json.JSONDecodeError as error:
+                    raise RetrieverError(f"{path}:{lineno}: invalid JSON ({error.msg})") from None
+                except (KeyError, TypeError) as error:
+                    raise RetrieverError(
+                        f"{path}:{lineno}: expected {{id, contents}} or {{id, title, text}} (missing {error})"
+                    ) from None
+                corpus.ids.append(doc_id)
+                corpus.titles.append(title)
+                corpus.texts.append(text)
+        if not corpus.ids:
+            raise RetrieverError(f"{path}: the corpus is empty")
+        return corpus
