@@ -1,0 +1,25 @@
+"""The consolidated-state protocol: tags, parser, context builders, token accounting."""
+
+from envkit.protocol.context import Consolidated, ContextBuilder, Full, Window, build_messages, make_context_builder
+from envkit.protocol.parser import Action, Turn, Violation, ViolationKind, parse_answers, parse_turn
+from envkit.protocol.tags import QA_TAGS, TagSet
+from envkit.protocol.tokens import TokenizerCounter, count_word_pieces
+
+__all__ = [
+    "TagSet",
+    "QA_TAGS",
+    "parse_turn",
+    "parse_answers",
+    "Action",
+    "Turn",
+    "Violation",
+    "ViolationKind",
+    "ContextBuilder",
+    "Consolidated",
+    "Full",
+    "Window",
+    "build_messages",
+    "make_context_builder",
+    "count_word_pieces",
+    "TokenizerCounter",
+]

@@ -1,0 +1,8 @@
+"""Retrievers: every back-end implements :class:`Retriever`."""
+
+from envkit.retrieval.base import Passage, Retriever, RetrieverError, format_passages
+from envkit.retrieval.bm25 import BM25Retriever
+from envkit.retrieval.corpus import Corpus
+from envkit.retrieval.factory import make_retriever
+
+__all__ = ["Passage", "Retriever", "RetrieverError", "format_passages", "BM25Retriever", "Corpus", "make_retriever"]

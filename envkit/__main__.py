@@ -1,0 +1,3 @@
+from envkit.cli.app import main
+
+main()

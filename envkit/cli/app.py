@@ -1,0 +1,61 @@
+"""The ``envkit`` command: one typer app, one module per command.
+
+Errors a user can cause (bad flags, bad files, bad specs) print one line on stderr
+and exit with code 2; no traceback. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from composers.records import RecordError
+from composers.sources.base import SourceError
+from envkit.cli import compose_cmd, demo_cmd, play_cmd
+from envkit.retrieval.base import RetrieverError
+
+__all__ = ["app", "main", "UserError"]
+
+app = typer.Typer(
+    name="envkit",
+    help="Long-horizon, many-objective task environments for RL agents (MEM1-style).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.command("compose")(compose_cmd.compose)
+app.command("demo")(demo_cmd.demo)
+app.command("play")(play_cmd.play)
+
+
+class UserError(Exception):
+    """An error in what the user asked for (reported in one line, exit code 2)."""
+
+
+USER_ERRORS = (UserError, SourceError, RecordError, RetrieverError, ValueError, FileNotFoundError)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="envkit", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(1)
+    except click.ClickException as error:
+        ctx = getattr(error, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        print(f"error: {error.format_message()}{hint}", file=sys.stderr)
+        sys.exit(2)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
