@@ -14,17 +14,17 @@ from composers.sources.synthetic import SyntheticSource, SyntheticWorld
 from composers.taskfiles import read_tasks, write_tasks
 
 __all__ = [
-    "compose",
-    "TaskSet",
     "STRATEGIES",
-    "Task",
     "Objective",
     "RecordError",
     "SourceError",
     "SourceUnavailable",
-    "load_source",
     "SyntheticSource",
     "SyntheticWorld",
+    "Task",
+    "TaskSet",
+    "compose",
+    "load_source",
     "read_tasks",
     "write_tasks",
 ]

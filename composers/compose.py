@@ -26,7 +26,7 @@ from composers.taskfiles import write_tasks
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["compose", "TaskSet", "STRATEGIES"]
+__all__ = ["STRATEGIES", "TaskSet", "compose"]
 
 STRATEGIES = ("parallel", "chained", "mixed")
 
@@ -76,7 +76,10 @@ class TaskSet(Sequence[Task]):
 
     def __repr__(self) -> str:
         s = self.strategy
-        return f"TaskSet(strategy={s.name}, n_objectives={s.n_objectives}, split={s.split}, seed={s.seed}, count={self.count})"
+        return (
+            f"TaskSet(strategy={s.name}, n_objectives={s.n_objectives}, split={s.split}, "
+            f"seed={s.seed}, count={self.count})"
+        )
 
 
 def compose(
@@ -102,6 +105,7 @@ def compose(
         seed: composition seed; same seed and inputs give identical tasks.
         weights: per-source weights for ``mixed``.
         shuffle: ``parallel`` only; ``False`` groups questions in source order (MEM1).
+
     """
     specs = [source] if isinstance(source, (str, QASource)) else list(source)
     sources = [load_source(s, split) for s in specs]

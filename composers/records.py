@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Objective", "Task", "SCHEMA", "RecordError"]
+__all__ = ["SCHEMA", "Objective", "RecordError", "Task"]
 
 SCHEMA = "envkit.task/1"
 

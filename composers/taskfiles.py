@@ -19,7 +19,7 @@ from typing import IO, Any
 from composers.records import SCHEMA, RecordError, Task
 from composers.sources.base import SourceError
 
-__all__ = ["write_tasks", "read_tasks", "task_format", "FORMATS"]
+__all__ = ["FORMATS", "read_tasks", "task_format", "write_tasks"]
 
 FORMATS = ("jsonl", "parquet")
 _PARQUET_BATCH = 2048

@@ -7,13 +7,13 @@ from composers.sources.registry import load_source
 from composers.sources.synthetic import SyntheticSource
 
 __all__ = [
-    "QASource",
     "ChainableSource",
     "CorpusSource",
-    "SourceError",
-    "SourceUnavailable",
     "FileSource",
     "HubSource",
+    "QASource",
+    "SourceError",
+    "SourceUnavailable",
     "SyntheticSource",
     "load_source",
 ]

@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from composers.records import Objective
 
-__all__ = ["QASource", "ChainableSource", "CorpusSource", "Document", "SourceError", "SourceUnavailable"]
+__all__ = ["ChainableSource", "CorpusSource", "Document", "QASource", "SourceError", "SourceUnavailable"]
 
 Document = tuple[str, str, str]
 """A corpus passage as ``(id, title, text)``."""

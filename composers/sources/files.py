@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+
 from composers.sources.base import SourceError
 from composers.sources.records_source import LocatedRecord, RecordsSource
 
@@ -76,6 +77,7 @@ class FileSource(RecordsSource):
     Args:
         files: split name to file path(s), e.g. ``{"train": "nq_train.jsonl", "test": "nq_test.jsonl"}``.
         name: source name in task records (default: the first file's stem).
+
     """
 
     def __init__(self, files: Mapping[str, str | Path | Sequence[str | Path]], name: str | None = None) -> None:

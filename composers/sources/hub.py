@@ -15,7 +15,7 @@ from typing import Any
 from composers.sources.base import SourceError, SourceUnavailable
 from composers.sources.records_source import LocatedRecord, RecordsSource
 
-__all__ = ["HubSource", "FLASHRAG_REPO", "FLASHRAG_CONFIGS"]
+__all__ = ["FLASHRAG_CONFIGS", "FLASHRAG_REPO", "HubSource"]
 
 FLASHRAG_REPO = "RUC-NLPIR/FlashRAG_datasets"
 FLASHRAG_CONFIGS = ("nq", "hotpotqa", "triviaqa", "popqa", "2wikimultihopqa", "musique", "bamboogle")
@@ -32,6 +32,7 @@ class HubSource(RecordsSource):
         config: data set configuration, e.g. ``"nq"``.
         data_files: split name to local file(s), for generic builders.
         name: source name in task records (default: the config, else the path).
+
     """
 
     def __init__(

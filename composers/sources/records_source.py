@@ -15,7 +15,7 @@ from composers.records import Objective, RecordError
 from composers.sources.base import Document, SourceError
 from composers.sources.schemas import hotpotqa_documents, question_key, to_objective
 
-__all__ = ["RecordsSource", "LocatedRecord"]
+__all__ = ["LocatedRecord", "RecordsSource"]
 
 LocatedRecord = tuple[str, Any]
 """A raw record and where it came from (``"file.jsonl:12"``), for error messages."""

@@ -17,7 +17,7 @@ from composers.sources.files import FileSource
 from composers.sources.hub import FLASHRAG_CONFIGS, FLASHRAG_REPO, HubSource
 from composers.sources.synthetic import SyntheticSource
 
-__all__ = ["load_source", "SOURCE_SPECS"]
+__all__ = ["SOURCE_SPECS", "load_source"]
 
 SOURCE_SPECS = "synthetic[:passages=N,seed=S,max_hops=H], flashrag:CONFIG, hf:REPO[:CONFIG], file:PATH"
 _SYNTHETIC_OPTIONS = {"passages": int, "seed": int, "max_hops": int, "questions": int, "test_fraction": float}

@@ -16,7 +16,7 @@ from typing import Any
 from composers.records import Objective, RecordError
 from composers.sources.base import Document
 
-__all__ = ["to_objective", "hotpotqa_documents", "question_key"]
+__all__ = ["hotpotqa_documents", "question_key", "to_objective"]
 
 _SPACES = re.compile(r"\s+")
 _SCHEMAS = "FlashRAG {id, question, golden_answers}, HotpotQA {_id, question, answer} or NQ-open {question, answer}"
@@ -42,9 +42,11 @@ def to_objective(record: Mapping[str, Any], source: str, position: int) -> Objec
     """One record as an :class:`Objective` (raises :class:`RecordError` naming the problem)."""
     if not isinstance(record, Mapping):
         raise RecordError(f"expected a JSON object, got {type(record).__name__}")
-    question = record.get("question")
+    if "question" not in record:
+        raise RecordError(f"unknown QA schema with keys {sorted(record)[:8]} (expected {_SCHEMAS})")
+    question = record["question"]
     if not isinstance(question, str) or not question.strip():
-        raise RecordError("missing or empty 'question'")
+        raise RecordError("'question' must be a non-empty string")
     if "golden_answers" in record:
         answers, record_id = _answers(record["golden_answers"]), record.get("id", position)
         supporting: tuple[str, ...] = ()

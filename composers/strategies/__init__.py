@@ -5,4 +5,4 @@ from composers.strategies.chained import Chained
 from composers.strategies.mixed import Mixed
 from composers.strategies.parallel import Parallel
 
-__all__ = ["Strategy", "CompositionError", "Parallel", "Chained", "Mixed"]
+__all__ = ["Chained", "CompositionError", "Mixed", "Parallel", "Strategy"]

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 from composers.records import Objective, Task
 from composers.sources.base import SourceError
 
-__all__ = ["Strategy", "CompositionError", "check_n_objectives", "task_id", "make_task"]
+__all__ = ["CompositionError", "Strategy", "check_n_objectives", "make_task", "task_id"]
 
 
 class CompositionError(SourceError):

@@ -67,7 +67,8 @@ class Chained:
         else:
             picked = random.Random(key).sample(range(len(self._pool)), self.n_objectives)
             base = [self._pool[p] for p in picked]
-            objectives = (base[0],) + tuple(
-                templated_reference(base[k - 1], base[k], k) for k in range(1, self.n_objectives)
+            objectives = (
+                base[0],
+                *tuple(templated_reference(base[k - 1], base[k], k) for k in range(1, self.n_objectives)),
             )
         return make_task(self, self._sources, index, objectives)

@@ -29,6 +29,7 @@ class Parallel:
         seed: composition seed.
         shuffle: permute the pool per pass; ``False`` groups questions in source order
             exactly as MEM1 does.
+
     """
 
     name = "parallel"

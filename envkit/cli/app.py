@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from composers.records import RecordError
@@ -16,7 +15,7 @@ from composers.sources.base import SourceError
 from envkit.cli import compose_cmd, demo_cmd, play_cmd
 from envkit.retrieval.base import RetrieverError
 
-__all__ = ["app", "main", "UserError"]
+__all__ = ["UserError", "app", "main"]
 
 app = typer.Typer(
     name="envkit",
@@ -38,17 +37,34 @@ class UserError(Exception):
 USER_ERRORS = (UserError, SourceError, RecordError, RetrieverError, ValueError, FileNotFoundError)
 
 
+def _click_classes(name: str, *roots: type) -> tuple[type, ...]:
+    """Click's exception class ``name`` as typer raises it (recent typers vendor click)."""
+    found = {c for root in roots for c in root.__mro__ if c.__name__ == name}
+    try:
+        import click.exceptions
+
+        found.add(getattr(click.exceptions, name))
+    except ImportError:  # typer without a separate click
+        pass
+    return tuple(found)
+
+
+_USAGE = _click_classes("ClickException", typer.BadParameter)
+_EXIT = _click_classes("Exit", typer.Exit)
+_ABORT = _click_classes("Abort", typer.Abort)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="envkit", standalone_mode=False)
-    except click.exceptions.Exit as done:
+        status = command.main(args=argv, prog_name="envkit", standalone_mode=False)
+    except _EXIT as done:
         sys.exit(done.exit_code)
-    except click.exceptions.Abort:
+    except _ABORT:
         print("aborted", file=sys.stderr)
         sys.exit(1)
-    except click.ClickException as error:
+    except _USAGE as error:
         ctx = getattr(error, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         print(f"error: {error.format_message()}{hint}", file=sys.stderr)
@@ -59,3 +75,4 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    sys.exit(status if isinstance(status, int) else 0)

@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from composers.compose import STRATEGIES, compose as compose_tasks
+from composers.compose import STRATEGIES
+from composers.compose import compose as compose_tasks
 from composers.sources.registry import SOURCE_SPECS
 from composers.taskfiles import FORMATS, task_format, write_tasks
 
@@ -44,7 +45,7 @@ def compose(
     with Progress(*columns, console=console, transient=True) as progress:
         bar = progress.add_task("compose", total=count)
 
-        def tracked():  # noqa: ANN202 - local generator
+        def tracked():
             for index, task in enumerate(tasks, start=1):
                 yield task
                 if index % 256 == 0 or index == count:

@@ -34,7 +34,9 @@ def to_turn(line: str, state: str) -> str:
 
 def play(
     n_objectives: Annotated[int, typer.Option("--n-objectives", "-n", min=1, help="Objectives per task.")] = 2,
-    source: Annotated[str, typer.Option(help="QA source spec (see 'envkit compose --help').")] = "synthetic",
+    source: Annotated[
+        str, typer.Option("--source", "-s", help="QA source spec (see 'envkit compose --help').")
+    ] = "synthetic",
     strategy: Annotated[str, typer.Option(help="parallel or chained.")] = "parallel",
     split: Annotated[str, typer.Option(help="train or test.")] = "test",
     seed: Annotated[int, typer.Option(help="Seed: picks the task.")] = 0,

@@ -8,7 +8,7 @@ from envkit.envs.qa import MultiObjectiveQAEnv
 from envkit.envs.spaces import UnicodeText
 from envkit.envs.wrappers import FormatPenalty, ProtocolContext
 
-__all__ = ["MultiObjectiveQAEnv", "ProtocolContext", "FormatPenalty", "UnicodeText", "register_envs", "QA_ENV_ID"]
+__all__ = ["QA_ENV_ID", "FormatPenalty", "MultiObjectiveQAEnv", "ProtocolContext", "UnicodeText", "register_envs"]
 
 QA_ENV_ID = "envkit/MultiObjectiveQA-v0"
 

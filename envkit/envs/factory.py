@@ -31,7 +31,7 @@ from envkit.protocol.tokens import TokenCounter, count_word_pieces
 from envkit.retrieval.base import Retriever, RetrieverError
 from envkit.retrieval.factory import make_retriever, synthetic_retriever
 
-__all__ = ["make_qa_env", "DEFAULT_SOURCE"]
+__all__ = ["DEFAULT_SOURCE", "make_qa_env"]
 
 DEFAULT_SOURCE = "synthetic"
 

@@ -21,7 +21,7 @@ The observation here is the env's latest message only (the task prompt after
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 
@@ -33,7 +33,7 @@ from envkit.protocol.prompts import qa_prompt
 from envkit.protocol.tags import QA_TAGS, TagSet
 from envkit.retrieval.base import Retriever, format_passages
 
-__all__ = ["MultiObjectiveQAEnv", "REWARD_AGGREGATIONS"]
+__all__ = ["REWARD_AGGREGATIONS", "MultiObjectiveQAEnv"]
 
 REWARD_AGGREGATIONS = ("mean", "sum", "all")
 METRICS = ("em", "f1")
@@ -55,9 +55,10 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
         max_action_chars: longer turns are a violation (protects memory).
         max_observation_chars: size of the observation space.
         render_mode: ``"ansi"`` or ``"human"``.
+
     """
 
-    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 4}
 
     def __init__(
         self,
@@ -110,7 +111,12 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
         self._turn, self._done = 0, False
         self._limit = self.max_turns or 4 * self.task.n_objectives + 4
         self._last = qa_prompt(self.task.objectives, self.tags, self.top_k)
-        return self._last, {"task_id": self.task.id, "task_index": index, "n_objectives": self.task.n_objectives, "turn": 0}
+        return self._last, {
+            "task_id": self.task.id,
+            "task_index": index,
+            "n_objectives": self.task.n_objectives,
+            "turn": 0,
+        }
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if self._done or self.task is None:
@@ -148,7 +154,9 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
         if not isinstance(action, str):
             return Violation(ViolationKind.NOT_TEXT, f"a turn must be text, got {type(action).__name__}")
         if len(action) > self.max_action_chars:
-            return Violation(ViolationKind.TOO_LONG, f"turn of {len(action)} characters exceeds {self.max_action_chars}")
+            return Violation(
+                ViolationKind.TOO_LONG, f"turn of {len(action)} characters exceeds {self.max_action_chars}"
+            )
         return parse_turn(action, self.tags)
 
     def _score(self, content: str, info: dict[str, Any]) -> tuple[float, str]:

@@ -3,15 +3,21 @@
 ``gymnasium.spaces.Text`` only contains strings over a fixed character set, but
 questions, passages and model outputs hold any Unicode ("Beyoncé", "Zürich"). The
 :class:`UnicodeText` space contains every ``str`` up to ``max_length`` characters and
-samples printable ASCII (what ``check_env`` and random agents need). Its shared
-memory layout for ``AsyncVectorEnv`` stores a length and the code points, so async
-vector envs carry any text unchanged.
+samples printable ASCII (what ``check_env`` and random agents need).
+
+For ``AsyncVectorEnv`` the shared memory stores a length and the code points of each
+env's text. Gymnasium reads shared memory once, at construction, and relies on the
+result being a live view (as numpy arrays are); its own ``Text`` support returns
+frozen strings there, so async text observations never change. Reading a
+:class:`UnicodeText` buffer returns :class:`SharedTextBatch`, a live view that
+decodes on access and becomes a plain tuple of strings when copied.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import string
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
@@ -19,7 +25,7 @@ import numpy as np
 from gymnasium.spaces import Text
 from gymnasium.vector.utils import shared_memory as gym_shared_memory
 
-__all__ = ["UnicodeText"]
+__all__ = ["SharedTextBatch", "UnicodeText"]
 
 
 class UnicodeText(Text):
@@ -49,10 +55,34 @@ def _create(space: UnicodeText, n: int = 1, ctx: ModuleType = mp) -> Any:
     return ctx.Array(np.dtype(np.int32).char, n * (space.max_length + 1))
 
 
+class SharedTextBatch(Sequence[str]):
+    """A live view of the texts in a shared-memory buffer, one per env."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        row = self._rows[index]
+        return row[1 : 1 + row[0]].tobytes().decode("utf-32-le")
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> tuple[str, ...]:
+        return tuple(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __repr__(self) -> str:
+        return f"SharedTextBatch({tuple(self)!r})"
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @gym_shared_memory.read_from_shared_memory.register(UnicodeText)
-def _read(space: UnicodeText, shared_memory: Any, n: int = 1) -> tuple[str, ...]:
-    rows = np.frombuffer(shared_memory.get_obj(), dtype=np.int32).reshape((n, space.max_length + 1))
-    return tuple(row[1 : 1 + row[0]].tobytes().decode("utf-32-le") for row in rows)
+def _read(space: UnicodeText, shared_memory: Any, n: int = 1) -> SharedTextBatch:
+    return SharedTextBatch(np.frombuffer(shared_memory.get_obj(), dtype=np.int32).reshape((n, space.max_length + 1)))
 
 
 @gym_shared_memory.write_to_shared_memory.register(UnicodeText)

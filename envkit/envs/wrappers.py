@@ -14,7 +14,7 @@ import gymnasium as gym
 from envkit.protocol.context import ContextBuilder, PastTurn, build_messages, make_context_builder, render_messages
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
 
-__all__ = ["ProtocolContext", "FormatPenalty"]
+__all__ = ["FormatPenalty", "ProtocolContext"]
 
 
 class ProtocolContext(gym.Wrapper[str, str, str, str]):

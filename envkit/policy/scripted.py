@@ -55,9 +55,7 @@ class OracleAgent:
         self.reached = True
 
     def _state(self, resolved: int) -> str:
-        found = "; ".join(
-            f"{i + 1}. {self.task.objectives[i].golden_answers[0]}" for i in range(resolved)
-        )
+        found = "; ".join(f"{i + 1}. {self.task.objectives[i].golden_answers[0]}" for i in range(resolved))
         return f"Answers so far: {found or 'none'}. {len(self.task.objectives) - resolved} question(s) left."
 
     def act(self, observation: str, info: dict[str, Any]) -> str:

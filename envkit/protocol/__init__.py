@@ -6,20 +6,20 @@ from envkit.protocol.tags import QA_TAGS, TagSet
 from envkit.protocol.tokens import TokenizerCounter, count_word_pieces
 
 __all__ = [
-    "TagSet",
     "QA_TAGS",
-    "parse_turn",
-    "parse_answers",
     "Action",
+    "Consolidated",
+    "ContextBuilder",
+    "Full",
+    "TagSet",
+    "TokenizerCounter",
     "Turn",
     "Violation",
     "ViolationKind",
-    "ContextBuilder",
-    "Consolidated",
-    "Full",
     "Window",
     "build_messages",
-    "make_context_builder",
     "count_word_pieces",
-    "TokenizerCounter",
+    "make_context_builder",
+    "parse_answers",
+    "parse_turn",
 ]

@@ -21,15 +21,15 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 __all__ = [
-    "ContextBuilder",
     "Consolidated",
+    "ContextBuilder",
     "Full",
-    "Window",
     "Message",
     "PastTurn",
+    "Window",
     "build_messages",
-    "render_messages",
     "make_context_builder",
+    "render_messages",
 ]
 
 Message = dict[str, str]

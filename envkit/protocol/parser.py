@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from envkit.protocol.tags import QA_TAGS, TagSet
 
-__all__ = ["Action", "Turn", "Violation", "ViolationKind", "parse_turn", "parse_answers"]
+__all__ = ["Action", "Turn", "Violation", "ViolationKind", "parse_answers", "parse_turn"]
 
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9_\-]*)\s*>")
 _NUMBERED_START = re.compile(r"\s*1[.)]\s")

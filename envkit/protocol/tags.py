@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 _TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*\Z")
 
-__all__ = ["TagSet", "QA_TAGS"]
+__all__ = ["QA_TAGS", "TagSet"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,7 @@ class TagSet:
         state: the internal-state tag (``IS`` by default, ``think`` in MEM1's code).
         actions: the action tags the env understands, e.g. ``("search", "answer")``.
         information: the tag the env wraps its observations in; agents may not write it.
+
     """
 
     state: str = "IS"

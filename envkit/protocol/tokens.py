@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["TokenCounter", "count_word_pieces", "TokenizerCounter"]
+__all__ = ["TokenCounter", "TokenizerCounter", "count_word_pieces"]
 
 TokenCounter = Callable[[str], int]
 """Anything that maps a text to its number of tokens."""

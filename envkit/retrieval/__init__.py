@@ -5,4 +5,4 @@ from envkit.retrieval.bm25 import BM25Retriever
 from envkit.retrieval.corpus import Corpus
 from envkit.retrieval.factory import make_retriever
 
-__all__ = ["Passage", "Retriever", "RetrieverError", "format_passages", "BM25Retriever", "Corpus", "make_retriever"]
+__all__ = ["BM25Retriever", "Corpus", "Passage", "Retriever", "RetrieverError", "format_passages", "make_retriever"]

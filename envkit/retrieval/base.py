@@ -31,7 +31,7 @@ class Passage:
 
     @property
     def contents(self) -> str:
-        """Search-R1's ``contents`` field: ``"Title"\\ntext``."""
+        r"""Search-R1's ``contents`` field: ``"Title"\\ntext``."""
         return f'"{self.title}"\n{self.text}'
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from envkit.retrieval.base import Passage, RetrieverError
 from envkit.retrieval.corpus import Corpus
 
-__all__ = ["BM25Retriever", "BACKENDS"]
+__all__ = ["BACKENDS", "BM25Retriever"]
 
 BACKENDS = ("bm25s", "rank_bm25")
 
@@ -44,6 +44,7 @@ class BM25Retriever:
         stemmer: Snowball language for stemming, or ``None``.
         n_threads: scoring threads for batched search with ``jit=True``.
         jit: score batches with bm25s' numba kernels (fast, but compiles on first use).
+
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""A passage corpus in columns, loaded from the formats retrieval papers ship.
+r"""A passage corpus in columns, loaded from the formats retrieval papers ship.
 
 Formats: JSONL ``{id, contents}`` where ``contents`` is ``"Title"\\ntext`` (DPR
 wiki-18 as Search-R1 ships it), JSONL ``{id, title, text}``, or any iterable of
@@ -19,7 +19,7 @@ __all__ = ["Corpus", "split_contents"]
 
 
 def split_contents(contents: str) -> tuple[str, str]:
-    """Split Search-R1's ``"Title"\\ntext`` into ``(title, text)``."""
+    r"""Split Search-R1's ``"Title"\\ntext`` into ``(title, text)``."""
     head, sep, text = contents.partition("\n")
     if not sep:
         return "", contents

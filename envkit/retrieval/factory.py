@@ -15,7 +15,7 @@ from envkit.retrieval.base import Retriever, RetrieverError
 from envkit.retrieval.bm25 import BACKENDS, BM25Retriever
 from envkit.retrieval.corpus import Corpus
 
-__all__ = ["make_retriever", "synthetic_retriever", "RETRIEVER_SPECS"]
+__all__ = ["RETRIEVER_SPECS", "make_retriever", "synthetic_retriever"]
 
 RETRIEVER_SPECS = "bm25, bm25:rank_bm25"
 

@@ -22,6 +22,7 @@ class SyntheticSource:
             split, at least 1000 and at most 50 000). Composing samples from the bank.
         max_hops: longest multi-hop question (1 to 3).
         test_fraction: share of each entity type reserved for the test split.
+
     """
 
     name = SOURCE_NAME

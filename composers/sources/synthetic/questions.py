@@ -19,7 +19,7 @@ from composers.records import Objective
 from composers.sources.synthetic.names import hash_key
 from composers.sources.synthetic.world import RELATIONS, SPLITS, TYPES, Relation, SyntheticWorld
 
-__all__ = ["sample_question", "sample_chain", "world_key", "parse_world_key", "SOURCE_NAME"]
+__all__ = ["SOURCE_NAME", "parse_world_key", "sample_chain", "sample_question", "world_key"]
 
 SOURCE_NAME = "synthetic"
 _WORLD_KEY = re.compile(r"syn(-?\d+)-(\d+)-t([0-9.eE-]+):")

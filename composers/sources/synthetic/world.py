@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from composers.sources.synthetic.names import FIRST_NAMES, WordSpace, hash_key
 
-__all__ = ["EntityType", "Relation", "SyntheticWorld", "RELATIONS", "SPLITS"]
+__all__ = ["RELATIONS", "SPLITS", "EntityType", "Relation", "SyntheticWorld"]
 
 SPLITS = ("train", "test")
 
@@ -102,7 +102,11 @@ RELATIONS: dict[str, tuple[Relation, ...]] = {
     "organisation": (
         Relation("founder", "organisation", "person", "Who founded {s}?", "the founder of {s}"),
         Relation(
-            "headquarters", "organisation", "place", "In which city is {s} headquartered?", "the headquarters city of {s}"
+            "headquarters",
+            "organisation",
+            "place",
+            "In which city is {s} headquartered?",
+            "the headquarters city of {s}",
         ),
         Relation("industry", "organisation", None, "In which industry does {s} operate?"),
         Relation("founded", "organisation", None, "In what year was {s} founded?"),

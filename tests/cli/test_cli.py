@@ -1,0 +1,127 @@
+import hashlib
+import subprocess
+import sys
+
+import pytest
+
+from composers import read_tasks
+
+WORLD = "synthetic:passages=2000,seed=3"
+
+
+def envkit(*args, stdin=""):
+    return subprocess.run(
+        [sys.executable, "-m", "envkit", *args], input=stdin, capture_output=True, text=True, timeout=300
+    )
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.stderr + result.stdout
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_help_documents_every_flag():
+    for command, flags in {
+        "compose": ["--output", "--source", "--strategy", "--n-objectives", "--count", "--split", "--seed", "--format"],
+        "demo": ["--ns", "--episodes", "--passages", "--seed"],
+        "play": ["--n-objectives", "--source", "--context", "--task-file"],
+    }.items():
+        result = envkit(command, "--help")
+        assert result.returncode == 0
+        for flag in flags:
+            assert flag in result.stdout
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
+def test_compose_writes_identical_files(tmp_path, suffix):
+    paths = [tmp_path / f"{name}.{suffix}" for name in "ab"]
+    for path in paths:
+        result = envkit("compose", "-s", WORLD, "--strategy", "chained", "-n", "4", "--count", "300", "-o", str(path))
+        assert result.returncode == 0, result.stderr
+        assert "wrote 300 tasks" in result.stderr
+    digests = {hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+    assert len(digests) == 1
+    tasks = list(read_tasks(paths[0]))
+    assert len(tasks) == 300 and {t.n_objectives for t in tasks} == {4}
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["compose", "-o", "x.jsonl", "-n", "0"], ["--n-objectives"]),
+        (["compose", "-o", "x.jsonl", "--count", "many"], ["--count"]),
+        (["compose", "-o", "x.jsonl", "--bogus"], ["--bogus"]),
+        (["compose"], ["--output"]),
+        (["compose", "-o", "x.csv"], ["x.csv"]),
+        (["compose", "-o", "x.jsonl", "--strategy", "serial"], ["unknown strategy"]),
+        (["compose", "-o", "x.jsonl", "-s", "synthetic:passages=5"], ["at least 40 passages"]),
+        (["compose", "-o", "x.jsonl", "-s", "file:/no/such.jsonl"], ["/no/such.jsonl"]),
+        (["compose", "-o", "x.jsonl", "--split", "validation"], ["validation"]),
+        (["demo", "--ns", "1,zero"], ["comma-separated"]),
+        (["play", "--context", "everything"], ["unknown context builder"]),
+        (["nosuchcommand"], ["nosuchcommand"]),
+    ],
+)
+def test_bad_flags_give_one_line_and_exit_2(tmp_path, args, fragments):
+    result = subprocess.run(
+        [sys.executable, "-m", "envkit", *args], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert_one_line_error(result, *fragments)
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_corrupt_task_file_names_file_and_line(tmp_path):
+    path = tmp_path / "suite.jsonl"
+    assert envkit("compose", "-s", WORLD, "-n", "2", "--count", "5", "-o", str(path)).returncode == 0
+    lines = path.read_text().splitlines()
+    lines[3] = lines[3][:40]
+    path.write_text("\n".join(lines) + "\n")
+    assert_one_line_error(envkit("play", "--task-file", str(path)), f"{path}:4", "invalid JSON")
+
+
+def test_failed_compose_keeps_the_previous_file(tmp_path):
+    path = tmp_path / "suite.jsonl"
+    assert envkit("compose", "-s", WORLD, "-n", "2", "--count", "5", "-o", str(path)).returncode == 0
+    before = path.read_bytes()
+    assert_one_line_error(envkit("compose", "-s", WORLD, "-n", "100000", "-o", str(path)), "fewer than N")
+    assert path.read_bytes() == before
+
+
+def test_demo_prints_success_and_peak_tokens():
+    result = envkit("demo", "--ns", "1,4", "--episodes", "3", "--passages", "2000")
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 2
+    cells = [[c.strip() for c in row.strip("│").split("│")] for row in rows]
+    assert [c[0] for c in cells] == ["1", "4"]
+    for row in cells:
+        assert row[2] == row[3] == "1.00"  # oracle success under both builders
+    assert float(cells[1][6].rstrip("x")) > 1.5  # full context larger than consolidated at N=4
+
+
+def test_play_a_winning_episode_through_stdin(tmp_path):
+    from composers import compose
+
+    path = tmp_path / "one.jsonl"
+    compose(WORLD, "parallel", 2, 1, split="test", seed=8).write(path)
+    task = next(read_tasks(path))
+    lines = [
+        f"search {task.objectives[0].queries[0]}",
+        "<IS>oops",
+        "answer " + "; ".join(o.golden_answers[0] for o in task.objectives),
+    ]
+    result = envkit("play", "--task-file", str(path), stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    assert "Doc 1(Title:" in result.stdout
+    assert "Invalid turn" in result.stdout
+    assert "1. " in result.stdout and ": right" in result.stdout and "reward 1.00" in result.stdout
+
+
+def test_play_ends_cleanly_at_end_of_input():
+    result = envkit("play", "-s", WORLD, stdin="")
+    assert result.returncode == 0 and "episode abandoned" in result.stdout

@@ -1,0 +1,106 @@
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from composers import SourceError, SourceUnavailable, compose, load_source
+from composers.sources.files import FileSource
+from composers.sources.hub import HubSource
+
+FLASHRAG = [
+    {"id": f"train_{i}", "question": f"who wrote book {i}?", "golden_answers": [f"author {i}", f"A{i}"]}
+    for i in range(40)
+]
+HOTPOT = [
+    {
+        "_id": f"5a{i}",
+        "question": f"Which city hosts team {i}?",
+        "answer": f"city {i}",
+        "supporting_facts": [[f"Team {i}", 0], [f"City {i}", 1], [f"Team {i}", 1]],
+        "context": [[f"Team {i}", ["Team plays in", f"city {i}."]], [f"City {i}", ["A city."]]],
+        "type": "bridge",
+        "level": "hard",
+    }
+    for i in range(12)
+]
+NQ_OPEN = [{"question": f"when was event {i}", "answer": [f"{1900 + i}"]} for i in range(25)]
+
+
+@pytest.fixture
+def files(tmp_path):
+    flashrag = tmp_path / "nq_train.jsonl"
+    flashrag.write_text("".join(json.dumps(r) + "\n" for r in FLASHRAG), encoding="utf-8")
+    hotpot = tmp_path / "hotpot_dev_distractor.json"
+    hotpot.write_text(json.dumps(HOTPOT), encoding="utf-8")
+    nq_open = tmp_path / "nq_open.parquet"
+    pq.write_table(pa.Table.from_pylist(NQ_OPEN), nq_open)
+    return {"flashrag": flashrag, "hotpot": hotpot, "nq_open": nq_open}
+
+
+def test_flashrag_jsonl(files):
+    source = load_source(f"file:{files['flashrag']}")
+    questions = source.questions("train")
+    assert len(questions) == 40
+    assert questions[3].golden_answers == ("author 3", "A3")
+    assert questions[3].id == "nq_train:train_3"
+
+
+def test_hotpotqa_native_json_brings_its_own_corpus(files):
+    source = FileSource({"test": files["hotpot"]})
+    question = source.questions("test")[0]
+    assert question.golden_answers == ("city 0",)
+    assert question.supporting_ids == ("Team 0", "City 0")
+    titles = {title for _, title, _ in source.documents()}
+    assert {"Team 0", "City 11"} <= titles and len(titles) == 24
+
+
+def test_nq_open_parquet(files):
+    source = load_source(f"file:{files['nq_open']}", split="test")
+    assert [q.golden_answers for q in source.questions("test")[:2]] == [("1900",), ("1901",)]
+    with pytest.raises(SourceError, match="no 'train' split"):
+        source.questions("train")
+
+
+def test_a_corrupt_line_is_named(tmp_path, files):
+    bad = tmp_path / "bad.jsonl"
+    lines = files["flashrag"].read_text().splitlines()
+    lines[6] = '{"id": "x", "question": "broken'
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SourceError, match=r"bad\.jsonl:7: invalid JSON"):
+        load_source(f"file:{bad}").questions("train")
+
+
+def test_a_record_of_unknown_schema_is_named(tmp_path):
+    bad = tmp_path / "odd.jsonl"
+    bad.write_text('{"query": "q", "label": 1}\n')
+    with pytest.raises(SourceError, match=r"odd\.jsonl:1: .*unknown QA schema"):
+        load_source(f"file:{bad}").questions("train")
+
+
+def test_missing_and_unsupported_files(tmp_path):
+    with pytest.raises(SourceError, match="no such file"):
+        load_source(f"file:{tmp_path / 'none.jsonl'}")
+    odd = tmp_path / "data.csv"
+    odd.write_text("question,answer\n")
+    with pytest.raises(SourceError, match="unsupported file type"):
+        load_source(f"file:{odd}").questions("train")
+
+
+@pytest.mark.parametrize(("builder", "key"), [("json", "flashrag"), ("parquet", "nq_open")])
+def test_hub_code_path_through_datasets_on_local_files(files, builder, key, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    source = HubSource(builder, data_files={"train": str(files[key])}, name=key)
+    questions = source.questions("train")
+    assert len(questions) == {"flashrag": 40, "nq_open": 25}[key]
+    tasks = compose(source, "parallel", n_objectives=4, count=5)
+    assert all(t.sources == (key,) for t in tasks)
+
+
+def test_hub_unreachable_is_one_clear_line(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(SourceUnavailable) as raised:
+        load_source("flashrag:nq").questions("train")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "RUC-NLPIR/FlashRAG_datasets/nq" in message and "--source file:PATH" in message

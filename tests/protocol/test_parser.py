@@ -1,0 +1,104 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from envkit.protocol.parser import Turn, Violation, ViolationKind, parse_answers, parse_turn
+from envkit.protocol.tags import QA_TAGS, TagSet
+
+
+def test_valid_search_turn():
+    turn = parse_turn("<IS> know X </IS>\n<search> who is X </search>")
+    assert turn == Turn(state="know X", action=turn.action)
+    assert (turn.action.name, turn.action.content) == ("search", "who is X")
+
+
+def test_free_text_around_elements_and_plain_angle_brackets_are_fine():
+    turn = parse_turn("thinking... x < y <IS>a<b</IS> then <answer>3 < 4</answer> done")
+    assert isinstance(turn, Turn)
+    assert turn.state == "a<b"
+    assert turn.action.content == "3 < 4"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("<search>q</search>", ViolationKind.MISSING_STATE),
+        ("<IS>a</IS><IS>b</IS><search>q</search>", ViolationKind.MULTIPLE_STATES),
+        ("<IS>a</IS>", ViolationKind.MISSING_ACTION),
+        ("<IS>a</IS><search>q</search><answer>x</answer>", ViolationKind.MULTIPLE_ACTIONS),
+        ("<search>q</search><IS>a</IS>", ViolationKind.ACTION_BEFORE_STATE),
+        ("<IS>a</IS><lookup>q</lookup>", ViolationKind.UNKNOWN_TAG),
+        ("<IS>a</IS><information>fake</information>", ViolationKind.RESERVED_TAG),
+        ("<IS>a</IS><search>q", ViolationKind.UNBALANCED_TAG),
+        ("<IS>a</IS></search>", ViolationKind.UNBALANCED_TAG),
+        ("<IS>a</search>", ViolationKind.UNBALANCED_TAG),
+        ("<IS><search>q</search></IS>", ViolationKind.NESTED_TAG),
+        ("<IS>a</IS><search>   </search>", ViolationKind.EMPTY_ACTION),
+        ("", ViolationKind.MISSING_STATE),
+    ],
+)
+def test_violations_are_typed_and_named(text, kind):
+    result = parse_turn(text)
+    assert isinstance(result, Violation)
+    assert result.kind is kind
+    assert "\n" not in result.message and result.message
+
+
+def test_custom_tags_follow_the_tagset():
+    tags = TagSet(state="think", actions=("search", "answer"))
+    assert isinstance(parse_turn("<think>s</think><answer>a</answer>", tags), Turn)
+    violation = parse_turn("<IS>s</IS><answer>a</answer>", tags)
+    assert isinstance(violation, Violation) and violation.kind is ViolationKind.UNKNOWN_TAG
+    assert "<think>" in violation.message
+
+
+def test_tagset_rejects_bad_names():
+    with pytest.raises(ValueError, match="invalid tag name"):
+        TagSet(state="I S")
+    with pytest.raises(ValueError, match="distinct"):
+        TagSet(state="search")
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text())
+def test_parser_never_raises_on_any_string(text):
+    assert isinstance(parse_turn(text), (Turn, Violation))
+
+
+_TAGGY = st.lists(
+    st.sampled_from(["<IS>", "</IS>", "<search>", "</search>", "<answer>", "</answer>", "<x>", "<", ">", "a", " "]),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_TAGGY)
+def test_parser_never_raises_on_tag_soup(text):
+    result = parse_turn(text)
+    assert isinstance(result, (Turn, Violation))
+
+
+_CONTENT = st.text(alphabet=st.characters(blacklist_characters="<>"), min_size=1).filter(lambda s: s.strip())
+
+
+@settings(max_examples=300, deadline=None)
+@given(_CONTENT, _CONTENT, st.sampled_from(QA_TAGS.actions))
+def test_format_then_parse_round_trips(state, content, action):
+    turn = parse_turn(QA_TAGS.format_turn(state, action, content))
+    assert isinstance(turn, Turn)
+    assert (turn.state, turn.action.name, turn.action.content) == (state.strip(), action, content.strip())
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("Paris; London ; 1999", ["Paris", "London", "1999"]),
+        ("1. Paris\n2. London", ["Paris", "London"]),
+        ("1) Paris 2) London 3) Rome", ["Paris", "London", "Rome"]),
+        ("1. Paris\n3. Rome", ["Paris", "", "Rome"]),
+        ("only one", ["only one"]),
+        ("1. 1999; 2. 2001", ["1999", "2001"]),
+    ],
+)
+def test_parse_answers(content, expected):
+    assert parse_answers(content) == expected
