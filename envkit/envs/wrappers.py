@@ -11,7 +11,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from envkit.protocol.context import ContextBuilder, PastTurn, build_messages, make_context_builder, render_messages
+from envkit.protocol.context import ContextBuilder, Message, make_context_builder, render_messages
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
 
 __all__ = ["FormatPenalty", "ProtocolContext"]
@@ -20,11 +20,12 @@ __all__ = ["FormatPenalty", "ProtocolContext"]
 class ProtocolContext(gym.Wrapper[str, str, str, str]):
     """Show the agent exactly the context its builder allows, and count its tokens.
 
-    The observation becomes the rendered context (prompt + retained turns); ``info``
-    gains ``messages`` (the same context as chat messages), ``context_tokens`` (size
-    of the context the agent writes its next turn from), ``peak_context_tokens`` and
-    ``context_tokens_per_turn`` (every context the agent generated from so far). Each
-    message is counted once, so accounting is O(1) per step whatever the builder.
+    The observation becomes the rendered context (prompt + retained turns). ``info``
+    gains ``messages`` (the same context as chat messages), ``context_tokens`` (size of
+    the context the agent writes its next turn from) and ``peak_context_tokens``; at
+    the end of an episode also ``context_tokens_per_turn`` (every context the agent
+    generated from). Each message is counted once and builders retain a contiguous
+    range of turns, so accounting is O(1) per step whatever the builder.
     """
 
     def __init__(
@@ -36,36 +37,49 @@ class ProtocolContext(gym.Wrapper[str, str, str, str]):
         super().__init__(env)
         self.builder = make_context_builder(builder)
         self.token_counter = token_counter
-        self._prompt, self._prompt_tokens = "", 0
-        self._turns: list[PastTurn] = []
-        self._turn_tokens: list[int] = []
+        self._prompt: Message = {"role": "user", "content": ""}
+        self._turn_messages: list[Message] = []  # assistant, user, assistant, user, ...
+        self._cumulative_tokens: list[int] = [0]  # [prompt tokens, then prompt + turns so far, ...]
         self._per_turn: list[int] = []
+        self._peak = 0
 
     def _context(self) -> tuple[str, dict[str, Any]]:
-        messages = build_messages(self._prompt, self._turns, self.builder)
-        tokens = self._prompt_tokens + sum(self._turn_tokens[i] for i in self.builder.retained(len(self._turns)))
+        turns = len(self._cumulative_tokens) - 1
+        kept = self.builder.retained(turns)
+        if kept.step != 1:
+            raise ValueError(f"context builder {self.builder.name} must retain a contiguous range of turns")
+        messages = [self._prompt, *self._turn_messages[2 * kept.start : 2 * kept.stop]]
+        # the prompt, plus the tokens of turns [start, stop) from the running sums
+        tokens = self._cumulative_tokens[0] + self._cumulative_tokens[kept.stop] - self._cumulative_tokens[kept.start]
         return render_messages(messages), {"messages": messages, "context_tokens": tokens}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         prompt, info = self.env.reset(seed=seed, options=options)
-        self._prompt, self._prompt_tokens = prompt, self.token_counter(prompt)
-        self._turns, self._turn_tokens = [], []
+        self._prompt = {"role": "user", "content": prompt}
+        self._turn_messages = []
+        self._cumulative_tokens = [self.token_counter(prompt)]
         observation, context = self._context()
         self._per_turn = [context["context_tokens"]]
-        info.update(context, context_builder=self.builder.name, prompt_tokens=self._prompt_tokens)
-        info.update(peak_context_tokens=self._prompt_tokens, context_tokens_per_turn=list(self._per_turn))
+        self._peak = context["context_tokens"]
+        info.update(context, context_builder=self.builder.name, prompt_tokens=self._cumulative_tokens[0])
+        info["peak_context_tokens"] = self._peak
         return observation, info
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         message, reward, terminated, truncated, info = self.env.step(action)
         output = action if isinstance(action, str) else repr(action)
-        self._turns.append(PastTurn(output, message))
-        self._turn_tokens.append(self.token_counter(output) + self.token_counter(message))
+        self._turn_messages.append({"role": "assistant", "content": output})
+        self._turn_messages.append({"role": "user", "content": message})
+        turn_tokens = self.token_counter(output) + self.token_counter(message)
+        self._cumulative_tokens.append(self._cumulative_tokens[-1] + turn_tokens)
         observation, context = self._context()
         if not (terminated or truncated):  # a context the agent will generate from
             self._per_turn.append(context["context_tokens"])
-        info.update(context, context_builder=self.builder.name, prompt_tokens=self._prompt_tokens)
-        info.update(peak_context_tokens=max(self._per_turn), context_tokens_per_turn=list(self._per_turn))
+            self._peak = max(self._peak, context["context_tokens"])
+        else:
+            info["context_tokens_per_turn"] = list(self._per_turn)
+        info.update(context, context_builder=self.builder.name, prompt_tokens=self._cumulative_tokens[0])
+        info["peak_context_tokens"] = self._peak
         return observation, reward, terminated, truncated, info
 
 

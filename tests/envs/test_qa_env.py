@@ -219,3 +219,23 @@ def test_vector_envs(mode):
 def test_bad_env_settings_fail_at_construction(make_env, kwargs, error):
     with pytest.raises((ValueError, RetrieverError), match=error):
         make_env(n_objectives=2, **kwargs)
+
+
+@pytest.mark.parametrize("context", ["consolidated", "full", "window(3)"])
+def test_wrapper_context_equals_the_reference_builder(make_env, context):
+    from envkit.protocol.context import PastTurn, build_messages, make_context_builder, render_messages
+    from envkit.protocol.tokens import count_word_pieces
+
+    env = make_env(n_objectives=3, context=context, max_turns=30)
+    agent = RandomAgent(seed=3, answer_rate=0.0)
+    observation, info = env.reset(seed=5)
+    agent.reset(env.unwrapped.task)
+    prompt, turns = info["messages"][0]["content"], []
+    for _ in range(8):
+        action = agent.act(observation, info)
+        observation, _, _, _, info = env.step(action)
+        turns.append(PastTurn(action, env.unwrapped._last))
+        expected = build_messages(prompt, turns, make_context_builder(context))
+        assert info["messages"] == expected
+        assert observation == render_messages(expected)
+        assert info["context_tokens"] == sum(count_word_pieces(m["content"]) for m in expected)

@@ -116,9 +116,11 @@ def sample_chain(world: SyntheticWorld, split: str, n: int, key: int) -> tuple[O
         k = len(objectives)
         visited.add(entity)
         last = k == n - 1
-        options = RELATIONS[world.type_of(entity)] if last else _ENTITY_RELATIONS[world.type_of(entity)]
+        entity_type = world.type_of(entity)
+        options = RELATIONS[entity_type] if last else _ENTITY_RELATIONS[entity_type]
         fresh = [r for r in options if (entity, r.name) not in asked]
-        unvisited = [r for r in fresh if r.target is None or world.target(entity, r) not in visited]
+        targets = {r.name: world.target(entity, r) for r in fresh if r.target is not None}
+        unvisited = [r for r in fresh if r.target is None or targets[r.name] not in visited]
         choices = unvisited or fresh
         if not choices:
             restarts += 1
@@ -129,18 +131,19 @@ def sample_chain(world: SyntheticWorld, split: str, n: int, key: int) -> tuple[O
             continue
         relation = choices[hash_key(world.seed, key, k, 61 + split_code) % len(choices)]
         asked.add((entity, relation.name))
+        target = targets.get(relation.name)
         objectives.append(
             Objective(
                 id=f"{prefix}:{entity}:{relation.name}",
                 question=relation.question.format(s=subject),
-                golden_answers=(world.value(entity, relation),),
+                golden_answers=(world.value(entity, relation) if target is None else world.name(target),),
                 source=SOURCE_NAME,
                 supporting_ids=(str(entity),),
                 queries=(world.name(entity),),
                 depends_on=depends_on,
             )
         )
-        if relation.target is not None:
-            entity = world.target(entity, relation)
+        if target is not None:
+            entity = target
             subject, depends_on = _ANSWER_NOUN[world.type_of(entity)].format(k=k + 1), k
     return tuple(objectives)

@@ -17,6 +17,7 @@ both parts share one corpus (and so one retrieval index).
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -117,6 +118,7 @@ RELATIONS: dict[str, tuple[Relation, ...]] = {
         Relation("year", "work", None, "In what year was {s} released?"),
     ),
 }
+_TYPE_NAMES = tuple(t.name for t in TYPES)
 RELATION_INDEX = {(r.subject, r.name): i for rels in RELATIONS.values() for i, r in enumerate(rels)}
 MIN_PASSAGES = 40
 
@@ -156,15 +158,12 @@ class SyntheticWorld:
         """The type name of entity ``entity``."""
         if not 0 <= entity < self.passages:
             raise IndexError(f"entity {entity} outside [0, {self.passages})")
-        for entity_type, bound in zip(reversed(TYPES), reversed(self._bounds), strict=True):
-            if entity >= bound:
-                return entity_type.name
-        raise AssertionError("unreachable")
+        return _TYPE_NAMES[bisect_right(self._bounds, entity) - 1]
 
     def split_of(self, entity: int) -> str:
         """``"train"`` or ``"test"``: the part of the world ``entity`` lives in."""
         start, count = self._splits[(self.type_of(entity), "test")]
-        return "test" if start <= entity < start + count else "train"
+        return "test" if entity >= start and entity < start + count else "train"
 
     def entities(self, entity_type: str, split: str) -> range:
         """The entity indices of one type in one split."""

@@ -1,0 +1,1 @@
+"""Performance benchmarks; each module writes benchmarks/results/<name>.json."""
