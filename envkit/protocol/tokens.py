@@ -1,4 +1,4 @@
-"""Token counting for context accounting.
+r"""Token counting for context accounting.
 
 Peak context tokens are MEM1's memory measure, so every episode records them. The
 count is taken with the policy's tokenizer when one is given (:class:`TokenizerCounter`)
