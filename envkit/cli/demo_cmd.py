@@ -55,9 +55,9 @@ def demo(
             on_episode=lambda: progress.advance(bar),
         )
     table = Table(title="Oracle: success and peak context tokens against N")
-    for header in ("N", "turns", "success (cons.)", "success (full)", "peak tokens (cons.)", "peak tokens (full)"):
-        table.add_column(header, justify="right")
-    table.add_column("full / cons.", justify="right")
+    headers = ("N", "turns", "success\ncons.", "success\nfull", "peak tok.\ncons.", "peak tok.\nfull", "full /\ncons.")
+    for header in headers:
+        table.add_column(header, justify="right", no_wrap=True)
     by_key = {(r.n_objectives, r.builder): r for r in rows}
     for n in n_values:
         cons, full = by_key[(n, "consolidated")], by_key[(n, "full")]
