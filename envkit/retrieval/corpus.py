@@ -1,18 +1,19 @@
 r"""A passage corpus in columns, loaded from the formats retrieval papers ship.
 
-Formats: JSONL ``{id, contents}`` where ``contents`` is ``"Title"\\ntext`` (DPR
-wiki-18 as Search-R1 ships it), JSONL ``{id, title, text}``, or any iterable of
-``(id, title, text)`` such as the synthetic world's passages. Columns of plain
-strings keep a million passages at a few hundred MB.
+Records ``{id, contents}`` where ``contents`` is ``"Title"\\ntext`` (DPR wiki-18 as
+Search-R1 ships it) or ``{id, title, text}``, in JSONL (or JSON / Parquet files with
+the same fields), or any iterable of ``(id, title, text)`` such as the synthetic
+world's passages. Columns of plain strings keep a million passages at a few hundred MB.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from composers.sources.base import SourceError
+from composers.sources.files import read_records
 from envkit.retrieval.base import Passage, RetrieverError
 
 __all__ = ["Corpus", "split_contents"]
@@ -58,30 +59,24 @@ class Corpus:
     @classmethod
     def from_jsonl(cls, path: str | Path) -> Corpus:
         """Load ``{id, contents}`` or ``{id, title, text}`` lines; errors name file and line."""
-        path = Path(path)
-        if not path.is_file():
-            raise RetrieverError(f"{path}: no such corpus file")
         corpus = cls()
-        with path.open("r", encoding="utf-8") as handle:
-            for lineno, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
+        try:
+            for location, record in read_records(Path(path)):
                 try:
-                    record = json.loads(line)
                     doc_id = str(record["id"])
                     if "contents" in record:
                         title, text = split_contents(str(record["contents"]))
                     else:
                         title, text = str(record.get("title", "")), str(record["text"])
-                except json.JSONDecodeError as error:
-                    raise RetrieverError(f"{path}:{lineno}: invalid JSON ({error.msg})") from None
-                except (KeyError, TypeError) as error:
+                except (KeyError, TypeError, AttributeError) as error:
                     raise RetrieverError(
-                        f"{path}:{lineno}: expected {{id, contents}} or {{id, title, text}} (missing {error})"
+                        f"{location}: expected {{id, contents}} or {{id, title, text}} (missing {error})"
                     ) from None
                 corpus.ids.append(doc_id)
                 corpus.titles.append(title)
                 corpus.texts.append(text)
+        except SourceError as error:
+            raise RetrieverError(str(error)) from None
         if not corpus.ids:
             raise RetrieverError(f"{path}: the corpus is empty")
         return corpus
