@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, overload
@@ -65,14 +66,13 @@ class TaskSet(Sequence[Task]):
         return write_tasks(self, path, fmt)
 
     def to_dataset(self) -> datasets.Dataset:
-        """The tasks as a ``datasets.Dataset`` (streamed through an Arrow cache)."""
+        """The tasks as a ``datasets.Dataset``, streamed through a Parquet file into its Arrow cache."""
         import datasets
 
-        def records() -> Iterator[dict]:
-            for task in self:
-                yield task.to_dict()
-
-        return datasets.Dataset.from_generator(records)
+        with tempfile.TemporaryDirectory(prefix="envkit-tasks-") as folder:
+            path = Path(folder) / "tasks.parquet"
+            write_tasks(self, path)
+            return datasets.Dataset.from_parquet(str(path))
 
     def __repr__(self) -> str:
         s = self.strategy

@@ -145,3 +145,11 @@ def test_task_records_reject_bad_dependencies():
 
 def test_composition_error_is_a_source_error():
     assert issubclass(CompositionError, SourceError)
+
+
+def test_to_dataset_holds_the_same_records(small_source, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    tasks = compose(small_source, "chained", n_objectives=3, count=25, seed=4)
+    dataset = tasks.to_dataset()
+    assert len(dataset) == 25
+    assert [Task.from_dict(row) for row in dataset] == list(tasks)
