@@ -29,7 +29,7 @@ from envkit.protocol.context import ContextBuilder
 from envkit.protocol.tags import QA_TAGS, TagSet
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
 from envkit.retrieval.base import Retriever, RetrieverError
-from envkit.retrieval.factory import make_retriever, synthetic_retriever
+from envkit.retrieval.factory import make_retriever, needs_documents, open_retriever, synthetic_retriever
 
 __all__ = ["DEFAULT_SOURCE", "make_qa_env"]
 
@@ -37,6 +37,8 @@ DEFAULT_SOURCE = "synthetic"
 
 
 def _retriever_for_sources(spec: str, sources: Sequence[QASource], corpus: str | Path | None) -> Retriever:
+    if not needs_documents(spec):
+        return open_retriever(spec)
     if corpus is not None:
         return make_retriever(spec, corpus)
     if len(sources) == 1 and isinstance(sources[0], SyntheticSource):
@@ -54,6 +56,8 @@ def _retriever_for_sources(spec: str, sources: Sequence[QASource], corpus: str |
 
 
 def _retriever_for_tasks(spec: str, tasks: Sequence[Task], corpus: str | Path | None) -> Retriever:
+    if not needs_documents(spec):
+        return open_retriever(spec)
     if corpus is not None:
         return make_retriever(spec, corpus)
     worlds = {parse_world_key(o.id) for t in tasks for o in t.objectives}

