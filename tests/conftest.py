@@ -42,3 +42,44 @@ def make_env():
     yield factory
     for env in envs:
         env.close()
+
+
+def require(*modules: str) -> None:
+    """Skip when an optional back-end is not installed; fail instead under ENVKIT_REQUIRE_EXTRAS=1 (CI)."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        message = f"needs {', '.join(missing)} (pip install -e '.[all]')"
+        if os.environ.get("ENVKIT_REQUIRE_EXTRAS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+class LiveServer:
+    """A real uvicorn server on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        import time
+
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Passage", "Retriever", "RetrieverError", "format_passages"]
+__all__ = ["Passage", "Retriever", "RetrieverError", "SharedIndex", "format_passages"]
 
 
 class RetrieverError(RuntimeError):
@@ -33,6 +33,22 @@ class Passage:
     def contents(self) -> str:
         r"""Search-R1's ``contents`` field: ``"Title"\\ntext``."""
         return f'"{self.title}"\n{self.text}'
+
+
+class SharedIndex:
+    """Mixin for retrievers: a copy is the same instance.
+
+    An index is a read-only service that envs share; ``gym.make`` deep-copies its
+    keyword arguments into the env spec, which must neither duplicate a large index
+    nor fail on handles that cannot be copied (a JVM searcher, a faiss index, an HTTP
+    client).
+    """
+
+    def __copy__(self) -> SharedIndex:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> SharedIndex:
+        return self
 
 
 @runtime_checkable

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from envkit.retrieval.base import Passage, RetrieverError
+from envkit.retrieval.base import Passage, RetrieverError, SharedIndex
 from envkit.retrieval.corpus import Corpus
 
 __all__ = ["BACKENDS", "BM25Retriever"]
@@ -35,7 +35,7 @@ def _stemmer(language: str | None) -> Any:
     return Stemmer.Stemmer(language)
 
 
-class BM25Retriever:
+class BM25Retriever(SharedIndex):
     """Okapi BM25 over a :class:`Corpus`.
 
     Args:

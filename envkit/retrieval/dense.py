@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from envkit.retrieval.base import Passage, RetrieverError
+from envkit.retrieval.base import Passage, RetrieverError, SharedIndex
 from envkit.retrieval.corpus import Corpus
 
 __all__ = ["INDEX_KINDS", "DenseRetriever", "Encoder", "SentenceEncoder", "default_model_path"]
@@ -73,7 +73,10 @@ class SentenceEncoder:
         except OSError as error:
             raise RetrieverError(f"cannot load the encoder {self.model_name!r}: {error}") from None
         self.query_prefix, self.passage_prefix, self.batch_size = query_prefix, passage_prefix, batch_size
-        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        )
+        self.dimension = int(dimension())
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self._model.encode(
@@ -113,7 +116,7 @@ def _new_index(kind: str, dimension: int, vectors: np.ndarray, hnsw_m: int, ivf_
     return index
 
 
-class DenseRetriever:
+class DenseRetriever(SharedIndex):
     """Top-k search over passage embeddings with faiss."""
 
     def __init__(self, corpus: Corpus, encoder: Encoder, index: Any) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from envkit.retrieval.base import Passage, Retriever, RetrieverError
+from envkit.retrieval.base import Passage, Retriever, RetrieverError, SharedIndex
 
 __all__ = ["HybridRetriever", "reciprocal_rank_fusion"]
 
@@ -29,7 +29,7 @@ def reciprocal_rank_fusion(
     return [Passage(pid, first_seen[pid].title, first_seen[pid].text, scores[pid]) for pid in order]
 
 
-class HybridRetriever:
+class HybridRetriever(SharedIndex):
     """Several retrievers fused with RRF.
 
     Args:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from envkit.retrieval.base import Passage, RetrieverError
+from envkit.retrieval.base import Passage, RetrieverError, SharedIndex
 from envkit.retrieval.corpus import Corpus, split_contents
 from envkit.retrieval.java import prepare_pyserini
 
@@ -63,7 +63,7 @@ def build_lucene_index(
     return folder
 
 
-class LuceneRetriever:
+class LuceneRetriever(SharedIndex):
     """Search a Lucene index with BM25.
 
     Args:

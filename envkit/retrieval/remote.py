@@ -13,13 +13,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from envkit.retrieval.base import Passage, RetrieverError
+from envkit.retrieval.base import Passage, RetrieverError, SharedIndex
 from envkit.retrieval.corpus import split_contents
 
 __all__ = ["RemoteRetriever"]
 
 
-class RemoteRetriever:
+class RemoteRetriever(SharedIndex):
     """Search through ``POST {url}/retrieve``.
 
     Args:

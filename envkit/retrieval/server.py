@@ -16,6 +16,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
 from envkit.retrieval.base import Retriever
 from envkit.retrieval.batching import QueryBatcher
 
@@ -32,9 +35,7 @@ class ServerLimits:
     max_body_bytes: int = 4 * 1024 * 1024
 
 
-def _error(status: int, message: str) -> Any:
-    from fastapi.responses import JSONResponse
-
+def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse(status_code=status, content={"error": message})
 
 
@@ -66,10 +67,8 @@ def create_app(
     max_batch: int = 256,
     window_ms: float = 2.0,
     name: str = "envkit",
-) -> Any:
+) -> FastAPI:
     """The FastAPI app serving ``retriever``."""
-    from fastapi import FastAPI, Request
-
     batcher = QueryBatcher(retriever, max_batch=max_batch, window_ms=window_ms)
 
     @asynccontextmanager

@@ -1,0 +1,121 @@
+import concurrent.futures
+import time
+
+import pytest
+
+from tests.conftest import SMALL_WORLD, LiveServer, require
+
+
+@pytest.fixture(scope="module")
+def server(small_retriever):
+    require("fastapi", "uvicorn", "httpx")
+    from envkit.retrieval.server import ServerLimits, create_app
+
+    live = LiveServer(create_app(small_retriever, ServerLimits(max_queries=8, max_topk=10, max_query_chars=200)))
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def client(server):
+    import httpx
+
+    with httpx.Client(base_url=server.url, timeout=10) as c:
+        yield c
+
+
+def test_search_r1_wire_format(client, small_retriever, small_source):
+    query = small_source.world.name(17)
+    with_scores = client.post("/retrieve", json={"queries": [query, "zzqq"], "topk": 2, "return_scores": True}).json()
+    local = small_retriever.search(query, 2)
+    assert [hit["document"]["id"] for hit in with_scores["result"][0]] == [p.id for p in local]
+    assert with_scores["result"][0][0]["document"]["contents"] == local[0].contents
+    assert with_scores["result"][0][0]["score"] == pytest.approx(local[0].score)
+    assert with_scores["result"][1] == []
+    without = client.post("/retrieve", json={"queries": [query], "topk": 1}).json()
+    assert without["result"][0][0] == {"id": local[0].id, "contents": local[0].contents}
+
+
+def test_health(client):
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["passages"] == 2000
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        (b"{not json", 400, "malformed JSON"),
+        (b"[1, 2]", 422, "JSON object"),
+        (b'{"queries": "one"}', 422, "list of strings"),
+        (b'{"queries": []}', 422, "empty"),
+        (b'{"queries": ["a","b","c","d","e","f","g","h","i"]}', 422, "exceed the limit of 8"),
+        (b'{"queries": ["a"], "topk": 11}', 422, "from 1 to 10"),
+        (b'{"queries": ["a"], "topk": 0}', 422, "from 1 to 10"),
+        (b'{"queries": ["a"], "topk": true}', 422, "topk"),
+        (b'{"queries": ["a"], "return_scores": "yes"}', 422, "return_scores"),
+        (b'{"queries": ["' + b"x" * 300 + b'"]}', 422, "exceeds the limit of 200"),
+    ],
+)
+def test_bad_requests_get_a_4xx_and_the_server_keeps_serving(client, body, status, fragment):
+    response = client.post("/retrieve", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == status
+    assert fragment in response.json()["error"]
+    assert client.post("/retrieve", json={"queries": ["city"], "topk": 1}).status_code == 200
+
+
+def test_concurrent_requests_are_batched(server, small_source, small_retriever):
+    from envkit.retrieval.remote import RemoteRetriever
+
+    names = [small_source.world.name(e) for e in range(0, 2000, 20)]
+    before = server.server.config.app.state.batcher.batches
+    remote = RemoteRetriever(server.url)
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda q: remote.search(q, 3), names))
+    calls = server.server.config.app.state.batcher.batches - before
+    assert [[p.id for p in r] for r in results] == [[p.id for p in small_retriever.search(q, 3)] for q in names]
+    assert calls < len(names)
+
+
+def test_remote_retriever_in_an_env(server):
+    import gymnasium as gym
+
+    from envkit.envs import QA_ENV_ID
+    from envkit.policy import OracleAgent
+    from envkit.rollout.episode import run_episode
+
+    env = gym.make(QA_ENV_ID, source=SMALL_WORLD, n_objectives=3, retriever=server.url)
+    for index in range(5):
+        assert run_episode(env, OracleAgent(), task_index=index).success
+
+
+def test_remote_retriever_reports_a_bad_request(server):
+    from envkit.retrieval import RetrieverError
+    from envkit.retrieval.remote import RemoteRetriever
+
+    with pytest.raises(RetrieverError, match="rejected the request: 'topk' must be"):
+        RemoteRetriever(server.url).search("x", k=50)
+
+
+def test_a_gone_server_is_a_clear_error_after_retries():
+    require("httpx")
+    import socket
+
+    from envkit.retrieval import RetrieverError
+    from envkit.retrieval.remote import RemoteRetriever
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    remote = RemoteRetriever(f"http://127.0.0.1:{port}", timeout=1, retries=2, backoff=0.05)
+    start = time.monotonic()
+    with pytest.raises(RetrieverError, match=r"unreachable after 3 attempts"):
+        remote.search("anything")
+    assert time.monotonic() - start < 5
+
+
+def test_server_binds_loopback_by_default():
+    import inspect
+
+    from envkit.retrieval.server import serve
+
+    assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
