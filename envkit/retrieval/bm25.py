@@ -74,7 +74,8 @@ class BM25Retriever(SharedIndex):
             return
         texts = corpus.index_texts()
         if backend == "bm25s":
-            ids = self._tokenizer.tokenize(texts, show_progress=False, return_as="ids")
+            # index the Tokenized tuple (ids and vocabulary) so that the index can be saved
+            ids = self._tokenizer.tokenize(texts, show_progress=False, return_as="tuple")
             scorer = "numba" if jit and bm25s.NUMBA_AVAILABLE else "numpy"
             self._bm25s = bm25s.BM25(k1=k1, b=b, backend=scorer)
             self._bm25s.index(ids, show_progress=False)

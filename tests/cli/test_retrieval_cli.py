@@ -1,0 +1,78 @@
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import require
+
+WORLD = "synthetic:passages=2000,seed=3"
+
+
+def envkit(*args):
+    return subprocess.run([sys.executable, "-m", "envkit", *args], capture_output=True, text=True, timeout=600)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_index_build_then_serve_then_query(tmp_path):
+    require("fastapi", "uvicorn", "httpx")
+    import httpx
+
+    folder = tmp_path / "bm25-index"
+    built = envkit("index", "build", "--corpus", WORLD, "-o", str(folder))
+    assert built.returncode == 0, built.stderr
+    assert json.loads((folder / "envkit-index.json").read_text())["passages"] == 2000
+    again = envkit("index", "build", "--corpus", WORLD, "-o", str(folder))
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "envkit", "retriever", "serve", "--index", str(folder), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).json()["passages"] == 2000:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, server.stderr.read()
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.2)
+        answer = httpx.post(f"{url}/retrieve", json={"queries": ["mayor"], "topk": 2, "return_scores": True}).json()
+        assert len(answer["result"][0]) == 2
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    assert server.returncode is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["index", "build", "--corpus", WORLD, "-o", "x", "--backend", "annoy"], "unknown back-end"),
+        (["index", "build", "--corpus", "/no/corpus.jsonl", "-o", "x"], "/no/corpus.jsonl"),
+        (["index", "build", "--corpus", WORLD, "-o", "x", "--dense-kind", "lsh"], "unknown faiss index kind"),
+        (["retriever", "serve"], "exactly one of --index and --corpus"),
+        (["retriever", "serve", "--index", "/no/index"], "not an envkit index"),
+        (["retriever", "serve", "--corpus", WORLD, "--port", "70000"], "--port"),
+    ],
+)
+def test_bad_retrieval_commands(args, fragment):
+    result = envkit(*args)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and fragment in result.stderr
+    assert "Traceback" not in result.stderr
