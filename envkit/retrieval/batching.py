@@ -66,15 +66,19 @@ class QueryBatcher:
         assert self._queue is not None
         batch = [await self._queue.get()]
         size = len(batch[0].queries)
-        deadline = asyncio.get_running_loop().time() + self.window
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.window
         while size < self.max_batch:
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                break
-            try:
-                pending = await asyncio.wait_for(self._queue.get(), remaining)
-            except asyncio.TimeoutError:
-                break
+            try:  # whatever queued up while the previous batch ran joins at once
+                pending = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    pending = await asyncio.wait_for(self._queue.get(), remaining)
+                except asyncio.TimeoutError:
+                    break
             batch.append(pending)
             size += len(pending.queries)
         return batch

@@ -3,8 +3,8 @@
 The default back-end is ``bm25s``: its precomputed sparse score matrix answers a
 query in well under a millisecond on 100k passages here, hundreds of times faster
 than ``rank-bm25``. With ``jit=True`` batches go through bm25s' numba scorer, several
-times faster again for large batches but compiled on first use in every process
-(about 10 s here), so it is opt-in. ``rank-bm25`` stays
+times faster again for large batches but compiled when the retriever is built, in
+every process (about 10 s here), so it is opt-in. ``rank-bm25`` stays
 available as a back-end because users know it and papers report it. Both share one
 tokenizer (lower-casing, English stop words, Snowball stemming), so they score the
 same tokens and differ only in speed.
@@ -44,7 +44,7 @@ class BM25Retriever(SharedIndex):
         k1, b: BM25 parameters (Lucene's defaults are 0.9 and 0.4; bm25s' 1.5 and 0.75).
         stemmer: Snowball language for stemming, or ``None``.
         n_threads: scoring threads for batched search with ``jit=True``.
-        jit: score batches with bm25s' numba kernels (fast, but compiles on first use).
+        jit: score batches with bm25s' numba kernels (fast; compiled here, ~10 s once per process).
 
     """
 
@@ -69,7 +69,7 @@ class BM25Retriever(SharedIndex):
         self.corpus, self.backend, self.n_threads, self.jit = corpus, backend, n_threads, jit
         self.params = {"k1": k1, "b": b, "stemmer": stemmer}
         self._tokenizer = bm25s.tokenization.Tokenizer(stopwords="en", stemmer=_stemmer(stemmer))
-        if _prebuilt is not None:  # loaded from disk by :meth:`load`
+        if _prebuilt is not None:  # loaded from disk by :meth:`load`, which compiles after loading the vocabulary
             self._bm25s, self._empty_token = _prebuilt, self._tokenizer.get_vocab_dict().get("")
             return
         texts = corpus.index_texts()
@@ -80,6 +80,7 @@ class BM25Retriever(SharedIndex):
             self._bm25s = bm25s.BM25(k1=k1, b=b, backend=scorer)
             self._bm25s.index(ids, show_progress=False)
             self._empty_token = self._tokenizer.get_vocab_dict().get("")
+            self._compile()
         else:
             from rank_bm25 import BM25Okapi
 
@@ -113,7 +114,17 @@ class BM25Retriever(SharedIndex):
         retriever._tokenizer.load_vocab(str(folder))
         retriever._tokenizer.load_stopwords(str(folder))
         retriever._empty_token = retriever._tokenizer.get_vocab_dict().get("")
+        retriever._compile()
         return retriever
+
+    def _compile(self) -> None:
+        """With ``jit=True``, compile the numba scorer now (a real query of the corpus's own words).
+
+        Otherwise the first search would stall for the compile (~10 s), long enough for a
+        server's clients to time out.
+        """
+        if self.jit:
+            self._search_bm25s([self.corpus.index_texts_at(0)], 1)
 
     def search(self, query: str, k: int = 3) -> list[Passage]:
         return self.batch_search([query], k)[0]

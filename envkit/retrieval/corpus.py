@@ -45,6 +45,10 @@ class Corpus:
         """What BM25 indexes: title and text together."""
         return [f"{t} {x}" for t, x in zip(self.titles, self.texts, strict=True)]
 
+    def index_texts_at(self, index: int) -> str:
+        """The indexed text of one passage."""
+        return f"{self.titles[index]} {self.texts[index]}"
+
     @classmethod
     def from_documents(cls, documents: Iterable[tuple[str, str, str]]) -> Corpus:
         corpus = cls()

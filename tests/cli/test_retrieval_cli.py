@@ -35,7 +35,7 @@ def test_index_build_then_serve_then_query(tmp_path):
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "envkit", "retriever", "serve", "--index", str(folder), "--port", str(port)],
+        [sys.executable, "-m", "envkit", "retriever", "serve", "--index", str(folder), "--port", str(port), "--no-jit"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
