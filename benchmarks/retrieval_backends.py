@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.measure import median, peak_rss_mib, write_result
+from benchmarks.measure import RESULTS, median, peak_rss_mib, write_result
 
 SINGLE, BATCH = 200, 1000
 BACKENDS = ("bm25s", "bm25s_jit", "rank_bm25", "lucene", "faiss_flat", "faiss_hnsw", "minilm")
@@ -121,6 +121,7 @@ def main() -> None:
     parser.add_argument("--only", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--skip", default="", help="comma-separated back-ends to leave out")
+    parser.add_argument("--merge", action="store_true", help="update only the measured back-ends in the results file")
     args = parser.parse_args()
     if args.only:
         print(json.dumps(run_backend(args.only, Path(args.work))))
@@ -140,7 +141,11 @@ def main() -> None:
     questions = [q.question for q in source.questions("test")][: SINGLE + BATCH]
     (work / "queries.json").write_text(json.dumps(questions))
 
+    suffix = "100k" if args.passages == 100_000 else "1m" if args.passages == 1_000_000 else str(args.passages)
     results: dict = {"passages": args.passages, "corpus_render_seconds": round(render, 1)}
+    previous = RESULTS / f"retrieval_backends_{suffix}.json"
+    if args.merge and previous.is_file():
+        results = json.loads(previous.read_text())["results"] | {"corpus_render_seconds": round(render, 1)}
     skip = set(filter(None, args.skip.split(",")))
     for name in BACKENDS:
         if name in skip:
@@ -157,7 +162,6 @@ def main() -> None:
         results["bm25s_vs_lucene_single"] = round(lucene["single_ms"] / results["bm25s"]["single_ms"], 2)
         results["bm25s_vs_lucene_batched"] = round(lucene["batched_ms"] / results["bm25s"]["batched_ms"], 2)
         results["bm25s_jit_vs_lucene_batched"] = round(lucene["batched_ms"] / results["bm25s_jit"]["batched_ms"], 2)
-    suffix = "100k" if args.passages == 100_000 else "1m" if args.passages == 1_000_000 else str(args.passages)
     write_result(
         f"retrieval_backends_{suffix}",
         f"python -m benchmarks.retrieval_backends --passages {args.passages}",

@@ -10,6 +10,8 @@ the corpus). Indexes are saved with ``faiss.write_index`` and opened memory-mapp
 
 from __future__ import annotations
 
+import re
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,6 +24,7 @@ from envkit.retrieval.corpus import Corpus
 __all__ = ["INDEX_KINDS", "DenseRetriever", "Encoder", "HashingEncoder", "SentenceEncoder", "default_model_path"]
 
 INDEX_KINDS = ("flat", "hnsw", "ivf")
+_WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s' default token pattern
 INDEX_FILE = "index.faiss"
 
 
@@ -108,23 +111,30 @@ class HashingEncoder:
     """
 
     def __init__(self, dimension: int = 384) -> None:
-        import bm25s
         import Stemmer
+        from bm25s.stopwords import STOPWORDS_EN
 
         self.dimension = dimension
-        self._tokenizer = bm25s.tokenization.Tokenizer(stopwords="en", stemmer=Stemmer.Stemmer("english"))
+        self._stemmer = Stemmer.Stemmer("english")
+        self._stopwords = frozenset(STOPWORDS_EN)
+        self._buckets: dict[str, tuple[int, float] | None] = {}  # raw word -> (bucket, sign), None for stop words
+
+    def _bucket(self, word: str) -> tuple[int, float] | None:
+        if word in self._stopwords:
+            return None
+        h = zlib.crc32(self._stemmer.stemWord(word).encode())
+        return h % self.dimension, 1.0 if (h >> 16) & 1 else -1.0
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        import zlib
-
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        tokens = self._tokenizer.tokenize(list(texts), return_as="tuple", show_progress=False)
-        words = {i: w for w, i in tokens.vocab.items()}
-        hashes = {i: zlib.crc32(w.encode()) for i, w in words.items()}
-        for row, ids in enumerate(tokens.ids):
-            for token in ids:
-                h = hashes[token]
-                vectors[row, h % self.dimension] += 1.0 if (h >> 16) & 1 else -1.0
+        buckets = self._buckets
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                if word not in buckets:
+                    buckets[word] = self._bucket(word)
+                bucket = buckets[word]
+                if bucket is not None:
+                    vectors[row, bucket[0]] += bucket[1]
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
 

