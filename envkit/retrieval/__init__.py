@@ -1,8 +1,32 @@
-"""Retrievers: every back-end implements :class:`Retriever`."""
+"""Retrievers: every back-end implements :class:`Retriever`.
 
-from envkit.retrieval.base import Passage, Retriever, RetrieverError, format_passages
+Embedded BM25 and the helpers below import light; Lucene (:mod:`.lucene`), dense
+(:mod:`.dense`) and the server (:mod:`.server`) load their heavy dependencies only
+when used.
+"""
+
+from envkit.retrieval.base import BaseRetriever, Passage, Retriever, RetrieverError, format_passages
 from envkit.retrieval.bm25 import BM25Retriever
 from envkit.retrieval.corpus import Corpus
-from envkit.retrieval.factory import make_retriever
+from envkit.retrieval.factory import RETRIEVER_SPECS, make_retriever, open_retriever
+from envkit.retrieval.hybrid import HybridRetriever, reciprocal_rank_fusion
+from envkit.retrieval.remote import RemoteRetriever
+from envkit.retrieval.store import build_index, load_index
 
-__all__ = ["BM25Retriever", "Corpus", "Passage", "Retriever", "RetrieverError", "format_passages", "make_retriever"]
+__all__ = [
+    "RETRIEVER_SPECS",
+    "BM25Retriever",
+    "BaseRetriever",
+    "Corpus",
+    "HybridRetriever",
+    "Passage",
+    "RemoteRetriever",
+    "Retriever",
+    "RetrieverError",
+    "build_index",
+    "format_passages",
+    "load_index",
+    "make_retriever",
+    "open_retriever",
+    "reciprocal_rank_fusion",
+]

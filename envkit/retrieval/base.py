@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Passage", "Retriever", "RetrieverError", "SharedIndex", "format_passages"]
+__all__ = ["BaseRetriever", "Passage", "Retriever", "RetrieverError", "format_passages"]
 
 
 class RetrieverError(RuntimeError):
@@ -35,19 +35,36 @@ class Passage:
         return f'"{self.title}"\n{self.text}'
 
 
-class SharedIndex:
-    """Mixin for retrievers: a copy is the same instance.
+class BaseRetriever:
+    """Base of envkit's retrievers: the search contract, and sharing on copy.
 
-    An index is a read-only service that envs share; ``gym.make`` deep-copies its
+    Subclasses implement :meth:`_batch_search` for a non-empty list of queries and a
+    valid ``k``; ``search`` and ``batch_search`` check their arguments once here.
+    An index is a read-only service that envs share: ``gym.make`` deep-copies its
     keyword arguments into the env spec, which must neither duplicate a large index
     nor fail on handles that cannot be copied (a JVM searcher, a faiss index, an HTTP
-    client).
+    client), so a copy is the same instance.
     """
 
-    def __copy__(self) -> SharedIndex:
+    def search(self, query: str, k: int = 3) -> list[Passage]:
+        """The ``k`` best passages for ``query``, best first."""
+        return self.batch_search([query], k)[0]
+
+    def batch_search(self, queries: Sequence[str], k: int = 3) -> list[list[Passage]]:
+        """``search`` for each query, in one call."""
+        if k < 1:
+            raise RetrieverError(f"k must be at least 1, got {k}")
+        if not queries:
+            return []
+        return self._batch_search(list(queries), k)
+
+    def _batch_search(self, queries: list[str], k: int) -> list[list[Passage]]:
+        raise NotImplementedError
+
+    def __copy__(self) -> BaseRetriever:
         return self
 
-    def __deepcopy__(self, memo: dict[int, object]) -> SharedIndex:
+    def __deepcopy__(self, memo: dict[int, object]) -> BaseRetriever:
         return self
 
 

@@ -13,13 +13,12 @@ same tokens and differ only in speed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from envkit.retrieval.base import Passage, RetrieverError, SharedIndex
+from envkit.retrieval.base import BaseRetriever, Passage, RetrieverError
 from envkit.retrieval.corpus import Corpus
 
 __all__ = ["BACKENDS", "BM25Retriever"]
@@ -35,7 +34,7 @@ def _stemmer(language: str | None) -> Any:
     return Stemmer.Stemmer(language)
 
 
-class BM25Retriever(SharedIndex):
+class BM25Retriever(BaseRetriever):
     """Okapi BM25 over a :class:`Corpus`.
 
     Args:
@@ -126,17 +125,10 @@ class BM25Retriever(SharedIndex):
         if self.jit:
             self._search_bm25s([self.corpus.index_texts_at(0)], 1)
 
-    def search(self, query: str, k: int = 3) -> list[Passage]:
-        return self.batch_search([query], k)[0]
-
-    def batch_search(self, queries: Sequence[str], k: int = 3) -> list[list[Passage]]:
-        if k < 1:
-            raise RetrieverError(f"k must be at least 1, got {k}")
-        if not queries:
-            return []
+    def _batch_search(self, queries: list[str], k: int) -> list[list[Passage]]:
         k = min(k, len(self.corpus))
         if self.backend == "bm25s":
-            return self._search_bm25s(list(queries), k)
+            return self._search_bm25s(queries, k)
         return [self._search_rank(query, k) for query in queries]
 
     def _search_bm25s(self, queries: list[str], k: int) -> list[list[Passage]]:

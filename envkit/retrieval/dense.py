@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from envkit.retrieval.base import Passage, RetrieverError, SharedIndex
+from envkit.retrieval.base import BaseRetriever, Passage, RetrieverError
 from envkit.retrieval.corpus import Corpus
 
 __all__ = ["INDEX_KINDS", "DenseRetriever", "Encoder", "HashingEncoder", "SentenceEncoder", "default_model_path"]
@@ -168,7 +168,7 @@ def _new_index(kind: str, dimension: int, vectors: np.ndarray, hnsw_m: int, ivf_
     return index
 
 
-class DenseRetriever(SharedIndex):
+class DenseRetriever(BaseRetriever):
     """Top-k search over passage embeddings with faiss."""
 
     def __init__(self, corpus: Corpus, encoder: Encoder, index: Any) -> None:
@@ -214,14 +214,7 @@ class DenseRetriever(SharedIndex):
     def __len__(self) -> int:
         return len(self.corpus)
 
-    def search(self, query: str, k: int = 3) -> list[Passage]:
-        return self.batch_search([query], k)[0]
-
-    def batch_search(self, queries: Sequence[str], k: int = 3) -> list[list[Passage]]:
-        if k < 1:
-            raise RetrieverError(f"k must be at least 1, got {k}")
-        if not queries:
-            return []
+    def _batch_search(self, queries: list[str], k: int) -> list[list[Passage]]:
         scores, ids = self.index.search(self.encoder.encode_queries(queries), min(k, len(self.corpus)))
         return [
             [self.corpus.passage(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]

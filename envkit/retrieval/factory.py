@@ -11,7 +11,9 @@ the N envs of a ``SyncVectorEnv`` search one index.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import weakref
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -55,8 +57,10 @@ def _from_corpus(spec: str, corpus: Corpus) -> Retriever:
     if spec == "lucene":
         from envkit.retrieval.lucene import LuceneRetriever, build_lucene_index
 
-        folder = Path(tempfile.mkdtemp(prefix="envkit-lucene-")) / "index"
-        return LuceneRetriever(build_lucene_index(corpus, folder))
+        folder = Path(tempfile.mkdtemp(prefix="envkit-lucene-"))
+        retriever = LuceneRetriever(build_lucene_index(corpus, folder / "index"))
+        weakref.finalize(retriever, shutil.rmtree, folder, True)  # the index lives as long as its retriever
+        return retriever
     if spec in _DENSE_KINDS:
         from envkit.retrieval.dense import DenseRetriever, SentenceEncoder
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from envkit.retrieval.base import Passage, Retriever, RetrieverError, SharedIndex
+from envkit.retrieval.base import BaseRetriever, Passage, Retriever, RetrieverError
 
 __all__ = ["HybridRetriever", "reciprocal_rank_fusion"]
 
@@ -29,7 +29,7 @@ def reciprocal_rank_fusion(
     return [Passage(pid, first_seen[pid].title, first_seen[pid].text, scores[pid]) for pid in order]
 
 
-class HybridRetriever(SharedIndex):
+class HybridRetriever(BaseRetriever):
     """Several retrievers fused with RRF.
 
     Args:
@@ -56,10 +56,7 @@ class HybridRetriever(SharedIndex):
     def __len__(self) -> int:
         return len(self.retrievers[0])  # type: ignore[arg-type]
 
-    def search(self, query: str, k: int = 3) -> list[Passage]:
-        return self.batch_search([query], k)[0]
-
-    def batch_search(self, queries: Sequence[str], k: int = 3) -> list[list[Passage]]:
+    def _batch_search(self, queries: list[str], k: int) -> list[list[Passage]]:
         depth = max(self.depth, k)
         per_backend = [r.batch_search(queries, depth) for r in self.retrievers]
         return [

@@ -10,11 +10,11 @@ search results carry their text), searched with ``LuceneSearcher``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from envkit.retrieval.base import Passage, RetrieverError, SharedIndex
+from envkit.retrieval.base import BaseRetriever, Passage, RetrieverError
 from envkit.retrieval.corpus import Corpus, split_contents
 from envkit.retrieval.java import prepare_pyserini
 
@@ -63,7 +63,7 @@ def build_lucene_index(
     return folder
 
 
-class LuceneRetriever(SharedIndex):
+class LuceneRetriever(BaseRetriever):
     """Search a Lucene index with BM25.
 
     Args:
@@ -98,19 +98,16 @@ class LuceneRetriever(SharedIndex):
         return Passage(str(hit.docid), title, text, float(hit.score))
 
     def search(self, query: str, k: int = 3) -> list[Passage]:
+        """One query through Lucene's single-query path (no thread pool)."""
         if k < 1:
             raise RetrieverError(f"k must be at least 1, got {k}")
         if not query.strip():
             return []
         return [self._passage(hit) for hit in self._searcher.search(query, k)]
 
-    def batch_search(self, queries: Sequence[str], k: int = 3) -> list[list[Passage]]:
-        if k < 1:
-            raise RetrieverError(f"k must be at least 1, got {k}")
-        if not queries:
-            return []
+    def _batch_search(self, queries: list[str], k: int) -> list[list[Passage]]:
         qids = [str(i) for i in range(len(queries))]
-        hits = self._searcher.batch_search(list(queries), qids, k, self.threads)
+        hits = self._searcher.batch_search(queries, qids, k, self.threads)
         return [[self._passage(hit) for hit in hits.get(qid, ())] for qid in qids]
 
     def __repr__(self) -> str:

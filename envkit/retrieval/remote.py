@@ -10,16 +10,15 @@ gone raises :class:`RetrieverError` naming the URL.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import Any
 
-from envkit.retrieval.base import Passage, RetrieverError, SharedIndex
+from envkit.retrieval.base import BaseRetriever, Passage, RetrieverError
 from envkit.retrieval.corpus import split_contents
 
 __all__ = ["RemoteRetriever"]
 
 
-class RemoteRetriever(SharedIndex):
+class RemoteRetriever(BaseRetriever):
     """Search through ``POST {url}/retrieve``.
 
     Args:
@@ -65,13 +64,8 @@ class RemoteRetriever(SharedIndex):
         attempts = self.retries + 1
         raise RetrieverError(f"retrieval server at {self.url} is unreachable after {attempts} attempts ({last})")
 
-    def search(self, query: str, k: int = 3) -> list[Passage]:
-        return self.batch_search([query], k)[0]
-
-    def batch_search(self, queries: Sequence[str], k: int = 3) -> list[list[Passage]]:
-        if not queries:
-            return []
-        answer = self._post({"queries": list(queries), "topk": k, "return_scores": True})
+    def _batch_search(self, queries: list[str], k: int) -> list[list[Passage]]:
+        answer = self._post({"queries": queries, "topk": k, "return_scores": True})
         try:
             results = answer["result"]
             return [[self._passage(hit) for hit in hits] for hits in results]
