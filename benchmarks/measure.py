@@ -41,6 +41,26 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def single_search_ms(retriever: Any, queries: list[str], k: int = 3) -> float:
+    """Median milliseconds of one ``search`` call."""
+    times = []
+    for query in queries:
+        start = time.perf_counter()
+        retriever.search(query, k)
+        times.append(time.perf_counter() - start)
+    return median(times) * 1e3
+
+
+def batched_search_ms(retriever: Any, queries: list[str], k: int = 3, repeats: int = 1) -> float:
+    """Milliseconds per query of one ``batch_search`` over ``queries`` (median of ``repeats``)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        retriever.batch_search(queries, k)
+        times.append(time.perf_counter() - start)
+    return median(times) / len(queries) * 1e3
+
+
 def machine() -> dict[str, Any]:
     return {
         "python": sys.version.split()[0],

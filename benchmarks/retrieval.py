@@ -14,31 +14,13 @@ from __future__ import annotations
 import argparse
 import time
 
-from benchmarks.measure import median, peak_rss_mib, write_result
+from benchmarks.measure import batched_search_ms, peak_rss_mib, single_search_ms, write_result
 from composers import SyntheticSource
 from envkit.retrieval import BM25Retriever, Corpus
 
 SINGLE = 300
 BATCH = 1000
 RANK_BM25_QUERIES = 10
-
-
-def per_query_ms(retriever: BM25Retriever, queries: list[str]) -> float:
-    times = []
-    for query in queries:
-        start = time.perf_counter()
-        retriever.search(query, 3)
-        times.append(time.perf_counter() - start)
-    return median(times) * 1e3
-
-
-def batch_ms(retriever: BM25Retriever, queries: list[str], repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        retriever.batch_search(queries, 3)
-        times.append(time.perf_counter() - start)
-    return median(times) / len(queries) * 1e3
 
 
 def main() -> None:
@@ -61,8 +43,8 @@ def main() -> None:
     results["bm25s"] = {
         "index_seconds": round(time.perf_counter() - start, 2),
         "peak_rss_growth_mib": round(peak_rss_mib() - rss, 1),
-        "single_ms_per_query_median": round(per_query_ms(default, single), 3),
-        "batched_ms_per_query": round(batch_ms(default, batch), 3),
+        "single_ms_per_query_median": round(single_search_ms(default, single), 3),
+        "batched_ms_per_query": round(batched_search_ms(default, batch, repeats=3), 3),
     }
 
     jit = BM25Retriever(corpus, jit=True)
@@ -71,7 +53,7 @@ def main() -> None:
     compile_seconds = time.perf_counter() - start
     results["bm25s_jit"] = {
         "first_call_compile_seconds": round(compile_seconds, 2),
-        "batched_ms_per_query": round(batch_ms(jit, batch), 3),
+        "batched_ms_per_query": round(batched_search_ms(jit, batch, repeats=3), 3),
     }
 
     rss = peak_rss_mib()
@@ -80,7 +62,7 @@ def main() -> None:
     results["rank_bm25"] = {
         "index_seconds": round(time.perf_counter() - start, 2),
         "peak_rss_growth_mib": round(peak_rss_mib() - rss, 1),
-        "single_ms_per_query_median": round(per_query_ms(reference, single[:RANK_BM25_QUERIES]), 3),
+        "single_ms_per_query_median": round(single_search_ms(reference, single[:RANK_BM25_QUERIES]), 3),
     }
     agree = sum(
         a[0].id == b[0].id

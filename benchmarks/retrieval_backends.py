@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.measure import RESULTS, median, peak_rss_mib, write_result
+from benchmarks.measure import RESULTS, batched_search_ms, peak_rss_mib, single_search_ms, write_result
 
 SINGLE, BATCH = 200, 1000
 BACKENDS = ("bm25s", "bm25s_jit", "rank_bm25", "lucene", "faiss_flat", "faiss_hnsw", "minilm")
@@ -43,21 +43,6 @@ def _load(work: Path):
     table = pq.read_table(work / "corpus.parquet")
     corpus = Corpus(table.column("id").to_pylist(), table.column("title").to_pylist(), table.column("text").to_pylist())
     return corpus, json.loads((work / "queries.json").read_text())
-
-
-def _time_single(retriever, queries) -> float:
-    times = []
-    for query in queries:
-        start = time.perf_counter()
-        retriever.search(query, 3)
-        times.append(time.perf_counter() - start)
-    return median(times) * 1e3
-
-
-def _time_batch(retriever, queries) -> float:
-    start = time.perf_counter()
-    retriever.batch_search(queries, 3)
-    return (time.perf_counter() - start) / len(queries) * 1e3
 
 
 def run_backend(name: str, work: Path) -> dict:
@@ -74,10 +59,10 @@ def run_backend(name: str, work: Path) -> dict:
         retriever = BM25Retriever(corpus, backend=backend, jit=jit, n_threads=2 if jit else 1)
         result["index_seconds" if not jit else "index_and_numba_compile_seconds"] = time.perf_counter() - start
         if name == "rank_bm25":
-            result["single_ms"] = _time_single(retriever, single[: 5 if len(corpus) > 200_000 else 10])
+            result["single_ms"] = single_search_ms(retriever, single[: 5 if len(corpus) > 200_000 else 10])
         else:
-            result["single_ms"] = _time_single(retriever, single)
-            result["batched_ms"] = _time_batch(retriever, batch)
+            result["single_ms"] = single_search_ms(retriever, single)
+            result["batched_ms"] = batched_search_ms(retriever, batch)
     elif name == "lucene":
         from envkit.retrieval.lucene import LuceneRetriever, build_lucene_index
 
@@ -86,8 +71,8 @@ def run_backend(name: str, work: Path) -> dict:
         retriever = LuceneRetriever(folder, threads=2)
         result["index_seconds"] = time.perf_counter() - start
         retriever.batch_search(batch[:50], 3)  # JIT warm-up of the JVM
-        result["single_ms"] = _time_single(retriever, single)
-        result["batched_ms"] = _time_batch(retriever, batch)
+        result["single_ms"] = single_search_ms(retriever, single)
+        result["batched_ms"] = batched_search_ms(retriever, batch)
     elif name in ("faiss_flat", "faiss_hnsw"):
         import faiss
 
@@ -97,9 +82,9 @@ def run_backend(name: str, work: Path) -> dict:
         retriever = DenseRetriever.build(corpus, HashingEncoder(), name.removeprefix("faiss_"))
         result["index_seconds"] = time.perf_counter() - start
         faiss.omp_set_num_threads(1)
-        result["single_ms"] = _time_single(retriever, single)
+        result["single_ms"] = single_search_ms(retriever, single)
         faiss.omp_set_num_threads(2)
-        result["batched_ms"] = _time_batch(retriever, batch)
+        result["batched_ms"] = batched_search_ms(retriever, batch)
     elif name == "minilm":
         from envkit.retrieval.dense import SentenceEncoder
 
