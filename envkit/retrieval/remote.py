@@ -60,7 +60,10 @@ class RemoteRetriever(BaseRetriever):
                 except ValueError:
                     message = response.text
                 raise RetrieverError(f"retrieval server at {self.url} rejected the request: {message}")
-            return response.json()
+            try:
+                return response.json()
+            except ValueError:
+                raise RetrieverError(f"retrieval server at {self.url} answered with invalid JSON") from None
         attempts = self.retries + 1
         raise RetrieverError(f"retrieval server at {self.url} is unreachable after {attempts} attempts ({last})")
 

@@ -119,3 +119,25 @@ def test_server_binds_loopback_by_default():
     from envkit.retrieval.server import serve
 
     assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
+
+
+def test_remote_retriever_rejects_a_server_that_is_not_a_retrieval_server():
+    require("fastapi", "uvicorn", "httpx")
+    from fastapi import FastAPI
+    from fastapi.responses import PlainTextResponse
+
+    from envkit.retrieval import RetrieverError
+    from envkit.retrieval.remote import RemoteRetriever
+
+    odd = FastAPI()
+
+    @odd.post("/retrieve")
+    async def retrieve() -> PlainTextResponse:
+        return PlainTextResponse("<html>not json</html>")
+
+    live = LiveServer(odd)
+    try:
+        with pytest.raises(RetrieverError, match="invalid JSON"):
+            RemoteRetriever(live.url, retries=0).search("q")
+    finally:
+        live.stop()
