@@ -12,7 +12,7 @@ import typer
 
 from composers.records import RecordError
 from composers.sources.base import SourceError
-from envkit.cli import compose_cmd, demo_cmd, play_cmd, retrieval_cmds
+from envkit.cli import compose_cmd, demo_cmd, play_cmd, retrieval_cmds, suite_cmd
 from envkit.retrieval.base import RetrieverError
 
 __all__ = ["UserError", "app", "main"]
@@ -30,6 +30,7 @@ app.command("demo")(demo_cmd.demo)
 app.command("play")(play_cmd.play)
 app.add_typer(retrieval_cmds.index_app, name="index")
 app.add_typer(retrieval_cmds.retriever_app, name="retriever")
+app.add_typer(suite_cmd.suite_app, name="suite")
 
 
 class UserError(Exception):

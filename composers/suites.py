@@ -1,0 +1,188 @@
+"""Benchmark suites: named sets of composed task files with a manifest.
+
+A suite is a folder of task files plus ``suite.json``: format, preset, version, seed,
+the sources' content hashes, and each file's split, strategy, N, count and SHA-256.
+Generation is deterministic (no timestamps, sorted keys, byte-identical task files),
+so regenerating a preset reproduces every byte, and :func:`verify_suite` can tell
+whether a suite on disk is the one its manifest describes.
+
+Presets follow MEM1's protocol: train on N = 2, evaluate on the test split for N from
+1 up to beyond the training horizon.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from composers.compose import compose
+from composers.sources.base import SourceError
+from composers.sources.registry import load_source
+
+__all__ = ["MANIFEST", "PRESETS", "SuitePart", "SuitePreset", "generate_suite", "read_manifest", "verify_suite"]
+
+MANIFEST = "suite.json"
+FORMAT = "envkit.suite/1"
+
+
+@dataclass(frozen=True, slots=True)
+class SuitePart:
+    """One task file of a suite."""
+
+    split: str
+    strategy: str
+    n_objectives: int
+    count: int
+
+    @property
+    def filename(self) -> str:
+        return f"{self.split}_{self.strategy}_n{self.n_objectives}.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class SuitePreset:
+    """A named suite: one source and the task files composed from it."""
+
+    name: str
+    description: str
+    source: str
+    parts: tuple[SuitePart, ...]
+    version: int = 1
+
+
+def _qa_parts(strategy: str, eval_ns: tuple[int, ...], train: int = 5000, test: int = 200) -> tuple[SuitePart, ...]:
+    return (SuitePart("train", strategy, 2, train), *(SuitePart("test", strategy, n, test) for n in eval_ns))
+
+
+PRESETS: dict[str, SuitePreset] = {
+    preset.name: preset
+    for preset in (
+        SuitePreset(
+            "mem1-qa",
+            "MEM1's multi-objective QA: train N=2; test N=1, 2, 4, 8, 16 and the beyond-horizon 32 (parallel).",
+            "synthetic:passages=100000,seed=0",
+            _qa_parts("parallel", (1, 2, 4, 8, 16, 32)),
+        ),
+        SuitePreset(
+            "chained-qa",
+            "Interdependent objectives (objective k+1 needs answer k): train N=2; test N=2, 4, 8, 16.",
+            "synthetic:passages=100000,seed=0",
+            _qa_parts("chained", (2, 4, 8, 16)),
+        ),
+    )
+}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _source_hash(spec: str, splits: set[str]) -> str:
+    """A digest of the questions a source offers for the splits a suite uses."""
+    source = load_source(spec)
+    digest = hashlib.sha256(spec.encode())
+    for split in sorted(splits):
+        for objective in source.questions(split):
+            digest.update(json.dumps(objective.to_dict(), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def generate_suite(
+    preset: str | SuitePreset,
+    folder: str | Path,
+    seed: int = 0,
+    scale: float = 1.0,
+    on_part: Callable[[SuitePart], None] | None = None,
+) -> dict[str, Any]:
+    """Write the suite ``preset`` into the new folder ``folder``; returns its manifest.
+
+    ``scale`` multiplies every part's task count (e.g. 0.1 for a quick look); the
+    manifest records it. The folder is written beside its destination and renamed
+    into place, so a failed generation leaves nothing behind.
+    """
+    if isinstance(preset, str):
+        if preset not in PRESETS:
+            raise SourceError(f"unknown suite preset {preset!r} (use {', '.join(PRESETS)})")
+        preset = PRESETS[preset]
+    if scale <= 0:
+        raise SourceError(f"scale must be positive, got {scale}")
+    folder = Path(folder)
+    if folder.exists():
+        raise SourceError(f"{folder} already exists: choose a new folder")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        source = load_source(preset.source)
+        files = []
+        for part in preset.parts:
+            count = max(1, round(part.count * scale))
+            tasks = compose(source, part.strategy, part.n_objectives, count, part.split, seed)
+            tasks.write(staging / part.filename)
+            files.append(
+                {
+                    "path": part.filename,
+                    "split": part.split,
+                    "strategy": part.strategy,
+                    "n_objectives": part.n_objectives,
+                    "count": count,
+                    "sha256": _sha256(staging / part.filename),
+                }
+            )
+            if on_part is not None:
+                on_part(part)
+        manifest = {
+            "format": FORMAT,
+            "preset": preset.name,
+            "description": preset.description,
+            "version": preset.version,
+            "seed": seed,
+            "scale": scale,
+            "source": {"spec": preset.source, "sha256": _source_hash(preset.source, {p.split for p in preset.parts})},
+            "files": files,
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        staging.rename(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """The manifest of a suite folder (errors name the file)."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise SourceError(f"{folder}: not a suite (no {MANIFEST}); generate one with 'envkit suite generate'")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise SourceError(f"{path}:{error.lineno}: invalid JSON ({error.msg})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise SourceError(f"{path}: unsupported suite format (expected {FORMAT!r})")
+    return manifest
+
+
+def verify_suite(folder: str | Path) -> list[str]:
+    """Problems found when checking the suite's files against its manifest (empty: intact)."""
+    folder = Path(folder)
+    problems = []
+    for entry in read_manifest(folder).get("files", []):
+        if Path(entry["path"]).name != entry["path"]:
+            problems.append(f"{entry['path']}: not a file name inside the suite folder")
+            continue
+        path = folder / entry["path"]
+        if not path.is_file():
+            problems.append(f"{entry['path']}: missing")
+        elif _sha256(path) != entry["sha256"]:
+            problems.append(f"{entry['path']}: content differs from the manifest (sha256)")
+    return problems

@@ -1,0 +1,100 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from composers import SourceError, read_tasks
+from composers.suites import SuitePart, SuitePreset, generate_suite, read_manifest, verify_suite
+from tests.conftest import SMALL_WORLD
+
+SMALL = SuitePreset(
+    "small-qa",
+    "a small suite for tests",
+    SMALL_WORLD,
+    (SuitePart("train", "parallel", 2, 40), SuitePart("test", "parallel", 4, 10), SuitePart("test", "chained", 3, 10)),
+)
+
+
+def snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_regenerating_a_suite_reproduces_every_byte(tmp_path):
+    first = generate_suite(SMALL, tmp_path / "a", seed=5)
+    generate_suite(SMALL, tmp_path / "b", seed=5)
+    assert snapshot(tmp_path / "a") == snapshot(tmp_path / "b")
+    generate_suite(SMALL, tmp_path / "c", seed=6)
+    assert snapshot(tmp_path / "a")["suite.json"] != snapshot(tmp_path / "c")["suite.json"]
+    assert [f["path"] for f in first["files"]] == [
+        "train_parallel_n2.jsonl", "test_parallel_n4.jsonl", "test_chained_n3.jsonl"
+    ]  # fmt: skip
+    assert read_manifest(tmp_path / "a") == first
+
+
+def test_manifest_describes_the_files(tmp_path):
+    manifest = generate_suite(SMALL, tmp_path / "s", scale=0.5)
+    assert manifest["format"] == "envkit.suite/1" and manifest["scale"] == 0.5
+    assert len(manifest["source"]["sha256"]) == 64
+    for entry in manifest["files"]:
+        tasks = list(read_tasks(tmp_path / "s" / entry["path"]))
+        assert len(tasks) == entry["count"]
+        assert {t.n_objectives for t in tasks} == {entry["n_objectives"]}
+        assert {t.split for t in tasks} == {entry["split"]} and {t.strategy for t in tasks} == {entry["strategy"]}
+
+
+def test_verify_finds_tampering_and_missing_files(tmp_path):
+    generate_suite(SMALL, tmp_path / "s")
+    assert verify_suite(tmp_path / "s") == []
+    target = tmp_path / "s" / "test_parallel_n4.jsonl"
+    target.write_text(target.read_text().replace('"split":"test"', '"split":"train"', 1))
+    (tmp_path / "s" / "test_chained_n3.jsonl").unlink()
+    problems = verify_suite(tmp_path / "s")
+    assert problems == [
+        "test_parallel_n4.jsonl: content differs from the manifest (sha256)",
+        "test_chained_n3.jsonl: missing",
+    ]
+
+
+def test_a_suite_file_plays_in_the_env(tmp_path):
+    import gymnasium as gym
+
+    from envkit.envs import QA_ENV_ID
+    from envkit.policy import OracleAgent
+    from envkit.rollout.episode import run_episode
+
+    generate_suite(SMALL, tmp_path / "s")
+    env = gym.make(QA_ENV_ID, task_file=tmp_path / "s" / "test_chained_n3.jsonl")
+    assert all(run_episode(env, OracleAgent(), task_index=i).success for i in range(10))
+
+
+def test_bad_suites(tmp_path):
+    with pytest.raises(SourceError, match="unknown suite preset"):
+        generate_suite("mem2-qa", tmp_path / "x")
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(SourceError, match="already exists"):
+        generate_suite(SMALL, tmp_path / "taken")
+    with pytest.raises(SourceError, match="not a suite"):
+        read_manifest(tmp_path / "taken")
+    (tmp_path / "taken" / "suite.json").write_text("{broken")
+    with pytest.raises(SourceError, match=r"suite\.json:1: invalid JSON"):
+        read_manifest(tmp_path / "taken")
+    assert not any(p.name.startswith(".x.") for p in tmp_path.iterdir())
+
+
+def test_suite_cli(tmp_path):
+    def envkit(*args):
+        return subprocess.run([sys.executable, "-m", "envkit", *args], capture_output=True, text=True, timeout=600)
+
+    listed = envkit("suite", "list")
+    assert listed.returncode == 0 and "mem1-qa" in listed.stdout and "chained-qa" in listed.stdout
+    folder = tmp_path / "chained"
+    made = envkit("suite", "generate", "--preset", "chained-qa", "-o", str(folder), "--scale", "0.01")
+    assert made.returncode == 0, made.stderr
+    assert json.loads((folder / "suite.json").read_text())["preset"] == "chained-qa"
+    shown = envkit("suite", "info", str(folder))
+    assert shown.returncode == 0 and "every file matches the manifest" in shown.stdout
+    (folder / "test_chained_n16.jsonl").write_text("")
+    assert envkit("suite", "info", str(folder)).returncode == 1
+    bad = envkit("suite", "generate", "--preset", "nope", "-o", str(tmp_path / "n"))
+    assert bad.returncode == 2 and "unknown preset" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
