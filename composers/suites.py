@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from composers.atomic import atomic_folder
 from composers.compose import compose
 from composers.sources.base import SourceError
 from composers.sources.registry import load_source
@@ -119,9 +118,7 @@ def generate_suite(
     folder = Path(folder)
     if folder.exists():
         raise SourceError(f"{folder} already exists: choose a new folder")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as staging:
         source = load_source(preset.source)
         files = []
         for part in preset.parts:
@@ -151,10 +148,6 @@ def generate_suite(
             "files": files,
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        staging.rename(folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return manifest
 
 

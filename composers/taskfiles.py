@@ -9,13 +9,11 @@ file and line of any record that does not follow ``envkit.task/1``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from composers.atomic import atomic_file
 from composers.records import SCHEMA, RecordError, Task
 from composers.sources.base import SourceError
 
@@ -35,19 +33,6 @@ def task_format(path: str | Path, fmt: str | None = None) -> str:
     if suffix not in FORMATS:
         raise ValueError(f"cannot tell the format of {path}: use a .jsonl or .parquet name, or give a format")
     return suffix
-
-
-@contextmanager
-def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as handle:
-            yield handle
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _json_line(task: Task) -> str:
@@ -88,7 +73,7 @@ def write_tasks(tasks: Iterable[Task], path: str | Path, fmt: str | None = None)
     fmt = task_format(path, fmt)
     count = 0
     if fmt == "jsonl":
-        with _atomic(path, "w") as handle:
+        with atomic_file(path, "w") as handle:
             for task in tasks:
                 handle.write(_json_line(task))
                 count += 1
@@ -97,7 +82,7 @@ def write_tasks(tasks: Iterable[Task], path: str | Path, fmt: str | None = None)
     import pyarrow.parquet as pq
 
     schema = _parquet_schema()
-    with _atomic(path, "wb") as handle, pq.ParquetWriter(handle, schema) as writer:
+    with atomic_file(path, "wb") as handle, pq.ParquetWriter(handle, schema) as writer:
         batch: list[dict[str, Any]] = []
         for task in tasks:
             batch.append(task.to_dict())

@@ -10,12 +10,11 @@ and an existing index is never overwritten.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from composers.atomic import atomic_folder
 from envkit.retrieval.base import Retriever, RetrieverError
 from envkit.retrieval.corpus import Corpus
 
@@ -60,10 +59,8 @@ def build_index(
     folder = Path(folder)
     if folder.exists():
         raise RetrieverError(f"{folder} already exists: refusing to overwrite an index")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     params: dict[str, Any] = {}
-    try:
+    with atomic_folder(folder) as staging:
         if backend == "bm25":
             from envkit.retrieval.bm25 import BM25Retriever
 
@@ -90,10 +87,6 @@ def build_index(
             _save_corpus(corpus, staging)
         manifest = {"format": FORMAT, "backend": backend, "passages": len(corpus), "params": params}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        staging.rename(folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return folder
 
 
