@@ -104,15 +104,15 @@ def create_app(
             return _error(503, f"the retrieval back-end failed: {type(error).__name__}: {error}")
         # serialised here: FastAPI's generic encoder costs more than the search itself
         if return_scores:
-            body = {
+            answer = {
                 "result": [
                     [{"document": {"id": p.id, "contents": p.contents}, "score": p.score} for p in hits]
                     for hits in results
                 ]
             }
         else:
-            body = {"result": [[{"id": p.id, "contents": p.contents} for p in hits] for hits in results]}
-        return Response(orjson.dumps(body), media_type="application/json")
+            answer = {"result": [[{"id": p.id, "contents": p.contents} for p in hits] for hits in results]}
+        return Response(orjson.dumps(answer), media_type="application/json")
 
     return app
 
