@@ -37,8 +37,6 @@ DEFAULT_SOURCE = "synthetic"
 
 
 def _retriever_for_sources(spec: str, sources: Sequence[QASource], corpus: str | Path | None) -> Retriever:
-    if not needs_documents(spec):
-        return open_retriever(spec)
     if corpus is not None:
         return make_retriever(spec, corpus)
     if len(sources) == 1 and isinstance(sources[0], SyntheticSource):
@@ -56,8 +54,6 @@ def _retriever_for_sources(spec: str, sources: Sequence[QASource], corpus: str |
 
 
 def _retriever_for_tasks(spec: str, tasks: Sequence[Task], corpus: str | Path | None) -> Retriever:
-    if not needs_documents(spec):
-        return open_retriever(spec)
     if corpus is not None:
         return make_retriever(spec, corpus)
     worlds = {parse_world_key(o.id) for t in tasks for o in t.objectives}
@@ -95,16 +91,20 @@ def make_qa_env(
     protocol violation. Everything else is passed to :class:`MultiObjectiveQAEnv`.
     """
     tasks: Sequence[Task]
+    # a retriever object, an index folder or a server is used as it is; a corpus spec indexes the tasks' passages
+    search = retriever if not isinstance(retriever, str) or needs_documents(retriever) else open_retriever(retriever)
     if task_file is not None:
         tasks = list(read_tasks(task_file))
         if not tasks:
             raise ValueError(f"{task_file}: the task file holds no tasks")
-        search = retriever if not isinstance(retriever, str) else _retriever_for_tasks(retriever, tasks, corpus)
+        if isinstance(search, str):
+            search = _retriever_for_tasks(search, tasks, corpus)
     else:
         specs = [source] if isinstance(source, (str, QASource)) else list(source)
         sources = [load_source(s, split) for s in specs]
         tasks = compose(sources, strategy, n_objectives, count, split, seed)
-        search = retriever if not isinstance(retriever, str) else _retriever_for_sources(retriever, sources, corpus)
+        if isinstance(search, str):
+            search = _retriever_for_sources(search, sources, corpus)
     env: gym.Env[str, str] = MultiObjectiveQAEnv(
         tasks,
         search,
