@@ -68,8 +68,8 @@ class BM25Retriever(BaseRetriever):
         self.corpus, self.backend, self.n_threads, self.jit = corpus, backend, n_threads, jit
         self.params = {"k1": k1, "b": b, "stemmer": stemmer}
         self._tokenizer = bm25s.tokenization.Tokenizer(stopwords="en", stemmer=_stemmer(stemmer))
-        if _prebuilt is not None:  # loaded from disk by :meth:`load`, which compiles after loading the vocabulary
-            self._bm25s, self._empty_token = _prebuilt, self._tokenizer.get_vocab_dict().get("")
+        if _prebuilt is not None:  # from :meth:`load`, which then loads the vocabulary and compiles
+            self._bm25s = _prebuilt
             return
         texts = corpus.index_texts()
         if backend == "bm25s":

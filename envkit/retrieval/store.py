@@ -67,7 +67,6 @@ def build_index(
             retriever = BM25Retriever(corpus)
             retriever.save(staging)
             params = retriever.params
-            _save_corpus(corpus, staging)
         elif backend == "lucene":
             from envkit.retrieval.lucene import build_lucene_index
 
@@ -84,6 +83,7 @@ def build_index(
                 "passage_prefix": passage_prefix,
                 "dimension": encoder.dimension,
             }
+        if backend != "lucene":  # Lucene stores the raw passages itself
             _save_corpus(corpus, staging)
         manifest = {"format": FORMAT, "backend": backend, "passages": len(corpus), "params": params}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
