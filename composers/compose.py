@@ -91,6 +91,7 @@ def compose(
     seed: int = 0,
     weights: Sequence[float] | None = None,
     shuffle: bool = True,
+    counts: Sequence[int] | None = None,
 ) -> TaskSet:
     """Compose ``count`` tasks of ``n_objectives`` objectives each.
 
@@ -104,13 +105,17 @@ def compose(
         split: ``"train"`` or ``"test"``; test questions never appear in train tasks.
         seed: composition seed; same seed and inputs give identical tasks.
         weights: per-source weights for ``mixed``.
+        counts: ``mixed`` only: exactly this many objectives from each source, in
+            source order (e.g. two QA questions and one shop goal).
         shuffle: ``parallel`` only; ``False`` groups questions in source order (MEM1).
 
     """
     specs = [source] if isinstance(source, (str, QASource)) else list(source)
     sources = [load_source(s, split) for s in specs]
     if strategy == "mixed":
-        return TaskSet(Mixed(sources, n_objectives, split, seed, weights), count)
+        return TaskSet(Mixed(sources, n_objectives, split, seed, weights, counts), count)
+    if weights is not None or counts is not None:
+        raise CompositionError(f"weights and counts are for the 'mixed' strategy, not {strategy!r}")
     if len(sources) != 1:
         raise CompositionError(f"strategy {strategy!r} takes one source, got {len(sources)} (use 'mixed')")
     if strategy == "parallel":

@@ -8,19 +8,30 @@ Specs:
 - ``file:PATH``: a local JSONL/JSON/Parquet file, used as the split being composed;
   ``file:train=a.jsonl,test=b.jsonl`` names a file per split (train then excludes
   questions that are also in test).
+- ``shop`` or ``shop:products=1000,seed=0``: purchase goals of the bundled synthetic
+  catalog; ``shop:webshop=DIR`` WebShop's files in ``DIR`` (``items_shuffle*.json``,
+  ``items_ins_v2*.json``, ``items_human_ins.json`` when present).
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
 from composers.sources.base import QASource, SourceError
 from composers.sources.files import FileSource
 from composers.sources.hub import FLASHRAG_CONFIGS, FLASHRAG_REPO, HubSource
+from composers.sources.shop import ShopSource
 from composers.sources.synthetic import SyntheticSource
 
 __all__ = ["SOURCE_SPECS", "load_source"]
 
-SOURCE_SPECS = "synthetic[:passages=N,seed=S,max_hops=H], flashrag:CONFIG, hf:REPO[:CONFIG], file:PATH"
+SOURCE_SPECS = (
+    "synthetic[:passages=N,seed=S,max_hops=H], flashrag:CONFIG, hf:REPO[:CONFIG], file:PATH, "
+    "shop[:products=N,seed=S], shop:webshop=DIR"
+)
 _SYNTHETIC_OPTIONS = {"passages": int, "seed": int, "max_hops": int, "questions": int, "test_fraction": float}
+_SHOP_OPTIONS = {"products": int, "seed": int, "test_fraction": float}
 
 
 def _options(text: str, spec: str) -> dict[str, str]:
@@ -33,22 +44,54 @@ def _options(text: str, spec: str) -> dict[str, str]:
     return options
 
 
+def _numeric_options(kind: str, rest: str, spec: str, allowed: dict[str, type]) -> dict[str, int | float]:
+    kwargs: dict[str, int | float] = {}
+    for key, value in _options(rest, spec).items():
+        if key not in allowed:
+            raise SourceError(f"unknown {kind} option {key!r} (use {', '.join(allowed)})")
+        try:
+            kwargs[key] = allowed[key](value)
+        except ValueError:
+            raise SourceError(f"{kind} option {key}={value!r} is not a number") from None
+    return kwargs
+
+
+def _webshop_source(folder: str, spec: str) -> ShopSource:
+    root = Path(folder)
+    if not root.is_dir():
+        raise SourceError(f"{spec}: {folder} is not a folder")
+
+    def first(pattern: str) -> Path | None:
+        found = sorted(root.glob(pattern))
+        return found[0] if found else None
+
+    products = first("items_shuffle*.json")
+    if products is None:
+        raise SourceError(f"{spec}: no items_shuffle*.json in {folder}")
+    return ShopSource.webshop(products, first("items_ins_v2*.json"), first("items_human_ins.json"), name=spec)
+
+
+@lru_cache(maxsize=8)
+def _shop_source(spec: str) -> ShopSource:
+    rest = spec.partition(":")[2]
+    if rest.startswith("webshop="):
+        return _webshop_source(rest.removeprefix("webshop="), spec)
+    return ShopSource.synthetic(**_numeric_options("shop", rest, spec, _SHOP_OPTIONS))  # type: ignore[arg-type]
+
+
 def load_source(spec: str | QASource, split: str = "train") -> QASource:
-    """The source a spec names. ``split`` is the split a bare ``file:PATH`` serves."""
+    """The source a spec names. ``split`` is the split a bare ``file:PATH`` serves.
+
+    Shop sources are cached per spec, so an env resolving the goals of a task file
+    and the composer that wrote it share one catalog.
+    """
     if not isinstance(spec, str):
         return spec
     kind, _, rest = spec.partition(":")
     if kind == "synthetic":
-        options = _options(rest, spec)
-        kwargs: dict[str, int | float] = {}
-        for key, value in options.items():
-            if key not in _SYNTHETIC_OPTIONS:
-                raise SourceError(f"unknown synthetic option {key!r} (use {', '.join(_SYNTHETIC_OPTIONS)})")
-            try:
-                kwargs[key] = _SYNTHETIC_OPTIONS[key](value)
-            except ValueError:
-                raise SourceError(f"synthetic option {key}={value!r} is not a number") from None
-        return SyntheticSource(**kwargs)  # type: ignore[arg-type]
+        return SyntheticSource(**_numeric_options("synthetic", rest, spec, _SYNTHETIC_OPTIONS))  # type: ignore[arg-type]
+    if kind == "shop":
+        return _shop_source(spec)
     if kind == "flashrag":
         if rest not in FLASHRAG_CONFIGS:
             raise SourceError(f"unknown FlashRAG set {rest!r} (use one of {', '.join(FLASHRAG_CONFIGS)})")

@@ -30,6 +30,10 @@ def compose(
     weight: Annotated[
         list[float] | None, typer.Option(help="Per-source weight for 'mixed', in --source order.")
     ] = None,
+    per_source: Annotated[
+        list[int] | None,
+        typer.Option("--count-per-source", help="'mixed': exactly this many objectives per source, in --source order."),
+    ] = None,
     shuffle: Annotated[
         bool, typer.Option(help="Shuffle the pool per pass ('parallel'); --no-shuffle groups in source order as MEM1.")
     ] = True,
@@ -39,7 +43,9 @@ def compose(
 ) -> None:
     """Compose N-objective tasks from QA sources and write them to a task file."""
     fmt = task_format(output, fmt)
-    tasks = compose_tasks(source, strategy, n_objectives, count, split, seed, weight or None, shuffle)
+    tasks = compose_tasks(
+        source, strategy, n_objectives, count, split, seed, weight or None, shuffle, per_source or None
+    )
     console = Console(stderr=True)
     columns = (TextColumn("composing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:

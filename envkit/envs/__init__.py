@@ -8,15 +8,26 @@ from envkit.envs.qa import MultiObjectiveQAEnv
 from envkit.envs.spaces import UnicodeText
 from envkit.envs.wrappers import FormatPenalty, ProtocolContext
 
-__all__ = ["QA_ENV_ID", "FormatPenalty", "MultiObjectiveQAEnv", "ProtocolContext", "UnicodeText", "register_envs"]
+__all__ = [
+    "QA_ENV_ID",
+    "SHOP_ENV_ID",
+    "FormatPenalty",
+    "MultiObjectiveQAEnv",
+    "ProtocolContext",
+    "UnicodeText",
+    "register_envs",
+]
 
 QA_ENV_ID = "envkit/MultiObjectiveQA-v0"
+SHOP_ENV_ID = "envkit/WebShop-v0"
 
 
 def register_envs() -> None:
     """Register envkit's env ids with Gymnasium (idempotent)."""
     if QA_ENV_ID not in gym.registry:
         gym.register(id=QA_ENV_ID, entry_point="envkit.envs.factory:make_qa_env")
+    if SHOP_ENV_ID not in gym.registry:
+        gym.register(id=SHOP_ENV_ID, entry_point="envkit.envs.shop_factory:make_shop_env")
 
 
 register_envs()

@@ -10,6 +10,7 @@ oracle needs its gold queries and answers, the random agent only N.
   records whether the retriever returned every supporting passage (``reached``).
 - :class:`RandomAgent` mixes valid searches and answers with every kind of malformed
   turn; it exists to show that no agent output crashes an env.
+- :class:`ShopOracleAgent` buys each shop goal's own product with the goal's options.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import random
 from typing import Any, Protocol
 
 from composers.records import Task
-from envkit.protocol.tags import QA_TAGS, TagSet
+from envkit.protocol.tags import QA_TAGS, SHOP_TAGS, TagSet
 
-__all__ = ["Agent", "OracleAgent", "RandomAgent"]
+__all__ = ["Agent", "OracleAgent", "RandomAgent", "ShopOracleAgent"]
 
 
 class Agent(Protocol):
@@ -107,3 +108,59 @@ class RandomAgent:
             "<" * self.rng.randint(1, 50) + ">" * self.rng.randint(1, 50),
         ]
         return self.rng.choice(malformed)
+
+
+class ShopOracleAgent:
+    """Buys each goal's own product: searches its name, finds it in the results, picks the goal's options, buys.
+
+    It reads only the observation's ``info`` (page kind and available actions), so it
+    plays text and browser mode alike. If the product is not in the first five result
+    pages, it buys the top result of a search for the goal's product type instead.
+    """
+
+    def __init__(self, shop: Any, tags: TagSet = SHOP_TAGS) -> None:
+        self.shop, self.tags = shop, tags
+        self._goals: list[Any] = []
+
+    def reset(self, task: Task) -> None:
+        self._goals = [self.shop.source.goal(o.id) for o in task.objectives if o.kind == "shop"]
+        self._goal_index = -1
+
+    def _start_goal(self, index: int) -> None:
+        self._goal_index, self._pages_seen, self._fallback = index, 0, False
+        self._chosen: set[str] = set()
+
+    def _turn(self, state: str, action: str) -> str:
+        return self.tags.format_turn(state, self.tags.actions[0], action)
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        index = int(info.get("goal_index", 0))
+        if index != self._goal_index:
+            self._start_goal(index)
+        goal = self._goals[index]
+        available = {a.lower() for a in info.get("available_actions", ())}
+        page = info.get("page")
+        state = f"Purchase {index + 1} of {len(self._goals)}: looking for {goal.asin}."
+        if page == "search":
+            query = goal.query if self._fallback else goal.name
+            return self._turn(state, f"search[{query}]")
+        if page == "results":
+            target = f"click[{goal.asin.lower()}]"
+            if target in available:
+                return self._turn(state, target)
+            if not self._fallback and "click[next >]" in available and self._pages_seen < 4:
+                self._pages_seen += 1
+                return self._turn(state, "click[next >]")
+            if not self._fallback:
+                self._fallback = True
+                return self._turn(state, "click[back to search]")
+            first = next((a for a in info["available_actions"] if a.lower().startswith("click[b")), None)
+            return self._turn(state, first or "click[back to search]")
+        if page == "item":
+            for _, value in goal.goal_options:
+                action = f"click[{' '.join(value.split()).lower()}]"
+                if value not in self._chosen and action in available:
+                    self._chosen.add(value)
+                    return self._turn(f"{state} Choosing {value}.", action)
+            return self._turn(state, "click[buy now]")
+        return self._turn(state, "click[< prev]")

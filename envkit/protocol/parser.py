@@ -40,6 +40,7 @@ class ViolationKind(str, enum.Enum):
     EMPTY_ACTION = "empty_action"
     TOO_LONG = "too_long"
     NOT_TEXT = "not_text"
+    INVALID_ACTION = "invalid_action"  # a well-formed turn whose action content the env cannot read
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from composers.records import Objective
 from envkit.protocol.tags import TagSet
 
-__all__ = ["qa_prompt"]
+__all__ = ["qa_prompt", "shop_prompt"]
 
 
 def qa_prompt(objectives: Sequence[Objective], tags: TagSet, top_k: int) -> str:
@@ -32,4 +32,22 @@ def qa_prompt(objectives: Sequence[Objective], tags: TagSet, top_k: int) -> str:
         f"   - answer all questions at once: <{answer}> answer 1; answer 2; ... </{answer}>, one short answer "
         f"per question, in order, separated by ';'. Answering ends the episode.\n"
         f"Questions:\n{questions}"
+    )
+
+
+def shop_prompt(instructions: Sequence[str], tags: TagSet) -> str:
+    """The prompt of a shopping task (one purchase per instruction, in order)."""
+    s, action = tags.state, tags.actions[-1]
+    n = len(instructions)
+    goals = "\n".join(f"{i}. {text}" for i, text in enumerate(instructions, start=1))
+    plural = "one product" if n == 1 else f"{n} products, one after the other"
+    return (
+        f"You are shopping in WebShop and will buy {plural}, one step at a time.\n"
+        f"At every step you see these instructions, your latest internal state, your latest action "
+        f"and the page it led to. Older steps are not shown again, so keep everything you still need in the state.\n"
+        f"1. Inside <{s}> ... </{s}>, update a concise summary of what you have found so far and what remains.\n"
+        f"2. Then write one action: <{action}> search[keywords] </{action}> on the search page, or "
+        f"<{action}> click[label] </{action}> with one of the page's clickables (results, options, "
+        f"'description', 'buy now', ...). Choose the options the instruction asks for before buying.\n"
+        f"Purchases:\n{goals}"
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 _TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*\Z")
 
-__all__ = ["QA_TAGS", "TagSet"]
+__all__ = ["QA_TAGS", "SHOP_TAGS", "TagSet"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +63,5 @@ class TagSet:
 
 
 QA_TAGS = TagSet()
+SHOP_TAGS = TagSet(actions=("action",))
+"""The shop's tags: ``<IS>...</IS><action>search[...]</action>`` or ``<action>click[...]</action>``."""

@@ -1,0 +1,219 @@
+"""The shop environment: buy the product a WebShop instruction describes.
+
+An episode is a task whose objectives are shop goals (usually one; several are bought
+one after the other). Each step takes one protocol turn,
+``<IS>...</IS><action>search[...]</action>`` or ``<action>click[...]</action>``, and
+answers with the page it led to, inside ``<information>``: the page text in
+WebShop's ``[SEP]`` format and the actions the page allows. Buying scores the
+purchase with WebShop's reward (``reward / n_goals`` per purchase, so an episode sums
+to the mean); success is a reward of 1.0.
+
+``mode="text"`` runs in process; ``mode="browser"`` drives Chromium against the shop's
+server on 127.0.0.1. The same actions give the same observations and rewards in both.
+Malformed turns and actions a page does not offer are observations saying why; a
+browser failure (Chromium crashed, an action timed out) ends the episode as
+truncated with ``info["browser_error"]``, and the next ``reset`` starts a new Chromium.
+
+``info`` keys: ``task_id``, ``n_objectives``, ``turn``, ``goal_index``, ``page``,
+``available_actions``, ``action`` (``search``, ``click`` or ``None``), ``violation``,
+``violation_message``, ``refused``; after a purchase ``purchase_reward`` and
+``goal_rewards``; in browser mode ``url`` and, when asked for, ``html`` and
+``screenshot`` (PNG bytes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import gymnasium as gym
+
+from composers.records import Task
+from composers.sources.shop.records import Goal
+from envkit.envs.spaces import UnicodeText
+from envkit.protocol.parser import Turn, Violation, ViolationKind, parse_turn
+from envkit.protocol.prompts import shop_prompt
+from envkit.protocol.tags import SHOP_TAGS, TagSet
+from envkit.shop.backends import BrowserShop, ShopBackend, ShopView, TextShop
+from envkit.shop.pages import Search, parse_shop_action
+from envkit.shop.shop import Shop
+
+__all__ = ["SHOP_MODES", "WebShopEnv"]
+
+SHOP_MODES = ("text", "browser")
+MAX_TURNS_PER_GOAL = 15  # WebShop's episode limit
+
+
+class WebShopEnv(gym.Env[str, str]):
+    """Shop goals in text or browser mode.
+
+    Args:
+        tasks: tasks whose objectives are shop goals of ``shop``.
+        shop: the catalog, search and goals (:func:`~envkit.shop.shop.open_shop`).
+        mode: ``"text"`` or ``"browser"``.
+        max_turns: turns before ``truncated``; default 15 per goal (WebShop's limit).
+        tags: the protocol's tag names (one action tag).
+        html, screenshot: browser mode: add the page's HTML / a PNG to ``info``.
+        action_timeout: browser mode: seconds an action may take.
+        server_url: browser mode: use a running shop server instead of starting one.
+        chromium: browser mode: the Chromium binary (default: found on ``PATH``).
+
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 4}
+
+    def __init__(
+        self,
+        tasks: Sequence[Task],
+        shop: Shop,
+        mode: str = "text",
+        max_turns: int | None = None,
+        tags: TagSet = SHOP_TAGS,
+        html: bool = False,
+        screenshot: bool = False,
+        action_timeout: float = 10.0,
+        server_url: str | None = None,
+        chromium: str | None = None,
+        max_action_chars: int = 4096,
+        render_mode: str | None = None,
+    ) -> None:
+        if len(tasks) == 0:
+            raise ValueError("the shop env needs at least one task")
+        if mode not in SHOP_MODES:
+            raise ValueError(f"unknown shop mode {mode!r} (use text or browser)")
+        if len(tags.actions) != 1:
+            raise ValueError(f"the shop env needs one action tag, got {tags.actions}")
+        if max_turns is not None and max_turns < 1:
+            raise ValueError(f"max_turns must be at least 1, got {max_turns}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"unknown render mode {render_mode!r} (use ansi or human)")
+        self.tasks, self.shop, self.mode, self.tags = tasks, shop, mode, tags
+        self.max_turns, self.max_action_chars, self.render_mode = max_turns, max_action_chars, render_mode
+        self.observation_space = UnicodeText(262_144)
+        self.action_space = UnicodeText(max_action_chars)
+        self.backend: ShopBackend = (
+            TextShop(shop)
+            if mode == "text"
+            else BrowserShop(shop, server_url, chromium, action_timeout, html=html, screenshot=screenshot)
+        )
+        self.task: Task | None = None
+        self._goals: list[Goal] = []
+        self._done, self._last, self._turn, self._goal_index = True, "", 0, 0
+        self._rewards: list[float] = []
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """Start an episode; ``options={"task_index": i}`` picks a task, else one is drawn."""
+        super().reset(seed=seed)
+        if options and "task_index" in options:
+            index = int(options["task_index"])
+            if not 0 <= index < len(self.tasks):
+                raise IndexError(f"task_index {index} out of range for {len(self.tasks)} tasks")
+        else:
+            index = int(self.np_random.integers(len(self.tasks)))
+        self.task = self.tasks[index]
+        self._goals = [self.shop.source.goal(o.id) for o in self.task.objectives if o.kind == "shop"]
+        if not self._goals:
+            raise ValueError(f"task {self.task.id} has no shop objectives")
+        self._turn, self._goal_index, self._rewards, self._done = 0, 0, [], False
+        self._limit = self.max_turns or MAX_TURNS_PER_GOAL * len(self._goals)
+        view = self.backend.start(self._goals[0])  # a browser that cannot start is an error here
+        prompt = shop_prompt([g.instruction_text for g in self._goals], self.tags)
+        self._last = f"{prompt}\n{self.tags.information_block(view.page.observation())}"
+        info = {"task_id": self.task.id, "task_index": index, "n_objectives": len(self._goals), "turn": 0}
+        info.update(self._page_info(view))
+        return self._last, info
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        if self._done or self.task is None:
+            raise RuntimeError("the episode is over: call reset() before step()")
+        from envkit.shop.browser import BrowserFailure
+
+        self._turn += 1
+        info: dict[str, Any] = {
+            "task_id": self.task.id,
+            "n_objectives": len(self._goals),
+            "turn": self._turn,
+            "goal_index": self._goal_index,
+            "action": None,
+            "violation": None,
+            "violation_message": None,
+            "refused": None,
+        }
+        reward, terminated, truncated = 0.0, False, False
+        parsed = self._parse(action)
+        if isinstance(parsed, Violation):
+            info["violation"], info["violation_message"] = parsed.kind.value, parsed.message
+            text = f"Invalid turn: {parsed.message}. Please {self.tags.describe()}."
+        else:
+            shop_action = parse_shop_action(parsed.action.content)
+            if isinstance(shop_action, str):
+                info["violation"], info["violation_message"] = ViolationKind.INVALID_ACTION.value, shop_action
+                text = f"Invalid action: {shop_action}."
+            else:
+                info["action"] = "search" if isinstance(shop_action, Search) else "click"
+                try:
+                    view = self.backend.act(shop_action)
+                except BrowserFailure as failure:
+                    info["browser_error"] = str(failure)
+                    text, truncated = f"Browser failure: {failure}. The episode ends here.", True
+                else:
+                    info.update(self._page_info(view))
+                    text = view.page.observation()
+                    if view.refused is not None:
+                        info["refused"] = view.refused
+                        text = f"Invalid action: {view.refused}.\n{text}"
+                    if view.page.kind == "done" and view.page.score is not None:
+                        reward, terminated, text = self._purchased(view, info, text)
+        truncated = truncated or (not terminated and self._turn >= self._limit)
+        self._done = terminated or truncated
+        self._last = self.tags.information_block(text)
+        if self.render_mode == "human":
+            self.render()
+        return self._last, reward, terminated, truncated, info
+
+    def _purchased(self, view: ShopView, info: dict[str, Any], text: str) -> tuple[float, bool, str]:
+        score = float(view.page.score)  # type: ignore[arg-type]
+        self._rewards.append(score)
+        info["purchase_reward"], info["goal_rewards"] = score, list(self._rewards)
+        self._goal_index += 1
+        if self._goal_index == len(self._goals):
+            return score / len(self._goals), True, text
+        nxt = self.backend.start(self._goals[self._goal_index])
+        info.update(self._page_info(nxt))
+        text += f"\nPurchase {self._goal_index + 1} of {len(self._goals)}:\n{nxt.page.observation()}"
+        return score / len(self._goals), False, text
+
+    def _page_info(self, view: ShopView) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "goal_index": self._goal_index,
+            "page": view.page.kind,
+            "available_actions": view.page.available_actions(),
+        }
+        if view.url is not None:
+            info["url"] = view.url
+        if view.html is not None:
+            info["html"] = view.html
+        if view.screenshot is not None:
+            info["screenshot"] = view.screenshot
+        return info
+
+    def _parse(self, action: Any) -> Turn | Violation:
+        if not isinstance(action, str):
+            return Violation(ViolationKind.NOT_TEXT, f"a turn must be text, got {type(action).__name__}")
+        if len(action) > self.max_action_chars:
+            return Violation(
+                ViolationKind.TOO_LONG, f"turn of {len(action)} characters exceeds {self.max_action_chars}"
+            )
+        return parse_turn(action, self.tags)
+
+    def render(self) -> str | None:
+        text = f"[turn {self._turn}] {self._last}"
+        if self.render_mode == "ansi":
+            return text
+        if self.render_mode == "human":
+            print(text)
+        return None
+
+    def close(self) -> None:
+        self.backend.close()
+        super().close()

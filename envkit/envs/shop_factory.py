@@ -1,0 +1,65 @@
+"""``gym.make("envkit/WebShop-v0", ...)``: a shop, its goals as tasks, and the protocol wrappers.
+
+Tasks are composed from the shop's goals (``n_goals`` purchases per episode, one by
+default as in WebShop) or read from a task file of shop objectives. ``mode`` picks
+text or browser; everything else is passed to :class:`WebShopEnv`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from composers.compose import compose
+from composers.records import Task
+from composers.taskfiles import read_tasks
+from envkit.envs.shop import WebShopEnv
+from envkit.envs.wrappers import FormatPenalty, ProtocolContext
+from envkit.protocol.context import ContextBuilder
+from envkit.protocol.tags import SHOP_TAGS, TagSet
+from envkit.protocol.tokens import TokenCounter, count_word_pieces
+from envkit.shop.shop import DEFAULT_SHOP, open_shop
+
+__all__ = ["make_shop_env", "shop_of_tasks"]
+
+
+def shop_of_tasks(tasks: Sequence[Task], retriever: str = "bm25") -> Any:
+    """The one shop that every shop objective of ``tasks`` comes from."""
+    sources = {o.source for t in tasks for o in t.objectives if o.kind == "shop"}
+    if len(sources) != 1:
+        found = ", ".join(sorted(sources)) or "none"
+        raise ValueError(f"the tasks must hold shop goals of exactly one shop, found: {found}")
+    return open_shop(sources.pop(), retriever)
+
+
+def make_shop_env(
+    shop: str = DEFAULT_SHOP,
+    mode: str = "text",
+    n_goals: int = 1,
+    split: str = "train",
+    seed: int = 0,
+    count: int = 100_000,
+    task_file: str | Path | None = None,
+    retriever: str = "bm25",
+    context: str | ContextBuilder = "consolidated",
+    format_penalty: float = 0.0,
+    token_counter: TokenCounter = count_word_pieces,
+    tags: TagSet = SHOP_TAGS,
+    **env_kwargs: Any,
+) -> gym.Env[str, str]:
+    """Build the shop env with its protocol wrappers (see :class:`WebShopEnv` for ``env_kwargs``)."""
+    if task_file is not None:
+        tasks: Sequence[Task] = list(read_tasks(task_file))
+        if not tasks:
+            raise ValueError(f"{task_file}: the task file holds no tasks")
+        store = shop_of_tasks(tasks, retriever)
+    else:
+        store = open_shop(shop, retriever)
+        tasks = compose(store.source, "parallel", n_goals, count, split, seed)
+    env: gym.Env[str, str] = WebShopEnv(tasks, store, mode=mode, tags=tags, **env_kwargs)
+    if format_penalty:
+        env = FormatPenalty(env, format_penalty)
+    return ProtocolContext(env, context, token_counter)

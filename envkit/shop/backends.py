@@ -1,0 +1,141 @@
+"""The two ways to run a shop session, behind one interface.
+
+- :class:`TextShop`: in process, no server, no browser; the engine renders pages
+  straight to :class:`~envkit.shop.pages.Page` objects.
+- :class:`BrowserShop`: the shop's server on 127.0.0.1 and Chromium driven by
+  Playwright; every action is a DOM interaction and every page is read back from
+  the DOM.
+
+Both refuse the same actions with the same messages (``Page.refusal``) and read the
+reward from the same computation (text: the engine; browser: the server's score page,
+which the engine computed), so the same actions give the same observations and rewards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from composers.sources.shop.records import Goal
+from envkit.shop.engine import ShopState
+from envkit.shop.pages import Click, Page, Search, ShopAction
+from envkit.shop.shop import Shop
+
+__all__ = ["BrowserShop", "ShopBackend", "ShopView", "TextShop"]
+
+
+@dataclass(frozen=True, slots=True)
+class ShopView:
+    """What one action led to: the page, or the unchanged page and why the action was refused."""
+
+    page: Page
+    refused: str | None = None
+    url: str | None = None
+    html: str | None = None
+    screenshot: bytes | None = None
+
+
+class ShopBackend(Protocol):
+    mode: str
+
+    def start(self, goal: Goal) -> ShopView:
+        """Open the search page of a new session on ``goal``."""
+        ...
+
+    def act(self, action: ShopAction) -> ShopView: ...
+
+    def close(self) -> None: ...
+
+
+class TextShop:
+    """Shop sessions in process: pages from the engine, nothing rendered to HTML."""
+
+    mode = "text"
+
+    def __init__(self, shop: Shop) -> None:
+        self.engine = shop.engine
+        self._goal: Goal | None = None
+        self._state = ShopState()
+        self._page: Page | None = None
+
+    def start(self, goal: Goal) -> ShopView:
+        self._goal, self._state = goal, ShopState()
+        self._page = self.engine.page(self._state, goal.instruction_text)
+        return ShopView(self._page)
+
+    def act(self, action: ShopAction) -> ShopView:
+        if self._goal is None or self._page is None:
+            raise RuntimeError("start() a session before act()")
+        target = self.engine.step(self._state, action, self._page)
+        if isinstance(target, str):
+            return ShopView(self._page, refused=target)
+        score = self.engine.purchase(self._state, self._goal).total if target.page == "done" else None
+        self._state, self._page = target, self.engine.page(target, self._goal.instruction_text, score)
+        return ShopView(self._page)
+
+    def close(self) -> None:
+        self._goal = self._page = None
+
+
+class BrowserShop:
+    """Shop sessions in Chromium against the shop's server (started here unless ``server_url`` is given)."""
+
+    mode = "browser"
+
+    def __init__(
+        self,
+        shop: Shop,
+        server_url: str | None = None,
+        executable_path: str | None = None,
+        action_timeout: float = 10.0,
+        html: bool = False,
+        screenshot: bool = False,
+    ) -> None:
+        from envkit.shop.browser import BrowserDriver
+        from envkit.shop.server import ShopServer
+
+        self._server = ShopServer(shop) if server_url is None else None
+        url = server_url or self._server.url  # type: ignore[union-attr]
+        self.driver = BrowserDriver(url, executable_path=executable_path, action_timeout=action_timeout)
+        self.want_html, self.want_screenshot = html, screenshot
+        self._page: Page | None = None
+
+    def _view(self, snapshot_page: Page, url: str, refused: str | None = None) -> ShopView:
+        html = self.driver.html() if self.want_html else None
+        shot = self.driver.screenshot() if self.want_screenshot else None
+        return ShopView(snapshot_page, refused, url, html, shot)
+
+    def start(self, goal: Goal) -> ShopView:
+        self.driver.ensure_started()
+        session = uuid.uuid4().hex[:16]
+        snapshot = self.driver.open(f"/s/{session}/?goal={goal.id}")
+        self._page = snapshot.page
+        return self._view(snapshot.page, snapshot.url)
+
+    def act(self, action: ShopAction) -> ShopView:
+        from envkit.shop.browser import NavigationRefused
+
+        if self._page is None:
+            raise RuntimeError("start() a session before act()")
+        refusal = self._page.refusal(action)
+        if refusal is not None:
+            return self._view(self._page, self.driver.snapshot().url, refusal)
+        try:
+            if isinstance(action, Search):
+                snapshot = self.driver.search(action.query)
+            else:
+                assert isinstance(action, Click)
+                label = self._page.find(action.label)
+                snapshot = self.driver.click(self._page.clickables.index(label))  # type: ignore[arg-type]
+        except NavigationRefused as refused:
+            current = self.driver.snapshot()
+            return self._view(current.page, current.url, str(refused))
+        self._page = snapshot.page
+        return self._view(snapshot.page, snapshot.url)
+
+    def close(self) -> None:
+        self.driver.close()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None

@@ -1,0 +1,286 @@
+"""Drive the shop's pages in Debian's Chromium through Playwright.
+
+The driver launches the system Chromium (``executable_path``, never ``playwright
+install``), opens shop URLs, types searches into the search box and clicks links and
+buttons: real DOM interactions, each under a timeout. After every action it reads the
+page back (kind, instruction, segments, score) from the ``data-seg`` elements' rendered
+``innerText`` in the same round trip that waits for the page to change (the pages swap
+in the next page themselves, see :mod:`envkit.shop.html`). Clicks are real mouse
+clicks at the element's centre and searches are typed and submitted with Enter. Requests that leave the shop's origin are aborted, and
+a navigation there is refused with a message, so an agent cannot browse the web.
+
+Failures (Chromium gone, a timeout) raise :class:`BrowserFailure` with one line saying
+what happened; :meth:`BrowserDriver.ensure_started` launches a fresh Chromium after a
+crash, and :meth:`close` leaves no Chromium process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from envkit.shop.pages import Page, Segment
+
+__all__ = ["CHROMIUM_FLAGS", "BrowserDriver", "BrowserFailure", "find_chromium"]
+
+CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+)
+_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+_READ_PAGE = """() => {
+  const body = document.body;
+  if (!body || !body.dataset.page) return null;
+  const instruction = document.querySelector('[data-seg=instruction]');
+  const segments = Array.from(document.querySelectorAll('main [data-seg]')).map(e => [e.dataset.seg, e.innerText]);
+  return {kind: body.dataset.page, score: body.dataset.score ?? null,
+          instruction: instruction ? instruction.innerText : '', segments};
+}"""
+
+
+# scroll the clickable into view and return its centre (for a real mouse click) and the page counter
+_LOCATE = """(i) => {
+  const e = document.querySelectorAll('main [data-seg=click]')[i];
+  e.scrollIntoView({block: 'center'});
+  const r = e.getBoundingClientRect();
+  return [r.x + r.width / 2, r.y + r.height / 2, window.envkitSeq];
+}"""
+_AFTER = f"""async ([n, ms]) => {{ await window.envkitAfter(n, ms); return ({_READ_PAGE})(); }}"""
+
+
+class BrowserFailure(RuntimeError):
+    """Chromium crashed, hung or could not be started."""
+
+
+def find_chromium() -> str | None:
+    """Chromium's path: ``$ENVKIT_CHROMIUM``, else the first Chromium/Chrome on ``PATH``."""
+    configured = os.environ.get("ENVKIT_CHROMIUM")
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
+    for name in _CANDIDATES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A page as read from the DOM, with the URL it is at."""
+
+    page: Page
+    url: str
+
+
+class BrowserDriver:
+    """One Chromium, one page, confined to ``origin``."""
+
+    def __init__(
+        self,
+        origin: str,
+        executable_path: str | None = None,
+        action_timeout: float = 10.0,
+        headless: bool = True,
+        viewport: tuple[int, int] = (1024, 768),
+    ) -> None:
+        parts = urlsplit(origin)
+        self.origin = f"{parts.scheme}://{parts.netloc}"
+        self.executable_path = executable_path or find_chromium()
+        self.action_timeout, self.headless, self.viewport = action_timeout, headless, viewport
+        self._playwright: Any = None
+        self._browser: Any = None
+        self._page: Any = None
+        self.refused: list[str] = []
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        return self._browser is not None and self._browser.is_connected() and not self._page.is_closed()
+
+    def ensure_started(self) -> None:
+        """Launch Chromium unless a live one is open (after a crash, a fresh one)."""
+        if self.alive:
+            return
+        self.close()
+        if self.executable_path is None:
+            raise BrowserFailure("no Chromium found: apt-get install chromium, or set ENVKIT_CHROMIUM")
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            raise BrowserFailure("browser mode needs playwright: pip install 'mem1-envkit[shop]'") from None
+        try:
+            self._playwright = sync_playwright().start()
+            self._browser = self._playwright.chromium.launch(
+                executable_path=self.executable_path,
+                headless=self.headless,
+                args=list(CHROMIUM_FLAGS),
+                timeout=max(30_000, self.action_timeout * 1000),
+            )
+            context = self._browser.new_context(
+                viewport={"width": self.viewport[0], "height": self.viewport[1]}, service_workers="block"
+            )
+            context.set_default_timeout(self.action_timeout * 1000)
+            context.set_default_navigation_timeout(self.action_timeout * 1000)
+            context.route("**/*", self._guard)
+            self._page = context.new_page()
+        except Exception as error:
+            self.close()
+            raise BrowserFailure(f"could not start Chromium at {self.executable_path}: {_one_line(error)}") from None
+
+    def _guard(self, route: Any) -> None:
+        request = route.request
+        if _origin(request.url) == self.origin:
+            route.continue_()
+            return
+        if request.is_navigation_request():
+            self.refused.append(request.url)
+        route.abort("blockedbyclient")
+
+    def browser_pid(self) -> int | None:
+        """The Chromium browser process id (for tests and fault injection)."""
+        if self._browser is None:
+            return None
+        import psutil
+
+        for child in psutil.Process().children(recursive=True):
+            try:
+                cmdline = child.cmdline()
+            except psutil.Error:
+                continue
+            # the browser process; its renderer, GPU and utility children carry --type=
+            if (
+                cmdline
+                and "chrom" in os.path.basename(cmdline[0])
+                and not any(a.startswith("--type=") for a in cmdline)
+            ):
+                return child.pid
+        return None
+
+    def close(self) -> None:
+        """Close Chromium and the Playwright driver; safe to call twice or after a crash."""
+        for closer in (self._browser, self._playwright):
+            if closer is None:
+                continue
+            try:
+                closer.close() if closer is self._browser else closer.stop()
+            except Exception:  # already gone: nothing left to close
+                pass
+        self._browser = self._playwright = self._page = None
+
+    # -- actions -------------------------------------------------------------------------
+
+    def open(self, url: str) -> Snapshot:
+        """Navigate to ``url`` (a path, or a URL on the shop's origin)."""
+        target = url if "://" in url else self.origin + url
+        if _origin(target) != self.origin:
+            raise NavigationRefused(f"navigation to {target} refused: it is outside the shop at {self.origin}")
+        return self._navigate(lambda: self._page.goto(target, wait_until="domcontentloaded"))
+
+    def search(self, query: str) -> Snapshot:
+        """Type ``query`` into the search box and press Enter."""
+
+        def act() -> int:
+            seq = self._page.evaluate("() => window.envkitSeq")
+            self._page.fill("input[name=q]", query)
+            self._page.press("input[name=q]", "Enter")
+            return seq
+
+        return self._after(act)
+
+    def click(self, index: int) -> Snapshot:
+        """Click the ``index``-th clickable of the page (in document order) with the mouse."""
+
+        def act() -> int:
+            x, y, seq = self._page.evaluate(_LOCATE, index)
+            self._page.mouse.click(x, y)
+            return seq
+
+        return self._after(act)
+
+    def _after(self, act: Any) -> Snapshot:
+        """Run ``act`` (which returns the page counter before it), wait for the new page, read it."""
+        self.ensure_alive()
+        self.refused.clear()
+        try:
+            seq = act()
+            data = self._page.evaluate(_AFTER, [seq, self.action_timeout * 1000])
+            url = self._page.url
+        except Exception as error:
+            raise self._failure(error) from None
+        if self.refused:
+            raise NavigationRefused(f"navigation to {self.refused[0]} refused: it is outside the shop at {self.origin}")
+        return _snapshot(data, url)
+
+    def _navigate(self, act: Any) -> Snapshot:
+        self.ensure_alive()
+        self.refused.clear()
+        try:
+            act()
+        except Exception as error:
+            raise self._failure(error) from None
+        if self.refused:
+            raise NavigationRefused(f"navigation to {self.refused[0]} refused: it is outside the shop at {self.origin}")
+        return self.snapshot()
+
+    def snapshot(self) -> Snapshot:
+        """The current page, read from the DOM."""
+        self.ensure_alive()
+        try:
+            data = self._page.evaluate(_READ_PAGE)
+            url = self._page.url
+        except Exception as error:
+            raise self._failure(error) from None
+        return _snapshot(data, url)
+
+    def html(self) -> str:
+        return self._page.content()
+
+    def screenshot(self) -> bytes:
+        """A PNG of the viewport."""
+        try:
+            return self._page.screenshot(type="png")
+        except Exception as error:
+            raise self._failure(error) from None
+
+    def ensure_alive(self) -> None:
+        if not self.alive:
+            raise BrowserFailure("Chromium is not running (it crashed or was closed); reset() starts a new one")
+
+    def _failure(self, error: Exception) -> BrowserFailure:
+        if type(error).__name__ == "TimeoutError":
+            return BrowserFailure(f"the action timed out after {self.action_timeout:g} s")
+        if not self.alive:
+            return BrowserFailure(f"Chromium died during the action: {_one_line(error)}")
+        return BrowserFailure(f"browser error: {_one_line(error)}")
+
+
+class NavigationRefused(BrowserFailure):
+    """A navigation outside the shop's origin (the page stays where it was)."""
+
+
+def _snapshot(data: dict[str, Any] | None, url: str) -> Snapshot:
+    if data is None:
+        raise BrowserFailure(f"{url} is not a shop page")
+    segments = tuple(Segment(kind, text) for kind, text in data["segments"])
+    score = None if data["score"] in (None, "") else float(data["score"])
+    return Snapshot(Page(data["kind"], data["instruction"], segments, score), url)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _one_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else type(error).__name__

@@ -1,0 +1,255 @@
+"""The shop as a website: an ASGI app (FastAPI on uvicorn) serving WebShop's pages.
+
+Every page state lives in its URL (``/s/{session}/results?q=…&p=2``,
+``/s/{session}/item/{asin}?q=…&p=…&o=[["color","black"]]``, ``…/item/{asin}/reviews``),
+so back, reload and links behave as on any site; a session only holds its goal and
+its purchase. ``/s/{session}/?goal=ID`` starts a session on a goal (``/`` starts one on
+a random goal, for a person browsing). Buying is a POST that redirects to the score
+page. Sessions are isolated by id and bounded in number (least recently used go
+first). Nothing is read from disk by path, so there is no path to traverse; ASINs,
+goals, tabs and options are checked against the catalog; all text is escaped.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from composers.sources.base import SourceError
+from composers.sources.shop.records import Goal
+from envkit.shop.engine import BUY, PAGE_KINDS, ShopState
+from envkit.shop.html import render_html
+from envkit.shop.pages import Click
+from envkit.shop.shop import Shop
+
+__all__ = ["ShopServer", "create_shop_app", "serve_shop", "state_url"]
+
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+_DETAILS = ("description", "features", "reviews")
+
+
+def state_url(session: str, state: ShopState) -> str:
+    """The URL path of ``state`` in ``session``."""
+    base = f"/s/{session}"
+    query = {"q": state.query, "p": str(state.page_no)}
+    if state.options:
+        query["o"] = json.dumps([list(pair) for pair in state.options], separators=(",", ":"))
+    if state.page == "search":
+        return f"{base}/"
+    if state.page == "results":
+        return f"{base}/results?{urlencode({'q': state.query, 'p': state.page_no})}"
+    if state.page == "done":
+        return f"{base}/done"
+    item = f"{base}/item/{quote(state.asin, safe='')}"
+    if state.page == "detail":
+        item += f"/{state.detail}"
+    return f"{item}?{urlencode(query)}"
+
+
+@dataclass
+class _Session:
+    goal: Goal
+    score: float | None = None
+
+
+class _Sessions:
+    """Sessions by id, at most ``limit`` (the least recently used are dropped)."""
+
+    def __init__(self, limit: int) -> None:
+        self._items: OrderedDict[str, _Session] = OrderedDict()
+        self._limit, self._lock = limit, threading.Lock()
+
+    def get(self, sid: str) -> _Session | None:
+        with self._lock:
+            session = self._items.get(sid)
+            if session is not None:
+                self._items.move_to_end(sid)
+            return session
+
+    def put(self, sid: str, session: _Session) -> None:
+        with self._lock:
+            self._items[sid] = session
+            self._items.move_to_end(sid)
+            while len(self._items) > self._limit:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def create_shop_app(shop: Shop, split: str = "test", max_sessions: int = 10_000) -> Any:
+    """The FastAPI app of ``shop``; ``/`` starts sessions on random goals of ``split``."""
+    app = FastAPI(title="envkit shop", docs_url=None, redoc_url=None, openapi_url=None)
+    sessions = _Sessions(max_sessions)
+    engine = shop.engine
+    app.state.sessions = sessions
+
+    def error(status: int, message: str) -> HTMLResponse:
+        body = f"<!doctype html><title>{status}</title><p data-error>{_escape(message)}</p><p><a href='/'>Start</a>"
+        return HTMLResponse(body, status_code=status)
+
+    def session_or_error(sid: str) -> _Session | HTMLResponse:
+        if not _SESSION_ID.match(sid):
+            return error(404, "no such session")
+        session = sessions.get(sid)
+        if session is None:
+            return error(404, f"unknown session {sid}: start one at /s/{sid}/?goal=ID or at /")
+        return session
+
+    def render(sid: str, session: _Session, state: ShopState) -> HTMLResponse:
+        try:
+            page = engine.page(state, session.goal.instruction_text, session.score)
+        except KeyError:
+            return error(404, f"no product {state.asin}")
+
+        def href(label: str) -> str:
+            target = engine.step(state, Click(label), page)
+            if isinstance(target, str):  # cannot happen for the page's own clickables
+                return state_url(sid, state)
+            if label == BUY and state.page == "item":
+                return state_url(sid, state).replace("/item/", "/buy/", 1)
+            return state_url(sid, target)
+
+        return HTMLResponse(render_html(page, href, f"/s/{sid}/results"))
+
+    def item_state(request: Request, asin: str, page: str, detail: str = "") -> ShopState | HTMLResponse:
+        product = shop.catalog.get(asin)
+        if product is None:
+            return error(404, f"no product {asin}")
+        params = request.query_params
+        try:
+            page_no = int(params.get("p", "1"))
+            pairs = json.loads(params.get("o", "[]"))
+            options = tuple((str(n), str(v)) for n, v in pairs)
+        except (ValueError, TypeError):
+            return error(400, "malformed page number or options")
+        allowed = dict(product.options)
+        if page_no < 1 or any(v not in allowed.get(n, ()) for n, v in options):
+            return error(400, "page number or option not offered for this product")
+        return ShopState(page, params.get("q", ""), page_no, asin, options, detail)
+
+    @app.get("/health")
+    def health() -> JSONResponse:
+        return JSONResponse({"status": "ok", "products": len(shop.catalog), "sessions": len(sessions)})
+
+    @app.get("/")
+    def start() -> RedirectResponse:
+        goals = shop.source.goals(split)
+        goal = goals[random.randrange(len(goals))]
+        return RedirectResponse(f"/s/{uuid.uuid4().hex[:16]}/?goal={quote(goal.id, safe='')}", status_code=303)
+
+    @app.get("/s/{sid}/", response_class=HTMLResponse)
+    def search_page(sid: str, goal: str | None = None) -> HTMLResponse:
+        if not _SESSION_ID.match(sid):
+            return error(404, "no such session")
+        if goal is not None:
+            try:
+                sessions.put(sid, _Session(shop.source.goal(goal)))
+            except SourceError:
+                return error(404, f"no goal {goal}")
+        session = session_or_error(sid)
+        if isinstance(session, HTMLResponse):
+            return session
+        return render(sid, session, ShopState())
+
+    @app.get("/s/{sid}/results", response_class=HTMLResponse)
+    def results(sid: str, q: str = "", p: str = "1") -> HTMLResponse:
+        session = session_or_error(sid)
+        if isinstance(session, HTMLResponse):
+            return session
+        if not p.isdigit() or int(p) < 1 or not q.strip():
+            return error(400, "a results page needs a query and a page number from 1")
+        return render(sid, session, ShopState("results", " ".join(q.split()), int(p)))
+
+    @app.get("/s/{sid}/item/{asin}", response_class=HTMLResponse)
+    def item(sid: str, asin: str, request: Request) -> HTMLResponse:
+        session = session_or_error(sid)
+        if isinstance(session, HTMLResponse):
+            return session
+        state = item_state(request, asin, "item")
+        return state if isinstance(state, HTMLResponse) else render(sid, session, state)
+
+    @app.get("/s/{sid}/item/{asin}/{detail}", response_class=HTMLResponse)
+    def item_detail(sid: str, asin: str, detail: str, request: Request) -> HTMLResponse:
+        session = session_or_error(sid)
+        if isinstance(session, HTMLResponse):
+            return session
+        if detail not in _DETAILS:
+            return error(404, f"no tab {detail!r}")
+        state = item_state(request, asin, "detail", detail)
+        return state if isinstance(state, HTMLResponse) else render(sid, session, state)
+
+    @app.post("/s/{sid}/buy/{asin}")
+    def buy(sid: str, asin: str, request: Request) -> Any:
+        session = session_or_error(sid)
+        if isinstance(session, HTMLResponse):
+            return session
+        state = item_state(request, asin, "item")
+        if isinstance(state, HTMLResponse):
+            return state
+        session.score = engine.purchase(state, session.goal).total
+        return RedirectResponse(f"/s/{sid}/done", status_code=303)
+
+    @app.get("/s/{sid}/done", response_class=HTMLResponse)
+    def done(sid: str) -> HTMLResponse:
+        session = session_or_error(sid)
+        if isinstance(session, HTMLResponse):
+            return session
+        if session.score is None:
+            return error(409, "nothing bought yet in this session")
+        return render(sid, session, ShopState("done"))
+
+    assert set(PAGE_KINDS) == {"search", "results", "item", "detail", "done"}
+    return app
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+class ShopServer:
+    """The shop app on 127.0.0.1 in a background thread (what browser mode talks to)."""
+
+    def __init__(self, shop: Shop, host: str = "127.0.0.1", port: int = 0, start_timeout: float = 30.0) -> None:
+        import socket
+
+        import uvicorn
+
+        self._socket = socket.socket()
+        self._socket.bind((host, port))
+        self.host, self.port = host, self._socket.getsockname()[1]
+        self.url = f"http://{host}:{self.port}"
+        config = uvicorn.Config(create_shop_app(shop), log_level="error", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + start_timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the shop server did not start on {self.url}")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()
+
+
+def serve_shop(shop: Shop, host: str = "127.0.0.1", port: int = 3000, split: str = "test") -> None:
+    """Serve ``shop`` with uvicorn until interrupted (``envkit shop serve``)."""
+    import uvicorn
+
+    uvicorn.run(create_shop_app(shop, split), host=host, port=port, log_level="warning", access_log=False)

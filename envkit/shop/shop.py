@@ -1,0 +1,93 @@
+"""A ready shop: a goal source, its SQLite catalog and a product search, built once and cached.
+
+``open_shop("shop:products=10000")`` builds the catalog file and the search index the
+first time (streaming the products, so memory stays flat) into a cache folder, and
+opens them from there afterwards (the BM25 index memory-mapped). The cache folder is
+``$ENVKIT_CACHE/shop`` (default ``~/.cache/envkit/shop``), one sub-folder per catalog,
+written atomically so an interrupted build leaves nothing half-done behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from composers.atomic import atomic_folder
+from composers.sources.registry import load_source
+from composers.sources.shop import ShopSource
+from envkit.retrieval.corpus import Corpus
+from envkit.retrieval.factory import make_retriever
+from envkit.retrieval.store import build_index, load_index
+from envkit.shop.catalog import Catalog
+from envkit.shop.engine import ShopEngine
+from envkit.shop.search import ProductSearch, product_documents
+
+__all__ = ["DEFAULT_SHOP", "Shop", "cache_root", "open_shop"]
+
+DEFAULT_SHOP = "shop:products=1000,seed=0"
+_CACHE_VERSION = "1"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("ENVKIT_CACHE", Path.home() / ".cache" / "envkit")) / "shop"
+
+
+@dataclass(frozen=True)
+class Shop:
+    """Everything a shop session needs: goals, catalog, search and the page engine."""
+
+    source: ShopSource
+    catalog: Catalog
+    search: ProductSearch
+    engine: ShopEngine
+
+
+def _cache_key(source: ShopSource, retriever: str) -> str:
+    parts = [_CACHE_VERSION, source.name, retriever]
+    if source.name.startswith("shop:webshop="):  # files can change under the same name
+        for path in sorted(Path(source.name.partition("=")[2]).glob("items_*.json")):
+            stat = path.stat()
+            parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+
+
+def _build(source: ShopSource, retriever: str, folder: Path) -> None:
+    with atomic_folder(folder) as staging:
+        Catalog.build(staging / "catalog.sqlite", source.products()).close()
+        if retriever == "bm25":
+            build_index("bm25", Corpus.from_documents(product_documents(source.products())), staging / "search")
+
+
+@lru_cache(maxsize=8)
+def _open(spec: str, retriever: str, cache: str) -> Shop:
+    source = load_source(spec)
+    if not isinstance(source, ShopSource):
+        raise ValueError(f"{spec!r} is not a shop source (use shop[:products=N,seed=S] or shop:webshop=DIR)")
+    folder = Path(cache) / _cache_key(source, retriever)
+    if not (folder / "catalog.sqlite").is_file():
+        try:
+            _build(source, retriever, folder)
+        except FileExistsError:
+            pass  # another process finished the same build first
+        except OSError:
+            if not (folder / "catalog.sqlite").is_file():
+                raise
+    catalog = Catalog(folder / "catalog.sqlite")
+    if retriever == "bm25":
+        search_backend = load_index(folder / "search")
+    else:  # any other retriever spec indexes the products in this process
+        search_backend = make_retriever(retriever, product_documents(source.products()))
+    search = ProductSearch(search_backend)
+    return Shop(source, catalog, search, ShopEngine(catalog, search))
+
+
+def open_shop(
+    spec: str | ShopSource = DEFAULT_SHOP, retriever: str = "bm25", cache_dir: str | Path | None = None
+) -> Shop:
+    """The shop of a source spec (cached per process and on disk)."""
+    if isinstance(spec, ShopSource):
+        spec = spec.name
+    return _open(spec, retriever, str(cache_dir or cache_root()))
