@@ -5,6 +5,13 @@
 # range the extras declare, so nothing else pulls a second torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Browser mode drives Debian's Chromium through Playwright (never 'playwright install').
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 python -m pip install --quiet --upgrade pip
 if ! python -c "import torch" 2>/dev/null; then
   python -m pip install --quiet "torch==2.13.0"

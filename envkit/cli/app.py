@@ -12,7 +12,7 @@ import typer
 
 from composers.records import RecordError
 from composers.sources.base import SourceError
-from envkit.cli import compose_cmd, demo_cmd, play_cmd, retrieval_cmds, suite_cmd
+from envkit.cli import compose_cmd, demo_cmd, play_cmd, retrieval_cmds, shop_cmd, suite_cmd
 from envkit.retrieval.base import RetrieverError
 
 __all__ = ["UserError", "app", "main"]
@@ -31,6 +31,7 @@ app.command("play")(play_cmd.play)
 app.add_typer(retrieval_cmds.index_app, name="index")
 app.add_typer(retrieval_cmds.retriever_app, name="retriever")
 app.add_typer(suite_cmd.suite_app, name="suite")
+app.add_typer(shop_cmd.shop_app, name="shop")
 
 
 class UserError(Exception):

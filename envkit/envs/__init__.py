@@ -9,6 +9,7 @@ from envkit.envs.spaces import UnicodeText
 from envkit.envs.wrappers import FormatPenalty, ProtocolContext
 
 __all__ = [
+    "COMPOSITE_ENV_ID",
     "QA_ENV_ID",
     "SHOP_ENV_ID",
     "FormatPenalty",
@@ -20,6 +21,7 @@ __all__ = [
 
 QA_ENV_ID = "envkit/MultiObjectiveQA-v0"
 SHOP_ENV_ID = "envkit/WebShop-v0"
+COMPOSITE_ENV_ID = "envkit/Composite-v0"
 
 
 def register_envs() -> None:
@@ -28,6 +30,8 @@ def register_envs() -> None:
         gym.register(id=QA_ENV_ID, entry_point="envkit.envs.factory:make_qa_env")
     if SHOP_ENV_ID not in gym.registry:
         gym.register(id=SHOP_ENV_ID, entry_point="envkit.envs.shop_factory:make_shop_env")
+    if COMPOSITE_ENV_ID not in gym.registry:
+        gym.register(id=COMPOSITE_ENV_ID, entry_point="envkit.envs.shop_factory:make_composite_env")
 
 
 register_envs()

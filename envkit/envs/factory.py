@@ -31,7 +31,7 @@ from envkit.protocol.tokens import TokenCounter, count_word_pieces
 from envkit.retrieval.base import Retriever, RetrieverError
 from envkit.retrieval.factory import make_retriever, needs_documents, open_retriever, synthetic_retriever
 
-__all__ = ["DEFAULT_SOURCE", "make_qa_env"]
+__all__ = ["DEFAULT_SOURCE", "make_qa_env", "retriever_for_tasks"]
 
 DEFAULT_SOURCE = "synthetic"
 
@@ -53,7 +53,8 @@ def _retriever_for_sources(spec: str, sources: Sequence[QASource], corpus: str |
         raise RetrieverError(f"source(s) {names} ship no passages: pass corpus=PATH (a JSONL corpus)") from None
 
 
-def _retriever_for_tasks(spec: str, tasks: Sequence[Task], corpus: str | Path | None) -> Retriever:
+def retriever_for_tasks(spec: str, tasks: Sequence[Task], corpus: str | Path | None) -> Retriever:
+    """A ``spec`` retriever over ``corpus``, else over the synthetic world the tasks' questions come from."""
     if corpus is not None:
         return make_retriever(spec, corpus)
     worlds = {parse_world_key(o.id) for t in tasks for o in t.objectives}
@@ -98,7 +99,7 @@ def make_qa_env(
         if not tasks:
             raise ValueError(f"{task_file}: the task file holds no tasks")
         if isinstance(search, str):
-            search = _retriever_for_tasks(search, tasks, corpus)
+            search = retriever_for_tasks(search, tasks, corpus)
     else:
         specs = [source] if isinstance(source, (str, QASource)) else list(source)
         sources = [load_source(s, split) for s in specs]

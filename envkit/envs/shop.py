@@ -99,6 +99,7 @@ class WebShopEnv(gym.Env[str, str]):
         self.task: Task | None = None
         self._goals: list[Goal] = []
         self._done, self._last, self._turn, self._goal_index = True, "", 0, 0
+        self.page_observation = ""
         self._rewards: list[float] = []
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
@@ -118,7 +119,8 @@ class WebShopEnv(gym.Env[str, str]):
         self._limit = self.max_turns or MAX_TURNS_PER_GOAL * len(self._goals)
         view = self.backend.start(self._goals[0])  # a browser that cannot start is an error here
         prompt = shop_prompt([g.instruction_text for g in self._goals], self.tags)
-        self._last = f"{prompt}\n{self.tags.information_block(view.page.observation())}"
+        self.page_observation = view.page.observation()
+        self._last = f"{prompt}\n{self.tags.information_block(self.page_observation)}"
         info = {"task_id": self.task.id, "task_index": index, "n_objectives": len(self._goals), "turn": 0}
         info.update(self._page_info(view))
         return self._last, info

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from composers.records import Task
 from envkit.protocol.tags import QA_TAGS, SHOP_TAGS, TagSet
 
-__all__ = ["Agent", "OracleAgent", "RandomAgent", "ShopOracleAgent"]
+__all__ = ["Agent", "MixedOracleAgent", "OracleAgent", "RandomAgent", "ShopOracleAgent"]
 
 
 class Agent(Protocol):
@@ -164,3 +164,32 @@ class ShopOracleAgent:
                     return self._turn(f"{state} Choosing {value}.", action)
             return self._turn(state, "click[buy now]")
         return self._turn(state, "click[< prev]")
+
+
+class MixedOracleAgent:
+    """The composite env's oracle: buys every product with :class:`ShopOracleAgent`, then answers with :class:`OracleAgent`."""
+
+    def __init__(self, shop: Any, tags: TagSet | None = None) -> None:
+        from envkit.envs.composite import MIXED_TAGS
+
+        tags = tags or MIXED_TAGS
+        search, answer, action = tags.actions
+        self.qa = OracleAgent(TagSet(tags.state, (search, answer), tags.information))
+        self.shop = ShopOracleAgent(shop, TagSet(tags.state, (action,), tags.information))
+
+    def reset(self, task: Task) -> None:
+        questions = tuple(o for o in task.objectives if o.kind != "shop")
+        self._goals_left = sum(o.kind == "shop" for o in task.objectives)
+        self.qa.reset(Task(task.id, questions, task.strategy, task.split, task.seed, task.sources))
+        self.shop.reset(task)
+
+    @property
+    def reached(self) -> bool:
+        return self.qa.reached
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        if info.get("purchase_reward") is not None:
+            self._goals_left -= 1
+        if self._goals_left > 0:
+            return self.shop.act(observation, info)
+        return self.qa.act(observation, info)

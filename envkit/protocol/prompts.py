@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from composers.records import Objective
 from envkit.protocol.tags import TagSet
 
-__all__ = ["qa_prompt", "shop_prompt"]
+__all__ = ["mixed_prompt", "qa_prompt", "shop_prompt"]
 
 
 def qa_prompt(objectives: Sequence[Objective], tags: TagSet, top_k: int) -> str:
@@ -50,4 +50,27 @@ def shop_prompt(instructions: Sequence[str], tags: TagSet) -> str:
         f"<{action}> click[label] </{action}> with one of the page's clickables (results, options, "
         f"'description', 'buy now', ...). Choose the options the instruction asks for before buying.\n"
         f"Purchases:\n{goals}"
+    )
+
+
+def mixed_prompt(questions: Sequence[Objective], purchases: Sequence[str], tags: TagSet, top_k: int) -> str:
+    """The prompt of a task that mixes questions to answer and products to buy."""
+    s, info = tags.state, tags.information
+    search, answer, shop = tags.actions
+    listed = "\n".join(f"{i}. {o.question}" for i, o in enumerate(questions, start=1))
+    goals = "\n".join(f"{i}. {text}" for i, text in enumerate(purchases, start=1))
+    return (
+        f"You will answer {len(questions)} question(s) by searching a knowledge base and buy "
+        f"{len(purchases)} product(s) in WebShop, one step at a time, in any order.\n"
+        f"At every step you see these instructions, your latest internal state, your latest action "
+        f"and its result. Older steps are not shown again, so keep everything you still need in the state.\n"
+        f"1. Inside <{s}> ... </{s}>, update a concise summary of what you have found so far and what remains.\n"
+        f"2. Then do exactly one of:\n"
+        f"   - search the knowledge base: <{search}> query </{search}>; the top {top_k} passages come back "
+        f"inside <{info}> ... </{info}>.\n"
+        f"   - answer all questions at once: <{answer}> answer 1; answer 2; ... </{answer}> (only once).\n"
+        f"   - act in the shop: <{shop}> search[keywords] </{shop}> or <{shop}> click[label] </{shop}>; "
+        f"buying a product moves on to the next purchase.\n"
+        f"The episode ends when the questions are answered and every product is bought.\n"
+        f"Questions:\n{listed}\nPurchases:\n{goals}"
     )

@@ -6,8 +6,9 @@ buttons: real DOM interactions, each under a timeout. After every action it read
 page back (kind, instruction, segments, score) from the ``data-seg`` elements' rendered
 ``innerText`` in the same round trip that waits for the page to change (the pages swap
 in the next page themselves, see :mod:`envkit.shop.html`). Clicks are real mouse
-clicks at the element's centre and searches are typed and submitted with Enter. Requests that leave the shop's origin are aborted, and
-a navigation there is refused with a message, so an agent cannot browse the web.
+clicks at the element's centre and searches are typed and submitted with Enter.
+Requests that leave the shop's origin are aborted, and a navigation there is refused
+with a message, so an agent cannot browse the web.
 
 Failures (Chromium gone, a timeout) raise :class:`BrowserFailure` with one line saying
 what happened; :meth:`BrowserDriver.ensure_started` launches a fresh Chromium after a
@@ -16,8 +17,10 @@ crash, and :meth:`close` leaves no Chromium process behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,6 +58,33 @@ _LOCATE = """(i) => {
   return [r.x + r.width / 2, r.y + r.height / 2, window.envkitSeq];
 }"""
 _AFTER = f"""async ([n, ms]) => {{ await window.envkitAfter(n, ms); return ({_READ_PAGE})(); }}"""
+
+
+_THREAD = threading.local()
+
+
+def _acquire_playwright() -> Any:
+    """This thread's Playwright driver, started on first use.
+
+    Playwright's sync API allows one driver per thread (a second ``start()`` finds the
+    first one's event loop), so every browser env of a thread shares it and each keeps
+    its own Chromium; the driver stops when the last env releases it.
+    """
+    from playwright.sync_api import sync_playwright
+
+    if getattr(_THREAD, "users", 0) == 0:
+        _THREAD.playwright = sync_playwright().start()
+        _THREAD.users = 0
+    _THREAD.users += 1
+    return _THREAD.playwright
+
+
+def _release_playwright() -> None:
+    _THREAD.users -= 1
+    if _THREAD.users == 0:
+        playwright, _THREAD.playwright = _THREAD.playwright, None
+        with contextlib.suppress(Exception):  # already gone
+            playwright.stop()
 
 
 class BrowserFailure(RuntimeError):
@@ -99,6 +129,8 @@ class BrowserDriver:
         self._playwright: Any = None
         self._browser: Any = None
         self._page: Any = None
+        self._pid: int | None = None
+        self._last_url: str | None = None
         self.refused: list[str] = []
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -115,11 +147,12 @@ class BrowserDriver:
         if self.executable_path is None:
             raise BrowserFailure("no Chromium found: apt-get install chromium, or set ENVKIT_CHROMIUM")
         try:
-            from playwright.sync_api import sync_playwright
+            import playwright.sync_api  # noqa: F401
         except ImportError:
             raise BrowserFailure("browser mode needs playwright: pip install 'mem1-envkit[shop]'") from None
+        before = self._browser_processes()
         try:
-            self._playwright = sync_playwright().start()
+            self._playwright = _acquire_playwright()
             self._browser = self._playwright.chromium.launch(
                 executable_path=self.executable_path,
                 headless=self.headless,
@@ -133,6 +166,8 @@ class BrowserDriver:
             context.set_default_navigation_timeout(self.action_timeout * 1000)
             context.route("**/*", self._guard)
             self._page = context.new_page()
+            launched = self._browser_processes() - before
+            self._pid = launched.pop() if len(launched) == 1 else None
         except Exception as error:
             self.close()
             raise BrowserFailure(f"could not start Chromium at {self.executable_path}: {_one_line(error)}") from None
@@ -147,34 +182,33 @@ class BrowserDriver:
         route.abort("blockedbyclient")
 
     def browser_pid(self) -> int | None:
-        """The Chromium browser process id (for tests and fault injection)."""
-        if self._browser is None:
-            return None
-        import psutil
+        """The process id of this driver's Chromium (for tests and fault injection)."""
+        return self._pid if self.alive else None
 
+    @staticmethod
+    def _browser_processes() -> set[int]:
+        """Chromium browser processes below this one (their renderers and helpers carry ``--type=``)."""
+        try:
+            import psutil
+        except ImportError:
+            return set()
+        found = set()
         for child in psutil.Process().children(recursive=True):
             try:
                 cmdline = child.cmdline()
             except psutil.Error:
                 continue
-            # the browser process; its renderer, GPU and utility children carry --type=
-            if (
-                cmdline
-                and "chrom" in os.path.basename(cmdline[0])
-                and not any(a.startswith("--type=") for a in cmdline)
-            ):
-                return child.pid
-        return None
+            if cmdline and "chrom" in os.path.basename(cmdline[0]) and not any(a.startswith("--type=") for a in cmdline):
+                found.add(child.pid)
+        return found
 
     def close(self) -> None:
         """Close Chromium and the Playwright driver; safe to call twice or after a crash."""
-        for closer in (self._browser, self._playwright):
-            if closer is None:
-                continue
-            try:
-                closer.close() if closer is self._browser else closer.stop()
-            except Exception:  # already gone: nothing left to close
-                pass
+        if self._browser is not None:
+            with contextlib.suppress(Exception):  # already gone: nothing left to close
+                self._browser.close()
+        if self._playwright is not None:
+            _release_playwright()
         self._browser = self._playwright = self._page = None
 
     # -- actions -------------------------------------------------------------------------
@@ -219,7 +253,7 @@ class BrowserDriver:
             raise self._failure(error) from None
         if self.refused:
             raise NavigationRefused(f"navigation to {self.refused[0]} refused: it is outside the shop at {self.origin}")
-        return _snapshot(data, url)
+        return self._remember(_snapshot(data, url))
 
     def _navigate(self, act: Any) -> Snapshot:
         self.ensure_alive()
@@ -233,14 +267,20 @@ class BrowserDriver:
         return self.snapshot()
 
     def snapshot(self) -> Snapshot:
-        """The current page, read from the DOM."""
+        """The current page, read from the DOM (back on the last shop page if the page left the shop)."""
         self.ensure_alive()
         try:
+            if _origin(self._page.url) != self.origin and self._last_url is not None:
+                self._page.goto(self._last_url, wait_until="domcontentloaded")
             data = self._page.evaluate(_READ_PAGE)
             url = self._page.url
         except Exception as error:
             raise self._failure(error) from None
-        return _snapshot(data, url)
+        return self._remember(_snapshot(data, url))
+
+    def _remember(self, snapshot: Snapshot) -> Snapshot:
+        self._last_url = snapshot.url
+        return snapshot
 
     def html(self) -> str:
         return self._page.content()
@@ -257,7 +297,7 @@ class BrowserDriver:
             raise BrowserFailure("Chromium is not running (it crashed or was closed); reset() starts a new one")
 
     def _failure(self, error: Exception) -> BrowserFailure:
-        if type(error).__name__ == "TimeoutError":
+        if type(error).__name__ == "TimeoutError" or "did not change within" in str(error):
             return BrowserFailure(f"the action timed out after {self.action_timeout:g} s")
         if not self.alive:
             return BrowserFailure(f"Chromium died during the action: {_one_line(error)}")

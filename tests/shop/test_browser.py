@@ -1,0 +1,164 @@
+"""Browser mode against a real Chromium (Debian's, through Playwright) and the real server."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import time
+
+import gymnasium as gym
+import pytest
+
+from envkit.envs import SHOP_ENV_ID
+from envkit.policy.scripted import ShopOracleAgent
+from envkit.protocol.tags import SHOP_TAGS
+from envkit.shop.browser import BrowserDriver, BrowserFailure, find_chromium
+from envkit.shop.server import ShopServer
+from tests.conftest import require
+from tests.shop.conftest import SMALL_SHOP
+
+
+def turn(action: str) -> str:
+    return SHOP_TAGS.format_turn("notes", "action", action)
+
+
+def chromium_processes() -> list[int]:
+    import psutil
+
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in child.name().lower() and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser_ready():
+    require("playwright", "psutil", "PIL")
+    if find_chromium() is None:
+        message = "needs Chromium (apt-get install chromium)"
+        if os.environ.get("ENVKIT_REQUIRE_EXTRAS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser_env(browser_ready, small_shop):
+    env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser", screenshot=True, html=True)
+    yield env
+    env.close()
+
+
+def test_same_actions_give_same_observations_and_rewards_in_both_modes(browser_env, small_shop):
+    text_env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP)
+    oracle = ShopOracleAgent(small_shop)
+    # refused actions and every detail tab (the oracle clicks < prev back to the item each time)
+    detours = ["click[nonexistent]", "search[again]", "click[reviews]", "click[features]", "click[description]"]
+    for index in range(4):
+        obs_t, info_t = text_env.reset(options={"task_index": index})
+        obs_b, info_b = browser_env.reset(options={"task_index": index})
+        assert obs_t == obs_b
+        oracle.reset(text_env.unwrapped.task)
+        pending = list(detours) if index == 0 else []
+        done, turns = False, 0
+        while not done:
+            if pending and info_t.get("page") == "item":
+                action = turn(pending.pop(0))
+            else:
+                action = oracle.act(obs_t, info_t)
+            obs_t, r_t, term_t, trunc_t, info_t = text_env.step(action)
+            obs_b, r_b, term_b, trunc_b, info_b = browser_env.step(action)
+            assert obs_b == obs_t
+            assert (r_b, term_b, trunc_b) == (r_t, term_t, trunc_t)
+            assert info_b["available_actions"] == info_t["available_actions"]
+            done, turns = term_t or trunc_t, turns + 1
+        assert r_t == 1.0 and turns >= 4
+        assert info_b["url"].endswith("/done") and "data-score" in info_b["html"]
+
+
+def test_screenshot_of_an_item_page_is_not_blank(browser_env, small_shop):
+    from PIL import Image, ImageStat
+
+    _, info = browser_env.reset(options={"task_index": 5})
+    goal = small_shop.source.goal(browser_env.unwrapped.task.objectives[0].id)
+    browser_env.step(turn(f"search[{goal.name}]"))
+    _, _, _, _, info = browser_env.step(turn(f"click[{goal.asin}]"))
+    assert info["page"] == "item"
+    image = Image.open(io.BytesIO(info["screenshot"])).convert("L")
+    assert image.size == (1024, 768)
+    stats = ImageStat.Stat(image)
+    assert stats.stddev[0] > 10  # text and buttons, not a blank page
+    assert len(image.getcolors(maxcolors=1 << 16) or range(1 << 16)) > 20
+
+
+def test_navigation_outside_the_shop_is_refused(browser_ready, small_shop):
+    server = ShopServer(small_shop)
+    driver = BrowserDriver(server.url)
+    try:
+        driver.ensure_started()
+        goal = small_shop.source.goals("test")[0]
+        driver.open(f"/s/nav/?goal={goal.id}")
+        with pytest.raises(BrowserFailure, match="outside the shop"):
+            driver.open("http://example.com/")
+        # a page that tries to leave on its own is stopped by the origin guard
+        driver._page.evaluate("() => { window.location.href = 'http://127.0.0.2:9/away'; }")
+        driver._page.wait_for_timeout(500)  # lets Playwright run the route guard
+        assert driver.refused and driver.snapshot().page.kind == "search"
+    finally:
+        driver.close()
+        server.stop()
+
+
+def test_a_chromium_crash_is_reported_and_reset_recovers(browser_ready, small_shop):
+    env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser", action_timeout=5.0)
+    try:
+        env.reset(options={"task_index": 0})
+        driver = env.unwrapped.backend.driver
+        pid = driver.browser_pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        observation, reward, terminated, truncated, info = env.step(turn("search[tea]"))
+        assert truncated and not terminated and reward == 0.0
+        assert "Chromium" in info["browser_error"] and "Browser failure" in observation
+        observation, info = env.reset(options={"task_index": 1})
+        assert info["page"] == "search" and driver.browser_pid() not in (None, pid)
+        _, _, _, _, info = env.step(turn("search[tea]"))
+        assert info["page"] == "results"
+    finally:
+        env.close()
+
+
+def test_close_leaves_no_chromium_behind(browser_ready, small_shop):
+    before = set(chromium_processes())
+    env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser")
+    env.reset(options={"task_index": 0})
+    assert set(chromium_processes()) - before  # it did start Chromium
+    env.close()
+    deadline = time.monotonic() + 10
+    while set(chromium_processes()) - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not set(chromium_processes()) - before
+
+
+def test_a_slow_action_times_out_into_info(browser_ready, small_shop, monkeypatch):
+    env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser", action_timeout=1.0)
+    try:
+        env.reset(options={"task_index": 0})
+        search = small_shop.search.search
+
+        def slow_search(query: str):
+            time.sleep(3)  # the server hangs on this search
+            return search(query)
+
+        monkeypatch.setattr(small_shop.search, "search", slow_search)
+        started = time.monotonic()
+        _, _, _, truncated, info = env.step(turn("search[tea]"))
+        assert truncated and "timed out after 1 s" in info["browser_error"]
+        assert time.monotonic() - started < 2.5
+    finally:
+        env.close()
