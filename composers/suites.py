@@ -7,7 +7,8 @@ so regenerating a preset reproduces every byte, and :func:`verify_suite` can tel
 whether a suite on disk is the one its manifest describes.
 
 Presets follow MEM1's protocol: train on N = 2, evaluate on the test split for N from
-1 up to beyond the training horizon.
+1 up to beyond the training horizon. ``webshop`` holds shop goals (one purchase per
+episode, as WebShop); ``mixed`` holds tasks of questions and purchases together.
 """
 
 from __future__ import annotations
@@ -27,17 +28,19 @@ from composers.sources.registry import load_source
 __all__ = ["MANIFEST", "PRESETS", "SuitePart", "SuitePreset", "generate_suite", "read_manifest", "verify_suite"]
 
 MANIFEST = "suite.json"
-FORMAT = "envkit.suite/1"
+FORMAT = "envkit.suite/2"
+_READABLE = ("envkit.suite/1", FORMAT)  # /1: one source under "source"; /2: "sources", a list
 
 
 @dataclass(frozen=True, slots=True)
 class SuitePart:
-    """One task file of a suite."""
+    """One task file of a suite (``counts``: per-source counts of a ``mixed`` part)."""
 
     split: str
     strategy: str
     n_objectives: int
     count: int
+    counts: tuple[int, ...] | None = None
 
     @property
     def filename(self) -> str:
@@ -46,11 +49,11 @@ class SuitePart:
 
 @dataclass(frozen=True, slots=True)
 class SuitePreset:
-    """A named suite: one source and the task files composed from it."""
+    """A named suite: its sources and the task files composed from them."""
 
     name: str
     description: str
-    source: str
+    sources: tuple[str, ...]
     parts: tuple[SuitePart, ...]
     version: int = 1
 
@@ -65,14 +68,29 @@ PRESETS: dict[str, SuitePreset] = {
         SuitePreset(
             "mem1-qa",
             "MEM1's multi-objective QA: train N=2; test N=1, 2, 4, 8, 16 and the beyond-horizon 32 (parallel).",
-            "synthetic:passages=100000,seed=0",
+            ("synthetic:passages=100000,seed=0",),
             _qa_parts("parallel", (1, 2, 4, 8, 16, 32)),
         ),
         SuitePreset(
             "chained-qa",
             "Interdependent objectives (objective k+1 needs answer k): train N=2; test N=2, 4, 8, 16.",
-            "synthetic:passages=100000,seed=0",
+            ("synthetic:passages=100000,seed=0",),
             _qa_parts("chained", (2, 4, 8, 16)),
+        ),
+        SuitePreset(
+            "webshop",
+            "WebShop goals on the bundled 10k-product catalog: one purchase per episode; train and test goals.",
+            ("shop:products=10000,seed=0",),
+            (SuitePart("train", "parallel", 1, 5000), SuitePart("test", "parallel", 1, 500)),
+        ),
+        SuitePreset(
+            "mixed",
+            "Questions and purchases in one episode: train 2 questions + 1 purchase; test 2+1, 4+1, 8+2, 16+2.",
+            ("synthetic:passages=100000,seed=0", "shop:products=10000,seed=0"),
+            (
+                SuitePart("train", "mixed", 3, 5000, (2, 1)),
+                *(SuitePart("test", "mixed", q + g, 200, (q, g)) for q, g in ((2, 1), (4, 1), (8, 2), (16, 2))),
+            ),
         ),
     )
 }
@@ -119,11 +137,12 @@ def generate_suite(
     if folder.exists():
         raise SourceError(f"{folder} already exists: choose a new folder")
     with atomic_folder(folder) as staging:
-        source = load_source(preset.source)
+        sources = [load_source(spec) for spec in preset.sources]
         files = []
         for part in preset.parts:
             count = max(1, round(part.count * scale))
-            tasks = compose(source, part.strategy, part.n_objectives, count, part.split, seed)
+            chosen = sources if part.strategy == "mixed" else sources[0]
+            tasks = compose(chosen, part.strategy, part.n_objectives, count, part.split, seed, counts=part.counts)
             tasks.write(staging / part.filename)
             files.append(
                 {
@@ -144,7 +163,9 @@ def generate_suite(
             "version": preset.version,
             "seed": seed,
             "scale": scale,
-            "source": {"spec": preset.source, "sha256": _source_hash(preset.source, {p.split for p in preset.parts})},
+            "sources": [
+                {"spec": spec, "sha256": _source_hash(spec, {p.split for p in preset.parts})} for spec in preset.sources
+            ],
             "files": files,
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -160,8 +181,10 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise SourceError(f"{path}:{error.lineno}: invalid JSON ({error.msg})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") not in _READABLE:
         raise SourceError(f"{path}: unsupported suite format (expected {FORMAT!r})")
+    if "source" in manifest:  # format /1
+        manifest["sources"] = [manifest.pop("source")]
     return manifest
 
 

@@ -129,7 +129,11 @@ def _launch_check() -> tuple[str, bool, str]:
         driver.ensure_started()
         driver._page.set_content("<p>envkit</p>")
         text = driver._page.inner_text("p")
-        return "launch", text == "envkit", f"Chromium launched and rendered a page in {time.perf_counter() - started:.1f} s"
+        return (
+            "launch",
+            text == "envkit",
+            f"Chromium launched and rendered a page in {time.perf_counter() - started:.1f} s",
+        )
     except BrowserFailure as failure:
         return "launch", False, str(failure)
     finally:

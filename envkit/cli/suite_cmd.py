@@ -46,7 +46,7 @@ def list_presets() -> None:
         table.add_column(column)
     for preset in PRESETS.values():
         tasks = str(sum(p.count for p in preset.parts))
-        table.add_row(preset.name, tasks, f"{preset.description} Source: {preset.source}.")
+        table.add_row(preset.name, tasks, f"{preset.description} Sources: {', '.join(preset.sources)}.")
     Console().print(table)
 
 
@@ -57,7 +57,7 @@ def info(folder: Annotated[Path, typer.Argument(help="A suite folder.")]) -> Non
     console = Console()
     console.print(
         f"suite {manifest['preset']} v{manifest['version']}, seed {manifest['seed']}, scale {manifest['scale']}; "
-        f"source {manifest['source']['spec']} (sha256 {manifest['source']['sha256'][:12]})"
+        + "; ".join(f"source {src['spec']} (sha256 {src['sha256'][:12]})" for src in manifest["sources"])
     )
     table = Table()
     for column in ("file", "split", "strategy", "N", "tasks", "sha256"):

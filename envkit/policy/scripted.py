@@ -167,7 +167,7 @@ class ShopOracleAgent:
 
 
 class MixedOracleAgent:
-    """The composite env's oracle: buys every product with :class:`ShopOracleAgent`, then answers with :class:`OracleAgent`."""
+    """The composite env's oracle: buys each product (:class:`ShopOracleAgent`), then answers (:class:`OracleAgent`)."""
 
     def __init__(self, shop: Any, tags: TagSet | None = None) -> None:
         from envkit.envs.composite import MIXED_TAGS

@@ -64,7 +64,7 @@ _THREAD = threading.local()
 
 
 def _acquire_playwright() -> Any:
-    """This thread's Playwright driver, started on first use.
+    """Return this thread's Playwright driver, started on first use.
 
     Playwright's sync API allows one driver per thread (a second ``start()`` finds the
     first one's event loop), so every browser env of a thread shares it and each keeps
@@ -198,7 +198,11 @@ class BrowserDriver:
                 cmdline = child.cmdline()
             except psutil.Error:
                 continue
-            if cmdline and "chrom" in os.path.basename(cmdline[0]) and not any(a.startswith("--type=") for a in cmdline):
+            if (
+                cmdline
+                and "chrom" in os.path.basename(cmdline[0])
+                and not any(a.startswith("--type=") for a in cmdline)
+            ):
                 found.add(child.pid)
         return found
 

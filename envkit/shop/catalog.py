@@ -1,6 +1,7 @@
 """The product catalog in SQLite: a million products, none of them in RAM.
 
-One table, one row per product (the ASIN and the record as JSON). Reads go through
+One table, one row per product: the ASIN, what a result list shows (name and price
+tag, so a result page decodes no records) and the record as JSON. Reads go through
 one read-only connection guarded by a lock, so the server's worker threads and the
 env share it; a lookup costs tens of microseconds.
 """
@@ -18,7 +19,7 @@ from composers.sources.shop.records import Product
 
 __all__ = ["Catalog", "CatalogError"]
 
-_SCHEMA = "envkit.catalog/1"
+_SCHEMA = "envkit.catalog/2"
 
 
 class CatalogError(RuntimeError):
@@ -56,15 +57,19 @@ class Catalog:
             db.execute("PRAGMA journal_mode = OFF")
             db.execute("PRAGMA synchronous = OFF")
             db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-            db.execute("CREATE TABLE products (asin TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID")
+            db.execute(
+                "CREATE TABLE products (asin TEXT PRIMARY KEY, name TEXT, price_tag TEXT, data TEXT NOT NULL)"
+                " WITHOUT ROWID"
+            )
             db.execute("INSERT INTO meta VALUES ('schema', ?)", (_SCHEMA,))
-            rows: list[tuple[str, str]] = []
-            for product in products:
-                rows.append((product.asin, json.dumps(product.to_dict(), ensure_ascii=False)))
+            rows: list[tuple[str, str, str, str]] = []
+            insert = "INSERT OR IGNORE INTO products VALUES (?, ?, ?, ?)"
+            for p in products:
+                rows.append((p.asin, p.name, p.price_tag, json.dumps(p.to_dict(), ensure_ascii=False)))
                 if len(rows) >= batch:
-                    db.executemany("INSERT OR IGNORE INTO products VALUES (?, ?)", rows)
+                    db.executemany(insert, rows)
                     rows.clear()
-            db.executemany("INSERT OR IGNORE INTO products VALUES (?, ?)", rows)
+            db.executemany(insert, rows)
             db.commit()
         finally:
             db.close()
@@ -98,6 +103,13 @@ class Catalog:
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         return found
+
+    def listings(self, asins: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """Name and price tag of each of ``asins`` that exists, in one query (what a result page shows)."""
+        marks = ",".join("?" * len(asins))
+        with self._lock:
+            rows = self._db.execute(f"SELECT asin, name, price_tag FROM products WHERE asin IN ({marks})", list(asins))
+            return {asin: (name, tag) for asin, name, tag in rows.fetchall()}
 
     def __iter__(self) -> Iterator[Product]:
         """Every product in ASIN order (read in pages, so memory stays flat)."""

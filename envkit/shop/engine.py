@@ -79,10 +79,10 @@ class ShopEngine:
         if start + RESULTS_PER_PAGE < len(asins):
             segments.append(_c(NEXT))
         shown = asins[start : start + RESULTS_PER_PAGE]
-        products = self.catalog.get_many(shown)
+        listings = self.catalog.listings(shown)
         for asin in shown:
-            product = products[asin]
-            segments += [_c(product.asin), _t(product.name), _t(product.price_tag)]
+            name, price_tag = listings[asin]
+            segments += [_c(asin), _t(name), _t(price_tag)]
         return segments
 
     def _item_segments(self, state: ShopState, product: Product) -> list[Segment]:

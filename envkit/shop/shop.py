@@ -28,7 +28,7 @@ from envkit.shop.search import ProductSearch, product_documents
 __all__ = ["DEFAULT_SHOP", "Shop", "cache_root", "open_shop"]
 
 DEFAULT_SHOP = "shop:products=1000,seed=0"
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"
 
 
 def cache_root() -> Path:

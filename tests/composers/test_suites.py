@@ -11,7 +11,7 @@ from tests.conftest import SMALL_WORLD
 SMALL = SuitePreset(
     "small-qa",
     "a small suite for tests",
-    SMALL_WORLD,
+    (SMALL_WORLD,),
     (SuitePart("train", "parallel", 2, 40), SuitePart("test", "parallel", 4, 10), SuitePart("test", "chained", 3, 10)),
 )
 
@@ -34,8 +34,8 @@ def test_regenerating_a_suite_reproduces_every_byte(tmp_path):
 
 def test_manifest_describes_the_files(tmp_path):
     manifest = generate_suite(SMALL, tmp_path / "s", scale=0.5)
-    assert manifest["format"] == "envkit.suite/1" and manifest["scale"] == 0.5
-    assert len(manifest["source"]["sha256"]) == 64
+    assert manifest["format"] == "envkit.suite/2" and manifest["scale"] == 0.5
+    assert len(manifest["sources"][0]["sha256"]) == 64
     for entry in manifest["files"]:
         tasks = list(read_tasks(tmp_path / "s" / entry["path"]))
         assert len(tasks) == entry["count"]
@@ -98,3 +98,27 @@ def test_suite_cli(tmp_path):
     assert envkit("suite", "info", str(folder)).returncode == 1
     bad = envkit("suite", "generate", "--preset", "nope", "-o", str(tmp_path / "n"))
     assert bad.returncode == 2 and "unknown preset" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_shop_presets_generate_playable_suites(tmp_path, monkeypatch):
+    import gymnasium as gym
+
+    import envkit  # noqa: F401
+    from composers.suites import generate_suite, verify_suite
+    from envkit.policy.scripted import MixedOracleAgent
+    from envkit.rollout.episode import run_episode
+
+    monkeypatch.setenv("ENVKIT_CACHE", str(tmp_path / "cache"))
+    manifest = generate_suite("mixed", tmp_path / "mixed", scale=0.005)
+    assert [s["spec"] for s in manifest["sources"]] == [
+        "synthetic:passages=100000,seed=0",
+        "shop:products=10000,seed=0",
+    ]
+    assert verify_suite(tmp_path / "mixed") == []
+    test_file = tmp_path / "mixed" / "test_mixed_n10.jsonl"
+    tasks = read_tasks(test_file)
+    assert all([o.kind for o in t.objectives].count("shop") == 2 for t in tasks)
+    env = gym.make("envkit/Composite-v0", task_file=test_file)
+    assert run_episode(env, MixedOracleAgent(env.unwrapped.shop.shop), task_index=0).reward == 1.0
+    again = generate_suite("webshop", tmp_path / "webshop", scale=0.01)
+    assert {f["n_objectives"] for f in again["files"]} == {1}

@@ -66,10 +66,7 @@ def test_same_actions_give_same_observations_and_rewards_in_both_modes(browser_e
         pending = list(detours) if index == 0 else []
         done, turns = False, 0
         while not done:
-            if pending and info_t.get("page") == "item":
-                action = turn(pending.pop(0))
-            else:
-                action = oracle.act(obs_t, info_t)
+            action = turn(pending.pop(0)) if pending and info_t.get("page") == "item" else oracle.act(obs_t, info_t)
             obs_t, r_t, term_t, trunc_t, info_t = text_env.step(action)
             obs_b, r_b, term_b, trunc_b, info_b = browser_env.step(action)
             assert obs_b == obs_t

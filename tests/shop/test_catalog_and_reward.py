@@ -45,7 +45,9 @@ def test_reward_follows_webshops_formula():
     # one option wrong: (attrs + options - 1 + price) / (attrs + options + 1)
     name, value = goal.goal_options[0]
     other = next(v for v in dict(product.options)[name] if v != value)
-    expected = (len(goal.attributes) + len(goal.goal_options) - 1 + 1) / (len(goal.attributes) + len(goal.goal_options) + 1)
+    expected = (len(goal.attributes) + len(goal.goal_options) - 1 + 1) / (
+        len(goal.attributes) + len(goal.goal_options) + 1
+    )
     assert purchase_reward(product, goal, {**chosen, name: other}).total == pytest.approx(expected)
     over = purchase_reward(product, goal, chosen, price=goal.price_upper + 1)
     assert not over.price_ok and over.total < 1.0

@@ -66,7 +66,7 @@ def test_webshop_files_load_like_webshop(webshop_folder):
 
 def test_bad_webshop_files_name_the_file(tmp_path):
     (tmp_path / "items_shuffle_1.json").write_text("{not json")
-    with pytest.raises(SourceError, match="items_shuffle_1.json: not valid JSON"):
+    with pytest.raises(SourceError, match=r"items_shuffle_1\.json: not valid JSON"):
         load_source(f"shop:webshop={tmp_path}")
     (tmp_path / "items_shuffle_1.json").write_text(json.dumps([{"asin": "B1", "pricing": "$1"}]))
     with pytest.raises(SourceError, match="has no field 'name'"):

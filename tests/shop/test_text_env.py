@@ -54,7 +54,7 @@ def test_bad_turns_and_actions_are_observations(shop_env):
         "\x00<<<": "missing_state",
     }
     for action, kind in cases.items():
-        observation, reward, terminated, truncated, info = shop_env.step(action)
+        _observation, reward, terminated, _truncated, info = shop_env.step(action)
         assert info["violation"] == kind and reward == 0.0 and not terminated
         assert "Invalid" in shop_env.unwrapped._last
     _, _, _, _, info = shop_env.step(turn("click[next >]"))
@@ -101,7 +101,7 @@ def test_composite_episodes_answer_questions_and_buy(small_shop):
     results = [run_episode(env, oracle, task_index=i) for i in range(25)]
     assert [r.reward for r in results] == pytest.approx([1.0] * 25)
     # the QA part alone gives 2/3 of the reward: answer right, then buy nothing
-    observation, info = env.reset(options={"task_index": 0})
+    _observation, info = env.reset(options={"task_index": 0})
     task = env.unwrapped.task
     answers = "; ".join(o.golden_answers[0] for o in task.objectives if o.kind == "qa")
     _, reward, terminated, _, info = env.step(f"<IS>x</IS><answer>{answers}</answer>")
