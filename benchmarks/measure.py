@@ -41,6 +41,12 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 def single_search_ms(retriever: Any, queries: list[str], k: int = 3) -> float:
     """Median milliseconds of one ``search`` call."""
     times = []

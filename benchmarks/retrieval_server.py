@@ -25,15 +25,10 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.measure import write_result
+from benchmarks.measure import percentile, write_result
 
 CLIENTS = 8
 MAX_REQUESTS_PER_CLIENT = 200_000
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main() -> None:
@@ -131,12 +126,12 @@ def main() -> None:
         "errors": sum(errors),
         "requests_per_second": round(len(every) / elapsed, 1),
         "latency_ms_p50": round(statistics.median(every) * 1e3, 2),
-        "latency_ms_p99": round(_percentile(every, 0.99) * 1e3, 2),
+        "latency_ms_p99": round(percentile(every, 0.99) * 1e3, 2),
         "latency_ms_max": round(max(every) * 1e3, 2),
         "backend_calls": batches,
         "queries_per_backend_call": round(len(every) / max(batches, 1), 2),
         "peer_in_process_search_ms_p50": round(statistics.median(direct) * 1e3, 3),
-        "peer_in_process_search_ms_p99": round(_percentile(direct, 0.99) * 1e3, 3),
+        "peer_in_process_search_ms_p99": round(percentile(direct, 0.99) * 1e3, 3),
     }
     write_result(
         "retrieval_server" if args.seconds >= 60 else "retrieval_server_quick",

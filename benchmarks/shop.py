@@ -33,15 +33,10 @@ import threading
 import time
 from urllib.parse import quote, urlencode
 
-from benchmarks.measure import peak_rss_mib, write_result
+from benchmarks.measure import peak_rss_mib, percentile, write_result
 
 CLIENTS = 16
 MAX_REQUESTS_PER_CLIENT = 100_000
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _play(env, oracle, index: int, step_times: list[float] | None = None) -> tuple[int, float]:
@@ -103,7 +98,7 @@ def browser_mode(shop_spec: str) -> dict:
         env.close()
     return {
         "browser_ms_per_step_p50": round(statistics.median(step_times) * 1e3, 1),
-        "browser_ms_per_step_p99": round(_percentile(step_times, 0.99) * 1e3, 1),
+        "browser_ms_per_step_p99": round(percentile(step_times, 0.99) * 1e3, 1),
         "browser_steps": len(step_times),
         "browser_oracle_mean_reward": round(sum(rewards) / len(rewards), 4),
     }
@@ -199,7 +194,7 @@ def server_load(shop_spec: str, seconds: float) -> dict:
         "server_errors": sum(e for _, e, _ in results.values()),
         "server_requests_per_s": round(len(latencies) / elapsed),
         "server_p50_ms": round(statistics.median(latencies) * 1e3, 2),
-        "server_p99_ms": round(_percentile(latencies, 0.99) * 1e3, 2),
+        "server_p99_ms": round(percentile(latencies, 0.99) * 1e3, 2),
     }
 
 

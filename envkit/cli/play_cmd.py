@@ -15,6 +15,7 @@ import gymnasium as gym
 import typer
 from rich.console import Console
 
+from envkit.cli.terminal import play_in_terminal
 from envkit.envs import QA_ENV_ID
 from envkit.protocol.tags import QA_TAGS
 
@@ -49,22 +50,10 @@ def play(
     env = gym.make(QA_ENV_ID, strategy=strategy, split=split, seed=seed, context=context, **kwargs)
     observation, info = env.reset(seed=seed)
     console.print("Type 'search QUERY', 'answer A1; A2; ...', a full <IS>...</IS> turn, or 'quit'.\n")
-    notes = "(played by a person)"
-    done = False
-    while not done:
-        console.rule(f"context the agent sees ({info['context_tokens']} tokens)")
-        console.print(observation, markup=False)
-        try:
-            line = input("> ")
-        except EOFError:
-            console.print("\nend of input: episode abandoned")
-            return
-        if line.strip().lower() in ("quit", "exit", "q"):
-            console.print("episode abandoned")
-            return
-        observation, reward, terminated, truncated, info = env.step(to_turn(line, notes))
-        done = terminated or truncated
-    console.rule("episode over")
+    played = play_in_terminal(env, observation, info, lambda line: to_turn(line, "(played by a person)"), console)
+    if played is None:
+        return
+    reward, info = played
     if info.get("action") == "answer":
         correct = info["objective_em"]
         task = env.unwrapped.task  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from envkit.cli.terminal import play_in_terminal
 from envkit.envs import SHOP_ENV_ID
 from envkit.protocol.tags import SHOP_TAGS
 from envkit.shop.shop import DEFAULT_SHOP, cache_root
@@ -53,26 +54,19 @@ def play(
     try:
         observation, info = env.reset(seed=seed)
         console.print("Type search[keywords], click[label], a full <IS>...</IS> turn, or 'quit'.\n")
-        done, reward = False, 0.0
-        while not done:
-            console.rule(f"context the agent sees ({info['context_tokens']} tokens)")
-            console.print(observation, markup=False)
-            try:
-                line = input("> ")
-            except EOFError:
-                console.print("\nend of input: episode abandoned")
-                return
-            if line.strip().lower() in ("quit", "exit", "q"):
-                console.print("episode abandoned")
-                return
-            turn = line if "<" in line else SHOP_TAGS.format_turn("(played by a person)", "action", line.strip())
-            observation, reward, terminated, truncated, info = env.step(turn)
-            done = terminated or truncated
-        console.rule("episode over")
-        console.print(observation, markup=False)
+        played = play_in_terminal(env, observation, info, _shop_turn, console)
+        if played is None:
+            return
+        reward, info = played
+        console.print(info["messages"][-1]["content"], markup=False)  # the score page
         console.print(f"reward {reward:.4f} (success = 1.0), peak context {info['peak_context_tokens']} tokens")
     finally:
         env.close()
+
+
+def _shop_turn(line: str) -> str:
+    """A typed ``search[...]``/``click[...]`` as a protocol turn (full turns pass through)."""
+    return line if "<" in line else SHOP_TAGS.format_turn("(played by a person)", "action", line.strip())
 
 
 @shop_app.command("doctor")

@@ -17,10 +17,11 @@ from typing import Any, ClassVar
 import gymnasium as gym
 
 from composers.records import Task
+from envkit.envs.episodes import choose_task, read_turn
 from envkit.envs.qa import MultiObjectiveQAEnv
 from envkit.envs.shop import MAX_TURNS_PER_GOAL, WebShopEnv
 from envkit.envs.spaces import UnicodeText
-from envkit.protocol.parser import Violation, ViolationKind, parse_turn
+from envkit.protocol.parser import Violation
 from envkit.protocol.prompts import mixed_prompt
 from envkit.protocol.tags import TagSet
 from envkit.retrieval.base import Retriever
@@ -94,12 +95,7 @@ class CompositeEnv(gym.Env[str, str]):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
-        if options and "task_index" in options:
-            index = int(options["task_index"])
-            if not 0 <= index < len(self.tasks):
-                raise IndexError(f"task_index {index} out of range for {len(self.tasks)} tasks")
-        else:
-            index = int(self.np_random.integers(len(self.tasks)))
+        index = choose_task(self.np_random, len(self.tasks), options)
         self.task = self.tasks[index]
         questions = [o for o in self.task.objectives if o.kind != "shop"]
         goals = [o for o in self.task.objectives if o.kind == "shop"]
@@ -125,15 +121,12 @@ class CompositeEnv(gym.Env[str, str]):
         if self._done or self.task is None:
             raise RuntimeError("the episode is over: call reset() before step()")
         self._turn += 1
-        parsed = parse_turn(action, self.tags) if isinstance(action, str) else None
+        parsed = read_turn(action, self.tags, self.action_space.max_length)
         reward = 0.0
         info: dict[str, Any]
-        if parsed is None or isinstance(parsed, Violation):
-            kind, message = (
-                (ViolationKind.NOT_TEXT, "a turn must be text") if parsed is None else (parsed.kind, parsed.message)
-            )
-            info = {"action": None, "violation": kind.value, "violation_message": message, "part": None}
-            observation = self.tags.information_block(f"Invalid turn: {message}. Please {self.tags.describe()}.")
+        if isinstance(parsed, Violation):
+            info = {"action": None, "violation": parsed.kind.value, "violation_message": parsed.message, "part": None}
+            observation = self.tags.information_block(f"Invalid turn: {parsed.message}. Please {self.tags.describe()}.")
         elif parsed.action.name == self._shop_action:
             if self._shop_done:
                 observation, info = self._refuse("every product is already bought")

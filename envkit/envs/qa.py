@@ -26,9 +26,10 @@ from typing import Any, ClassVar
 import gymnasium as gym
 
 from composers.records import Task
+from envkit.envs.episodes import choose_task, read_turn
 from envkit.envs.spaces import UnicodeText
 from envkit.eval.metrics import exact_match, f1_score
-from envkit.protocol.parser import Turn, Violation, ViolationKind, parse_answers, parse_turn
+from envkit.protocol.parser import Violation, parse_answers
 from envkit.protocol.prompts import qa_prompt
 from envkit.protocol.tags import QA_TAGS, TagSet
 from envkit.retrieval.base import Retriever, format_passages
@@ -101,12 +102,7 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         """Start an episode; ``options={"task_index": i}`` picks a task, else one is drawn."""
         super().reset(seed=seed)
-        if options and "task_index" in options:
-            index = int(options["task_index"])
-            if not 0 <= index < len(self.tasks):
-                raise IndexError(f"task_index {index} out of range for {len(self.tasks)} tasks")
-        else:
-            index = int(self.np_random.integers(len(self.tasks)))
+        index = choose_task(self.np_random, len(self.tasks), options)
         self.task = self.tasks[index]
         self._turn, self._done = 0, False
         self._limit = self.max_turns or 4 * self.task.n_objectives + 4
@@ -131,7 +127,7 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
             "violation_message": None,
         }
         reward, terminated = 0.0, False
-        parsed = self._parse(action)
+        parsed = read_turn(action, self.tags, self.max_action_chars)
         if isinstance(parsed, Violation):
             info["violation"], info["violation_message"] = parsed.kind.value, parsed.message
             observation = self.tags.information_block(f"Invalid turn: {parsed.message}. Please {self.tags.describe()}.")
@@ -149,15 +145,6 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
         if self.render_mode == "human":
             self.render()
         return observation, reward, terminated, truncated, info
-
-    def _parse(self, action: Any) -> Turn | Violation:
-        if not isinstance(action, str):
-            return Violation(ViolationKind.NOT_TEXT, f"a turn must be text, got {type(action).__name__}")
-        if len(action) > self.max_action_chars:
-            return Violation(
-                ViolationKind.TOO_LONG, f"turn of {len(action)} characters exceeds {self.max_action_chars}"
-            )
-        return parse_turn(action, self.tags)
 
     def _score(self, content: str, info: dict[str, Any]) -> tuple[float, str]:
         assert self.task is not None

@@ -30,8 +30,9 @@ import gymnasium as gym
 
 from composers.records import Task
 from composers.sources.shop.records import Goal
+from envkit.envs.episodes import choose_task, read_turn
 from envkit.envs.spaces import UnicodeText
-from envkit.protocol.parser import Turn, Violation, ViolationKind, parse_turn
+from envkit.protocol.parser import Violation, ViolationKind
 from envkit.protocol.prompts import shop_prompt
 from envkit.protocol.tags import SHOP_TAGS, TagSet
 from envkit.shop.backends import BrowserShop, ShopBackend, ShopView, TextShop
@@ -105,12 +106,7 @@ class WebShopEnv(gym.Env[str, str]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         """Start an episode; ``options={"task_index": i}`` picks a task, else one is drawn."""
         super().reset(seed=seed)
-        if options and "task_index" in options:
-            index = int(options["task_index"])
-            if not 0 <= index < len(self.tasks):
-                raise IndexError(f"task_index {index} out of range for {len(self.tasks)} tasks")
-        else:
-            index = int(self.np_random.integers(len(self.tasks)))
+        index = choose_task(self.np_random, len(self.tasks), options)
         self.task = self.tasks[index]
         self._goals = [self.shop.source.goal(o.id) for o in self.task.objectives if o.kind == "shop"]
         if not self._goals:
@@ -142,7 +138,7 @@ class WebShopEnv(gym.Env[str, str]):
             "refused": None,
         }
         reward, terminated, truncated = 0.0, False, False
-        parsed = self._parse(action)
+        parsed = read_turn(action, self.tags, self.max_action_chars)
         if isinstance(parsed, Violation):
             info["violation"], info["violation_message"] = parsed.kind.value, parsed.message
             text = f"Invalid turn: {parsed.message}. Please {self.tags.describe()}."
@@ -198,15 +194,6 @@ class WebShopEnv(gym.Env[str, str]):
         if view.screenshot is not None:
             info["screenshot"] = view.screenshot
         return info
-
-    def _parse(self, action: Any) -> Turn | Violation:
-        if not isinstance(action, str):
-            return Violation(ViolationKind.NOT_TEXT, f"a turn must be text, got {type(action).__name__}")
-        if len(action) > self.max_action_chars:
-            return Violation(
-                ViolationKind.TOO_LONG, f"turn of {len(action)} characters exceeds {self.max_action_chars}"
-            )
-        return parse_turn(action, self.tags)
 
     def render(self) -> str | None:
         text = f"[turn {self._turn}] {self._last}"
