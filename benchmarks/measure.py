@@ -6,10 +6,15 @@ import json
 import os
 import platform
 import resource
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +89,31 @@ def write_result(name: str, command: str, results: dict[str, Any], targets: dict
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(json.dumps({"targets": targets, "results": results}, indent=2))
     return path
+
+
+@contextmanager
+def envkit_server(*args: str, start_timeout: float = 120.0) -> Iterator[int]:
+    """Run ``envkit ARGS --port PORT`` on a free loopback port until ``/health`` answers; yield the port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "envkit", *args, "--port", str(port)]
+    # stderr to a file, not a pipe: a chatty server never blocks on a full pipe
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            deadline = time.monotonic() + start_timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                        break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        tail = log.read().decode(errors="replace")[-500:]
+                        raise RuntimeError(f"{' '.join(args)} did not start: {tail}") from None
+                    time.sleep(0.2)
+            yield port
+        finally:
+            server.terminate()
+            server.wait(timeout=30)

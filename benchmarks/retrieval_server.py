@@ -16,16 +16,13 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from benchmarks.measure import percentile, write_result
+from benchmarks.measure import envkit_server, percentile, write_result
 
 CLIENTS = 8
 MAX_REQUESTS_PER_CLIENT = 200_000
@@ -56,25 +53,8 @@ def main() -> None:
         local.search(query, 3)
         direct.append(time.perf_counter() - start)
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "envkit", "retriever", "serve", "--index", str(folder), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                httpx.get(f"{url}/health", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {server.stderr.read().decode()[-500:]}") from None
-                time.sleep(0.2)
+    with envkit_server("retriever", "serve", "--index", str(folder)) as port:
+        url = f"http://127.0.0.1:{port}"
         batches_before = httpx.get(f"{url}/health").json()["batches"]
         latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
         errors: list[int] = [0] * CLIENTS
@@ -113,9 +93,6 @@ def main() -> None:
             thread.join()
         elapsed = time.monotonic() - began
         batches = httpx.get(f"{url}/health").json()["batches"] - batches_before
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
     every = [x for per_client in latencies for x in per_client]
     results = {

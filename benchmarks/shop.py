@@ -24,16 +24,13 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from urllib.parse import quote, urlencode
 
-from benchmarks.measure import peak_rss_mib, percentile, write_result
+from benchmarks.measure import envkit_server, peak_rss_mib, percentile, write_result
 
 CLIENTS = 16
 MAX_REQUESTS_PER_CLIENT = 100_000
@@ -156,24 +153,7 @@ def server_load(shop_spec: str, seconds: float) -> dict:
     for goal in shop.source.goals("test")[:2000]:
         option = json.dumps([[n, v] for n, v in goal.goal_options[:1] if n]) if goal.goal_options else ""
         goals.append((goal.id, goal.query, goal.asin, option))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "envkit", "shop", "serve", "--shop", shop_spec, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=2).request("GET", "/health")
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the shop server did not start") from None
-                time.sleep(0.2)
+    with envkit_server("shop", "serve", "--shop", shop_spec) as port:
         results: dict[int, tuple[list[float], int, int]] = {}
         end = time.monotonic() + seconds
         threads = [threading.Thread(target=_client, args=(port, goals, end, results, w)) for w in range(CLIENTS)]
@@ -183,9 +163,6 @@ def server_load(shop_spec: str, seconds: float) -> dict:
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - started
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     latencies = [t for lat, _, _ in results.values() for t in lat]
     return {
         "server_sessions": CLIENTS,
@@ -220,7 +197,8 @@ def main() -> None:
     results["peak_rss_mib"] = round(peak_rss_mib(), 1)
     command = "python -m benchmarks.shop" + ("" if args.products == 10_000 else f" --products {args.products}")
     targets = {"text_steps_per_s": ">= 2000", "browser_ms_per_step_p50": "<= 100", "server_errors": 0}
-    write_result("shop", command, results, targets)
+    full_run = args.seconds >= 60 and not args.skip_browser
+    write_result("shop" if full_run else "shop_quick", command, results, targets)  # a quick look keeps the record
 
 
 if __name__ == "__main__":
