@@ -103,17 +103,13 @@ class CompositeEnv(gym.Env[str, str]):
         self._qa_done, self._shop_done = not questions, not goals
         self._turn, self._done = 0, False
         self._limit = self.max_turns or 4 * len(questions) + 4 + MAX_TURNS_PER_GOAL * len(goals)
-        first_page = ""
+        info = {"task_id": self.task.id, "task_index": index, "n_objectives": self._n, "turn": 0}
+        self._last = mixed_prompt(questions, [o.question for o in goals], self.tags, self.top_k)
         if questions:
             self.qa.reset(options={"task_index": index})
         if goals:
             _, shop_info = self.shop.reset(options={"task_index": index})
-            first_page = "\n" + self.tags.information_block(self.shop.page_observation)
-            self._shop_info = shop_info
-        prompt = mixed_prompt(questions, [o.question for o in goals], self.tags, self.top_k)
-        self._last = prompt + first_page
-        info = {"task_id": self.task.id, "task_index": index, "n_objectives": self._n, "turn": 0}
-        if goals:
+            self._last += "\n" + self.tags.information_block(self.shop.page_observation)
             info.update(page=shop_info["page"], available_actions=shop_info["available_actions"], goal_index=0)
         return self._last, info
 

@@ -36,6 +36,7 @@ from envkit.protocol.parser import Violation, ViolationKind
 from envkit.protocol.prompts import shop_prompt
 from envkit.protocol.tags import SHOP_TAGS, TagSet
 from envkit.shop.backends import BrowserShop, ShopBackend, ShopView, TextShop
+from envkit.shop.browser import BrowserFailure  # stdlib-only at import: playwright loads on first launch
 from envkit.shop.pages import Search, parse_shop_action
 from envkit.shop.shop import Shop
 
@@ -124,8 +125,6 @@ class WebShopEnv(gym.Env[str, str]):
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if self._done or self.task is None:
             raise RuntimeError("the episode is over: call reset() before step()")
-        from envkit.shop.browser import BrowserFailure
-
         self._turn += 1
         info: dict[str, Any] = {
             "task_id": self.task.id,

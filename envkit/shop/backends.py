@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from composers.sources.shop.records import Goal
+from envkit.shop.browser import BrowserDriver, NavigationRefused, Snapshot
 from envkit.shop.engine import ShopState
 from envkit.shop.pages import Click, Page, Search, ShopAction
 from envkit.shop.shop import Shop
@@ -92,47 +93,40 @@ class BrowserShop:
         html: bool = False,
         screenshot: bool = False,
     ) -> None:
-        from envkit.shop.browser import BrowserDriver
-        from envkit.shop.server import ShopServer
+        from envkit.shop.server import ShopServer  # the shop extra (fastapi, uvicorn, jinja2)
 
         self._server = ShopServer(shop) if server_url is None else None
         url = server_url or self._server.url  # type: ignore[union-attr]
         self.driver = BrowserDriver(url, executable_path=executable_path, action_timeout=action_timeout)
         self.want_html, self.want_screenshot = html, screenshot
         self._page: Page | None = None
+        self._url = ""
 
-    def _view(self, snapshot_page: Page, url: str, refused: str | None = None) -> ShopView:
+    def _view(self, snapshot: Snapshot, refused: str | None = None) -> ShopView:
+        self._page, self._url = snapshot.page, snapshot.url
         html = self.driver.html() if self.want_html else None
         shot = self.driver.screenshot() if self.want_screenshot else None
-        return ShopView(snapshot_page, refused, url, html, shot)
+        return ShopView(snapshot.page, refused, snapshot.url, html, shot)
 
     def start(self, goal: Goal) -> ShopView:
         self.driver.ensure_started()
         session = uuid.uuid4().hex[:16]
-        snapshot = self.driver.open(f"/s/{session}/?goal={goal.id}")
-        self._page = snapshot.page
-        return self._view(snapshot.page, snapshot.url)
+        return self._view(self.driver.open(f"/s/{session}/?goal={goal.id}"))
 
     def act(self, action: ShopAction) -> ShopView:
-        from envkit.shop.browser import NavigationRefused
-
         if self._page is None:
             raise RuntimeError("start() a session before act()")
         refusal = self._page.refusal(action)
-        if refusal is not None:
-            return self._view(self._page, self.driver.snapshot().url, refusal)
+        if refusal is not None:  # the page stays; nothing to ask the browser
+            return self._view(Snapshot(self._page, self._url), refusal)
         try:
             if isinstance(action, Search):
-                snapshot = self.driver.search(action.query)
-            else:
-                assert isinstance(action, Click)
-                label = self._page.find(action.label)
-                snapshot = self.driver.click(self._page.clickables.index(label))  # type: ignore[arg-type]
+                return self._view(self.driver.search(action.query))
+            assert isinstance(action, Click)
+            label = self._page.find(action.label)
+            return self._view(self.driver.click(self._page.clickables.index(label)))  # type: ignore[arg-type]
         except NavigationRefused as refused:
-            current = self.driver.snapshot()
-            return self._view(current.page, current.url, str(refused))
-        self._page = snapshot.page
-        return self._view(snapshot.page, snapshot.url)
+            return self._view(self.driver.snapshot(), str(refused))
 
     def close(self) -> None:
         self.driver.close()

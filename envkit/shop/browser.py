@@ -21,6 +21,7 @@ import contextlib
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -222,53 +223,41 @@ class BrowserDriver:
         target = url if "://" in url else self.origin + url
         if _origin(target) != self.origin:
             raise NavigationRefused(f"navigation to {target} refused: it is outside the shop at {self.origin}")
-        return self._navigate(lambda: self._page.goto(target, wait_until="domcontentloaded"))
+        self._run(lambda: self._page.goto(target, wait_until="domcontentloaded"))
+        return self.snapshot()
 
     def search(self, query: str) -> Snapshot:
         """Type ``query`` into the search box and press Enter."""
 
-        def act() -> int:
+        def act() -> dict[str, Any] | None:
             seq = self._page.evaluate("() => window.envkitSeq")
             self._page.fill("input[name=q]", query)
             self._page.press("input[name=q]", "Enter")
-            return seq
+            return self._page.evaluate(_AFTER, [seq, self.action_timeout * 1000])
 
-        return self._after(act)
+        return self._remember(_snapshot(self._run(act), self._page.url))
 
     def click(self, index: int) -> Snapshot:
         """Click the ``index``-th clickable of the page (in document order) with the mouse."""
 
-        def act() -> int:
+        def act() -> dict[str, Any] | None:
             x, y, seq = self._page.evaluate(_LOCATE, index)
             self._page.mouse.click(x, y)
-            return seq
+            return self._page.evaluate(_AFTER, [seq, self.action_timeout * 1000])
 
-        return self._after(act)
+        return self._remember(_snapshot(self._run(act), self._page.url))
 
-    def _after(self, act: Any) -> Snapshot:
-        """Run ``act`` (which returns the page counter before it), wait for the new page, read it."""
+    def _run(self, act: Callable[[], Any]) -> Any:
+        """Run one browser action: failures become :class:`BrowserFailure`, off-site navigations a refusal."""
         self.ensure_alive()
         self.refused.clear()
         try:
-            seq = act()
-            data = self._page.evaluate(_AFTER, [seq, self.action_timeout * 1000])
-            url = self._page.url
+            result = act()
         except Exception as error:
             raise self._failure(error) from None
         if self.refused:
             raise NavigationRefused(f"navigation to {self.refused[0]} refused: it is outside the shop at {self.origin}")
-        return self._remember(_snapshot(data, url))
-
-    def _navigate(self, act: Any) -> Snapshot:
-        self.ensure_alive()
-        self.refused.clear()
-        try:
-            act()
-        except Exception as error:
-            raise self._failure(error) from None
-        if self.refused:
-            raise NavigationRefused(f"navigation to {self.refused[0]} refused: it is outside the shop at {self.origin}")
-        return self.snapshot()
+        return result
 
     def snapshot(self) -> Snapshot:
         """The current page, read from the DOM (back on the last shop page if the page left the shop)."""
@@ -287,7 +276,11 @@ class BrowserDriver:
         return snapshot
 
     def html(self) -> str:
-        return self._page.content()
+        """The page's current HTML (the DOM, serialised)."""
+        try:
+            return self._page.content()
+        except Exception as error:
+            raise self._failure(error) from None
 
     def screenshot(self) -> bytes:
         """A PNG of the viewport."""

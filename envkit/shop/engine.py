@@ -23,7 +23,6 @@ __all__ = ["BACK", "BUY", "DETAILS", "NEXT", "PREV", "RESULTS_PER_PAGE", "ShopEn
 RESULTS_PER_PAGE = 10
 BACK, PREV, NEXT, BUY = "Back to Search", "< Prev", "Next >", "Buy Now"
 DETAILS = ("Description", "Features", "Reviews")
-PAGE_KINDS = ("search", "results", "item", "detail", "done")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +142,8 @@ class ShopEngine:
             return ShopState("results", state.query, state.page_no)
         if label == BUY:
             return replace(state, page="done")
-        detail = next((d for d in DETAILS if d == label), None)
-        if detail is not None:
-            return replace(state, page="detail", detail=detail.lower())
+        if label in DETAILS:
+            return replace(state, page="detail", detail=label.lower())
         return replace(state, options=self._choose(state, label))
 
     def _choose(self, state: ShopState, value: str) -> tuple[tuple[str, str], ...]:

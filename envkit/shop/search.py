@@ -16,17 +16,20 @@ from composers.sources.base import Document
 from composers.sources.shop.records import Product
 from envkit.retrieval.base import Retriever
 
-__all__ = ["SEARCH_RETURN_N", "ProductSearch", "product_documents"]
+__all__ = ["SEARCH_RETURN_N", "ProductSearch", "product_document", "product_documents"]
 
 SEARCH_RETURN_N = 50
 
 
+def product_document(p: Product) -> Document:
+    """A product as an ``(asin, name, text)`` passage for any retriever."""
+    options = " ".join(v for _, values in p.options for v in values)
+    return p.asin, p.name, " ".join((p.query, p.product_category, *p.bullet_points, p.description, options))
+
+
 def product_documents(products: Iterable[Product]) -> Iterator[Document]:
-    """Products as ``(asin, name, text)`` passages for any retriever."""
-    for p in products:
-        options = " ".join(v for _, values in p.options for v in values)
-        text = " ".join((p.query, p.product_category, *p.bullet_points, p.description, options))
-        yield p.asin, p.name, text
+    """Products as passages (see :func:`product_document`)."""
+    return (product_document(p) for p in products)
 
 
 class ProductSearch:

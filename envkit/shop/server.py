@@ -12,6 +12,7 @@ goals, tabs and options are checked against the catalog; all text is escaped.
 
 from __future__ import annotations
 
+import html
 import json
 import random
 import re
@@ -28,7 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from composers.sources.base import SourceError
 from composers.sources.shop.records import Goal
-from envkit.shop.engine import BUY, PAGE_KINDS, ShopState
+from envkit.shop.engine import BUY, DETAILS, ShopState
 from envkit.shop.html import render_html
 from envkit.shop.pages import Click
 from envkit.shop.shop import Shop
@@ -36,7 +37,7 @@ from envkit.shop.shop import Shop
 __all__ = ["ShopServer", "create_shop_app", "serve_shop", "state_url"]
 
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
-_DETAILS = ("description", "features", "reviews")
+_DETAIL_TABS = frozenset(d.lower() for d in DETAILS)
 
 
 def state_url(session: str, state: ShopState) -> str:
@@ -96,7 +97,7 @@ def create_shop_app(shop: Shop, split: str = "test", max_sessions: int = 10_000)
     app.state.sessions = sessions
 
     def error(status: int, message: str) -> HTMLResponse:
-        body = f"<!doctype html><title>{status}</title><p data-error>{_escape(message)}</p><p><a href='/'>Start</a>"
+        body = f"<!doctype html><title>{status}</title><p data-error>{html.escape(message)}</p><p><a href='/'>Start</a>"
         return HTMLResponse(body, status_code=status)
 
     def session_or_error(sid: str) -> _Session | HTMLResponse:
@@ -185,7 +186,7 @@ def create_shop_app(shop: Shop, split: str = "test", max_sessions: int = 10_000)
         session = session_or_error(sid)
         if isinstance(session, HTMLResponse):
             return session
-        if detail not in _DETAILS:
+        if detail not in _DETAIL_TABS:
             return error(404, f"no tab {detail!r}")
         state = item_state(request, asin, "detail", detail)
         return state if isinstance(state, HTMLResponse) else render(sid, session, state)
@@ -210,14 +211,7 @@ def create_shop_app(shop: Shop, split: str = "test", max_sessions: int = 10_000)
             return error(409, "nothing bought yet in this session")
         return render(sid, session, ShopState("done"))
 
-    assert set(PAGE_KINDS) == {"search", "results", "item", "detail", "done"}
     return app
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 class ShopServer:

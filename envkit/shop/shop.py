@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from composers.atomic import atomic_folder
 from composers.sources.registry import load_source
-from composers.sources.shop import ShopSource
+from composers.sources.shop import Product, ShopSource
 from envkit.retrieval.corpus import Corpus
 from envkit.retrieval.factory import make_retriever
 from envkit.retrieval.store import build_index, load_index
 from envkit.shop.catalog import Catalog
 from envkit.shop.engine import ShopEngine
-from envkit.shop.search import ProductSearch, product_documents
+from envkit.shop.search import ProductSearch, product_document, product_documents
 
 __all__ = ["DEFAULT_SHOP", "Shop", "cache_root", "open_shop"]
 
@@ -55,10 +56,22 @@ def _cache_key(source: ShopSource, retriever: str) -> str:
 
 
 def _build(source: ShopSource, retriever: str, folder: Path) -> None:
+    """Write the catalog and (for bm25) the search index in one pass over the products."""
+    corpus = Corpus()
+
+    def products_seen() -> Iterator[Product]:
+        for product in source.products():  # synthetic products are computed: do it once
+            if retriever == "bm25":
+                doc_id, title, text = product_document(product)
+                corpus.ids.append(doc_id)
+                corpus.titles.append(title)
+                corpus.texts.append(text)
+            yield product
+
     with atomic_folder(folder) as staging:
-        Catalog.build(staging / "catalog.sqlite", source.products()).close()
+        Catalog.build(staging / "catalog.sqlite", products_seen()).close()
         if retriever == "bm25":
-            build_index("bm25", Corpus.from_documents(product_documents(source.products())), staging / "search")
+            build_index("bm25", corpus, staging / "search")
 
 
 @lru_cache(maxsize=8)
@@ -70,11 +83,9 @@ def _open(spec: str, retriever: str, cache: str) -> Shop:
     if not (folder / "catalog.sqlite").is_file():
         try:
             _build(source, retriever, folder)
-        except FileExistsError:
-            pass  # another process finished the same build first
         except OSError:
             if not (folder / "catalog.sqlite").is_file():
-                raise
+                raise  # not just another process finishing the same build first
     catalog = Catalog(folder / "catalog.sqlite")
     if retriever == "bm25":
         search_backend = load_index(folder / "search")
