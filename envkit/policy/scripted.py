@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 from composers.records import Task
 from envkit.protocol.tags import QA_TAGS, SHOP_TAGS, TagSet
+from envkit.shop.engine import BACK, NEXT, PREV
+from envkit.shop.pages import clean_text
 
 __all__ = ["Agent", "MixedOracleAgent", "OracleAgent", "RandomAgent", "ShopOracleAgent"]
 
@@ -154,11 +156,12 @@ class ShopOracleAgent:
             if not self._fallback:
                 self._fallback = True
                 return self._turn(state, "click[back to search]")
-            first = next((a for a in info["available_actions"] if a.lower().startswith("click[b")), None)
+            navigation = {f"click[{label.lower()}]" for label in (BACK, PREV, NEXT)}
+            first = next((a for a in info["available_actions"] if a.lower() not in navigation), None)
             return self._turn(state, first or "click[back to search]")
         if page == "item":
             for _, value in goal.goal_options:
-                action = f"click[{' '.join(value.split()).lower()}]"
+                action = f"click[{clean_text(value).lower()}]"
                 if value not in self._chosen and action in available:
                     self._chosen.add(value)
                     return self._turn(f"{state} Choosing {value}.", action)
