@@ -120,3 +120,20 @@ def test_composite_task_files_play(tmp_path, small_shop):
     env = gym.make(COMPOSITE_ENV_ID, task_file=path)
     result = run_episode(env, MixedOracleAgent(small_shop), task_index=4)
     assert result.reward == pytest.approx(1.0)
+
+
+def test_the_oracle_falls_back_to_the_top_result_when_its_product_is_not_found(shop_env, small_shop):
+    from dataclasses import replace
+
+    oracle = ShopOracleAgent(small_shop)
+    observation, info = shop_env.reset(options={"task_index": 0})
+    oracle.reset(shop_env.unwrapped.task)
+    oracle._goals = [replace(g, name="zzzz qqqq", asin="B0NOTINSHOP") for g in oracle._goals]
+    done, actions = False, []
+    while not done:
+        action = oracle.act(observation, info)
+        actions.append(action)
+        observation, _, terminated, truncated, info = shop_env.step(action)
+        done = terminated or truncated
+    assert terminated and not truncated and len(actions) <= 8
+    assert any("search[" in a for a in actions[1:])  # searched again by product type
