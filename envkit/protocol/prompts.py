@@ -14,19 +14,31 @@ from envkit.protocol.tags import TagSet
 __all__ = ["mixed_prompt", "qa_prompt", "shop_prompt"]
 
 
+def _state_rules(tags: TagSet, result: str) -> str:
+    """The protocol's memory rules, the same in every prompt: only the latest turn is shown again."""
+    s = tags.state
+    return (
+        f"At every step you see these instructions, your latest internal state, your latest action "
+        f"and {result}. Older steps are not shown again, so keep everything you still need in the state.\n"
+        f"1. Inside <{s}> ... </{s}>, update a concise summary of what you have found so far and what remains.\n"
+    )
+
+
+def _numbered(lines: Sequence[str]) -> str:
+    return "\n".join(f"{i}. {line}" for i, line in enumerate(lines, start=1))
+
+
 def qa_prompt(objectives: Sequence[Objective], tags: TagSet, top_k: int) -> str:
     """The prompt of a multi-objective QA task."""
-    s, info = tags.state, tags.information
+    info = tags.information
     search, answer = tags.actions[0], tags.actions[-1]
     n = len(objectives)
-    questions = "\n".join(f"{i}. {o.question}" for i, o in enumerate(objectives, start=1))
+    questions = _numbered([o.question for o in objectives])
     plural = "question" if n == 1 else f"{n} questions"
     return (
         f"You will answer {plural} by searching a knowledge base, one step at a time.\n"
-        f"At every step you see these instructions, your latest internal state, your latest action "
-        f"and its result. Older steps are not shown again, so keep everything you still need in the state.\n"
-        f"1. Inside <{s}> ... </{s}>, update a concise summary of what you have found so far and what remains.\n"
-        f"2. Then do exactly one of:\n"
+        + _state_rules(tags, "its result")
+        + f"2. Then do exactly one of:\n"
         f"   - search: <{search}> query </{search}>; the top {top_k} passages come back inside "
         f"<{info}> ... </{info}>.\n"
         f"   - answer all questions at once: <{answer}> answer 1; answer 2; ... </{answer}>, one short answer "
@@ -37,16 +49,14 @@ def qa_prompt(objectives: Sequence[Objective], tags: TagSet, top_k: int) -> str:
 
 def shop_prompt(instructions: Sequence[str], tags: TagSet) -> str:
     """The prompt of a shopping task (one purchase per instruction, in order)."""
-    s, action = tags.state, tags.actions[-1]
+    action = tags.actions[-1]
     n = len(instructions)
-    goals = "\n".join(f"{i}. {text}" for i, text in enumerate(instructions, start=1))
+    goals = _numbered(instructions)
     plural = "one product" if n == 1 else f"{n} products, one after the other"
     return (
         f"You are shopping in WebShop and will buy {plural}, one step at a time.\n"
-        f"At every step you see these instructions, your latest internal state, your latest action "
-        f"and the page it led to. Older steps are not shown again, so keep everything you still need in the state.\n"
-        f"1. Inside <{s}> ... </{s}>, update a concise summary of what you have found so far and what remains.\n"
-        f"2. Then write one action: <{action}> search[keywords] </{action}> on the search page, or "
+        + _state_rules(tags, "the page it led to")
+        + f"2. Then write one action: <{action}> search[keywords] </{action}> on the search page, or "
         f"<{action}> click[label] </{action}> with one of the page's clickables (results, options, "
         f"'description', 'buy now', ...). Choose the options the instruction asks for before buying.\n"
         f"Purchases:\n{goals}"
@@ -55,17 +65,15 @@ def shop_prompt(instructions: Sequence[str], tags: TagSet) -> str:
 
 def mixed_prompt(questions: Sequence[Objective], purchases: Sequence[str], tags: TagSet, top_k: int) -> str:
     """The prompt of a task that mixes questions to answer and products to buy."""
-    s, info = tags.state, tags.information
+    info = tags.information
     search, answer, shop = tags.actions
-    listed = "\n".join(f"{i}. {o.question}" for i, o in enumerate(questions, start=1))
-    goals = "\n".join(f"{i}. {text}" for i, text in enumerate(purchases, start=1))
+    listed = _numbered([o.question for o in questions])
+    goals = _numbered(purchases)
     return (
         f"You will answer {len(questions)} question(s) by searching a knowledge base and buy "
         f"{len(purchases)} product(s) in WebShop, one step at a time, in any order.\n"
-        f"At every step you see these instructions, your latest internal state, your latest action "
-        f"and its result. Older steps are not shown again, so keep everything you still need in the state.\n"
-        f"1. Inside <{s}> ... </{s}>, update a concise summary of what you have found so far and what remains.\n"
-        f"2. Then do exactly one of:\n"
+        + _state_rules(tags, "its result")
+        + f"2. Then do exactly one of:\n"
         f"   - search the knowledge base: <{search}> query </{search}>; the top {top_k} passages come back "
         f"inside <{info}> ... </{info}>.\n"
         f"   - answer all questions at once: <{answer}> answer 1; answer 2; ... </{answer}> (only once).\n"
