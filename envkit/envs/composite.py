@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 
 from composers.records import Task
-from envkit.envs.episodes import choose_task, read_turn
+from envkit.envs.episodes import choose_task, read_turn, render_turn
 from envkit.envs.qa import MultiObjectiveQAEnv
 from envkit.envs.shop import MAX_TURNS_PER_GOAL, WebShopEnv
 from envkit.envs.spaces import UnicodeText
@@ -150,7 +150,8 @@ class CompositeEnv(gym.Env[str, str]):
         return self.tags.information_block(f"Invalid action: {why}."), info
 
     def render(self) -> str | None:
-        return f"[turn {self._turn}] {self._last}" if self.render_mode == "ansi" else None
+        """``ansi``: the latest message as text."""
+        return render_turn(self.render_mode, self._turn, self._last)
 
     def close(self) -> None:
         self.shop.close()

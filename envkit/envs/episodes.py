@@ -1,4 +1,4 @@
-"""What every envkit env does the same way at the edges of a step: pick a task, read a turn."""
+"""What every envkit env does the same way at the edges of a step: pick a task, read a turn, render it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 from envkit.protocol.parser import Turn, Violation, ViolationKind, parse_turn
 from envkit.protocol.tags import TagSet
 
-__all__ = ["choose_task", "read_turn"]
+__all__ = ["choose_task", "read_turn", "render_turn"]
 
 
 def choose_task(rng: np.random.Generator, n_tasks: int, options: Mapping[str, Any] | None) -> int:
@@ -30,3 +30,13 @@ def read_turn(action: Any, tags: TagSet, max_chars: int) -> Turn | Violation:
     if len(action) > max_chars:
         return Violation(ViolationKind.TOO_LONG, f"turn of {len(action)} characters exceeds {max_chars}")
     return parse_turn(action, tags)
+
+
+def render_turn(render_mode: str | None, turn: int, latest: str) -> str | None:
+    """``ansi``: the env's latest message as text; ``human``: print it."""
+    text = f"[turn {turn}] {latest}"
+    if render_mode == "ansi":
+        return text
+    if render_mode == "human":
+        print(text)
+    return None

@@ -24,7 +24,7 @@ from composers.sources.synthetic import SyntheticSource
 from composers.sources.synthetic.questions import parse_world_key
 from composers.taskfiles import read_tasks
 from envkit.envs.qa import MultiObjectiveQAEnv
-from envkit.envs.wrappers import FormatPenalty, ProtocolContext
+from envkit.envs.wrappers import with_protocol
 from envkit.protocol.context import ContextBuilder
 from envkit.protocol.tags import QA_TAGS, TagSet
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
@@ -116,6 +116,4 @@ def make_qa_env(
         tags=tags,
         render_mode=render_mode,
     )
-    if format_penalty:
-        env = FormatPenalty(env, format_penalty)
-    return ProtocolContext(env, context, token_counter)
+    return with_protocol(env, context, format_penalty, token_counter)

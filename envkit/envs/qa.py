@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 
 from composers.records import Task
-from envkit.envs.episodes import choose_task, read_turn
+from envkit.envs.episodes import choose_task, read_turn, render_turn
 from envkit.envs.spaces import UnicodeText
 from envkit.eval.metrics import exact_match, f1_score
 from envkit.protocol.parser import Violation, parse_answers
@@ -175,9 +175,4 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
 
     def render(self) -> str | None:
         """``ansi``: the latest message as text; ``human``: print it."""
-        text = f"[turn {self._turn}] {self._last}"
-        if self.render_mode == "ansi":
-            return text
-        if self.render_mode == "human":
-            print(text)
-        return None
+        return render_turn(self.render_mode, self._turn, self._last)

@@ -30,7 +30,7 @@ import gymnasium as gym
 
 from composers.records import Task
 from composers.sources.shop.records import Goal
-from envkit.envs.episodes import choose_task, read_turn
+from envkit.envs.episodes import choose_task, read_turn, render_turn
 from envkit.envs.spaces import UnicodeText
 from envkit.protocol.parser import Violation, ViolationKind
 from envkit.protocol.prompts import shop_prompt
@@ -195,12 +195,8 @@ class WebShopEnv(gym.Env[str, str]):
         return info
 
     def render(self) -> str | None:
-        text = f"[turn {self._turn}] {self._last}"
-        if self.render_mode == "ansi":
-            return text
-        if self.render_mode == "human":
-            print(text)
-        return None
+        """``ansi``: the latest message as text; ``human``: print it."""
+        return render_turn(self.render_mode, self._turn, self._last)
 
     def close(self) -> None:
         self.backend.close()

@@ -17,7 +17,7 @@ from composers.compose import compose
 from composers.records import Task
 from composers.taskfiles import read_tasks
 from envkit.envs.shop import WebShopEnv
-from envkit.envs.wrappers import FormatPenalty, ProtocolContext
+from envkit.envs.wrappers import with_protocol
 from envkit.protocol.context import ContextBuilder
 from envkit.protocol.tags import SHOP_TAGS, TagSet
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
@@ -61,9 +61,7 @@ def make_shop_env(
         store = open_shop(shop, retriever)
         tasks = compose(store.source, "parallel", n_goals, count, split, seed)
     env: gym.Env[str, str] = WebShopEnv(tasks, store, mode=mode, tags=tags, **env_kwargs)
-    if format_penalty:
-        env = FormatPenalty(env, format_penalty)
-    return ProtocolContext(env, context, token_counter)
+    return with_protocol(env, context, format_penalty, token_counter)
 
 
 def make_composite_env(
@@ -106,6 +104,4 @@ def make_composite_env(
     else:
         search = open_retriever(retriever)
     env: gym.Env[str, str] = CompositeEnv(tasks, search, store, mode=mode, **env_kwargs)
-    if format_penalty:
-        env = FormatPenalty(env, format_penalty)
-    return ProtocolContext(env, context, token_counter)
+    return with_protocol(env, context, format_penalty, token_counter)

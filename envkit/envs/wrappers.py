@@ -14,7 +14,7 @@ import gymnasium as gym
 from envkit.protocol.context import ContextBuilder, Message, make_context_builder, render_messages
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
 
-__all__ = ["FormatPenalty", "ProtocolContext"]
+__all__ = ["FormatPenalty", "ProtocolContext", "with_protocol"]
 
 
 class ProtocolContext(gym.Wrapper[str, str, str, str]):
@@ -98,3 +98,15 @@ class FormatPenalty(gym.Wrapper[str, str, str, str]):
             reward -= self.penalty
             info["format_penalty"] = self.penalty
         return observation, reward, terminated, truncated, info
+
+
+def with_protocol(
+    env: gym.Env[str, str],
+    context: str | ContextBuilder = "consolidated",
+    format_penalty: float = 0.0,
+    token_counter: TokenCounter = count_word_pieces,
+) -> gym.Env[str, str]:
+    """The wrappers every envkit factory applies: the format penalty (if any), then the protocol context."""
+    if format_penalty:
+        env = FormatPenalty(env, format_penalty)
+    return ProtocolContext(env, context, token_counter)
