@@ -83,3 +83,13 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    """The tiny tokenizer and model of envkit.testing (built once; tests must leave the weights alone)."""
+    require("torch", "transformers", "tokenizers")
+    from envkit.testing import tiny_model, tiny_tokenizer
+
+    tokenizer = tiny_tokenizer()
+    return tokenizer, tiny_model(tokenizer)

@@ -15,7 +15,8 @@ browser failure (Chromium crashed, an action timed out) ends the episode as
 truncated with ``info["browser_error"]``, and the next ``reset`` starts a new Chromium.
 
 ``info`` keys: ``task_id``, ``n_objectives``, ``turn``, ``goal_index``, ``page``,
-``available_actions``, ``action`` (``search``, ``click`` or ``None``), ``violation``,
+``available_actions``, ``action`` (``search``, ``click`` or ``None``) and ``shop_action``
+(its text, e.g. ``search[red shoes]``), ``violation``,
 ``violation_message``, ``refused``; after a purchase ``purchase_reward`` and
 ``goal_rewards``; in browser mode ``url`` and, when asked for, ``html`` and
 ``screenshot`` (PNG bytes).
@@ -148,6 +149,7 @@ class WebShopEnv(gym.Env[str, str]):
                 text = f"Invalid action: {shop_action}."
             else:
                 info["action"] = "search" if isinstance(shop_action, Search) else "click"
+                info["shop_action"] = parsed.action.content
                 try:
                     view = self.backend.act(shop_action)
                 except BrowserFailure as failure:

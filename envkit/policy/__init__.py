@@ -1,5 +1,20 @@
-"""Policies: scripted agents now; the GPU policy wrapper builds on the same interface."""
+"""Policies: what writes an agent's turns. Scripted agents, a Hugging Face model, or vLLM, behind one interface."""
 
-from envkit.policy.scripted import Agent, OracleAgent, RandomAgent
+from envkit.policy.base import AgentPolicy, Generation, Policy, TurnRequest
+from envkit.policy.hf import GenerationSettings, HFPolicy
+from envkit.policy.scripted import Agent, OracleAgent, RandomAgent, TaskOracleAgent
+from envkit.policy.specs import load_policy
 
-__all__ = ["Agent", "OracleAgent", "RandomAgent"]
+__all__ = [
+    "Agent",
+    "AgentPolicy",
+    "Generation",
+    "GenerationSettings",
+    "HFPolicy",
+    "OracleAgent",
+    "Policy",
+    "RandomAgent",
+    "TaskOracleAgent",
+    "TurnRequest",
+    "load_policy",
+]

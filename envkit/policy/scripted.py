@@ -6,8 +6,11 @@ oracle needs its gold queries and answers, the random agent only N.
 
 - :class:`OracleAgent` issues each objective's gold queries, keeps the answers it has
   established in its internal state (so it works under the ``consolidated`` context),
-  then answers exactly. It scores 1.0 on every task whose evidence it can reach, and
-  records whether the retriever returned every supporting passage (``reached``).
+  then answers exactly. With ``carry_answers=False`` its state has a constant size
+  (it answers from the task it was handed): a probe of how much a context builder
+  itself grows with N, apart from what an agent chooses to remember. It scores 1.0 on
+  every task whose evidence it can reach, and records whether the retriever returned
+  every supporting passage (``reached``).
 - :class:`RandomAgent` mixes valid searches and answers with every kind of malformed
   turn; it exists to show that no agent output crashes an env.
 - :class:`ShopOracleAgent` buys each shop goal's own product with the goal's options.
@@ -23,7 +26,7 @@ from envkit.protocol.tags import QA_TAGS, SHOP_TAGS, TagSet
 from envkit.shop.engine import BACK, NEXT, PREV
 from envkit.shop.pages import clean_text
 
-__all__ = ["Agent", "MixedOracleAgent", "OracleAgent", "RandomAgent", "ShopOracleAgent"]
+__all__ = ["Agent", "MixedOracleAgent", "OracleAgent", "RandomAgent", "ShopOracleAgent", "TaskOracleAgent"]
 
 
 class Agent(Protocol):
@@ -41,8 +44,8 @@ class Agent(Protocol):
 class OracleAgent:
     """Searches each objective's gold queries, then answers with the gold answers."""
 
-    def __init__(self, tags: TagSet = QA_TAGS) -> None:
-        self.tags = tags
+    def __init__(self, tags: TagSet = QA_TAGS, carry_answers: bool = True) -> None:
+        self.tags, self.carry_answers = tags, carry_answers
         self._plan: list[tuple[int, str]] = []
         self._step = 0
         self.reached = True
@@ -58,6 +61,8 @@ class OracleAgent:
         self.reached = True
 
     def _state(self, resolved: int) -> str:
+        if not self.carry_answers:  # a state of constant size: the probe of a builder's own growth
+            return f"Working on question {min(resolved + 1, len(self.task.objectives))}."
         found = "; ".join(f"{i + 1}. {self.task.objectives[i].golden_answers[0]}" for i in range(resolved))
         return f"Answers so far: {found or 'none'}. {len(self.task.objectives) - resolved} question(s) left."
 
@@ -196,3 +201,28 @@ class MixedOracleAgent:
         if self._goals_left > 0:
             return self.shop.act(observation, info)
         return self.qa.act(observation, info)
+
+
+class TaskOracleAgent:
+    """The oracle each task needs: :class:`OracleAgent` for questions, :class:`ShopOracleAgent` for purchases,
+    :class:`MixedOracleAgent` for both (the shop is opened from the goals' source spec).
+    """
+
+    def __init__(self) -> None:
+        self._agent: Agent = OracleAgent()
+
+    def reset(self, task: Task) -> None:
+        from envkit.shop.shop import open_shop
+
+        shops = {o.source for o in task.objectives if o.kind == "shop"}
+        questions = any(o.kind != "shop" for o in task.objectives)
+        if not shops:
+            self._agent = OracleAgent()
+        elif questions:
+            self._agent = MixedOracleAgent(open_shop(shops.pop()))
+        else:
+            self._agent = ShopOracleAgent(open_shop(shops.pop()))
+        self._agent.reset(task)
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        return self._agent.act(observation, info)

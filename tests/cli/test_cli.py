@@ -125,3 +125,39 @@ def test_play_a_winning_episode_through_stdin(tmp_path):
 def test_play_ends_cleanly_at_end_of_input():
     result = envkit("play", "-s", WORLD, stdin="")
     assert result.returncode == 0 and "episode abandoned" in result.stdout
+
+
+def test_eval_writes_a_report_with_plots_and_trajectories(tmp_path):
+    out = tmp_path / "report"
+    result = envkit("eval", "--source", WORLD, "--ns", "1,2", "--episodes", "3", "--builders", "consolidated,window(2)",
+                    "-o", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "| 2 | window(2) | 3 |" in result.stdout
+    assert {p.name for p in out.iterdir()} == {"report.md", "results.json", "accuracy.png", "peak_tokens.png",
+                                               "trajectories.jsonl"}  # fmt: skip
+    assert len((out / "trajectories.jsonl").read_text().splitlines()) == 12
+
+
+def test_eval_with_the_tiny_model(tmp_path):
+    out = tmp_path / "tiny"
+    result = envkit("eval", "--policy", "tiny", "--source", WORLD, "--ns", "2", "--episodes", "2", "--batch-size", "2",
+                    "--max-new-tokens", "8", "--device", "cpu", "-o", str(out), "--no-trajectories")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = __import__("json").loads((out / "results.json").read_text())["rows"]
+    assert [r["builder"] for r in rows] == ["consolidated", "full"]
+    assert all(r["generated_tokens"] > 0 and r["em_sum"] is not None for r in rows)
+    assert not (out / "trajectories.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--builders", "rolling"], "unknown context builder"),
+        (["--policy", "gpt5"], "unknown policy"),
+        (["--ns", "0"], "positive"),
+        (["--suite", "/no/such/suite"], "not a suite"),
+        (["--episodes", "0"], "--episodes"),
+    ],
+)
+def test_eval_bad_input_is_one_line(args, fragment, tmp_path):
+    assert_one_line_error(envkit("eval", "-o", str(tmp_path / "r"), *args), fragment)

@@ -1,0 +1,93 @@
+"""``envkit eval``: a policy against N-objective tasks under several context builders, as a report.
+
+Tasks come from a suite folder (its test task files; ``envkit suite generate``) or are
+composed on the fly from ``--source`` for each ``--ns`` value. Writes ``report.md``
+(the table), ``results.json``, ``accuracy.png``, ``peak_tokens.png`` and, unless told
+not to, ``trajectories.jsonl`` into ``--output``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import gymnasium as gym
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from envkit.cli.demo_cmd import _parse_ns
+from envkit.envs import QA_ENV_ID
+from envkit.eval.harness import EvalCase, evaluate, suite_cases
+from envkit.eval.report import markdown_table, write_report
+from envkit.policy.hf import GenerationSettings
+from envkit.policy.specs import POLICY_SPECS, load_policy
+from envkit.protocol.context import make_context_builder
+
+__all__ = ["eval_command"]
+
+
+def _builders(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise typer.BadParameter("name at least one context builder", param_hint="--builders")
+    try:
+        return [make_context_builder(name).name for name in names]
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--builders") from None
+
+
+def eval_command(
+    policy: Annotated[str, typer.Option(help=f"Policy: {POLICY_SPECS}.")] = "oracle",
+    suite: Annotated[Path | None, typer.Option(help="A suite folder (its test task files are played).")] = None,
+    source: Annotated[str, typer.Option(help="QA source to compose from when no --suite is given.")] = (
+        "synthetic:passages=10000,seed=0"
+    ),
+    ns: Annotated[str, typer.Option("--ns", help="Numbers of objectives (without --suite).")] = "1,2,4,8,16",
+    builders: Annotated[str, typer.Option(help="Context builders: consolidated, full, window(K).")] = (
+        "consolidated,full"
+    ),
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes per N and builder.")] = 20,
+    batch_size: Annotated[int, typer.Option(min=1, help="Episodes played at once (batched generation).")] = 1,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Report folder.")] = Path("eval-report"),
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest turn a model may write.")] = 256,
+    temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature (0: greedy).")] = 0.0,
+    max_context_tokens: Annotated[int, typer.Option(min=1, help="Context budget of a model policy.")] = 8192,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda:0...")] = "auto",
+    seed: Annotated[int, typer.Option(help="Composition and sampling seed.")] = 0,
+    trajectories: Annotated[bool, typer.Option(help="Write trajectories.jsonl.")] = True,
+) -> None:
+    """Evaluate a policy per N and context builder: EM, F1, success, context tokens, dependency, time."""
+    chosen = _builders(builders)
+    if suite is not None:
+        cases = suite_cases(suite, chosen)
+        where = f"suite {suite}"
+    else:
+        cases = [
+            EvalCase(n, b, lambda n=n, **kw: gym.make(QA_ENV_ID, n_objectives=n, source=source, split="test",
+                                                       seed=seed, **kw))
+            for n in _parse_ns(ns)
+            for b in chosen
+        ]  # fmt: skip
+        where = f"source {source}"
+    generation = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature)
+    agent = load_policy(policy, generation, max_context_tokens, device, seed)
+    console = Console(stderr=True)
+    path = output / "trajectories.jsonl"
+    output.mkdir(parents=True, exist_ok=True)
+    if trajectories and path.exists():
+        path.unlink()  # a new report replaces the old trajectories
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    started = time.perf_counter()
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task(f"eval {policy}", total=len(cases) * episodes)
+
+        def advance(case: EvalCase, _: object) -> None:
+            progress.update(bar, advance=1, description=f"eval {policy}: N={case.n_objectives} {case.builder}")
+
+        rows = evaluate(cases, agent, episodes, batch_size, path if trajectories else None, on_episode=advance)
+    details = {"policy": policy, "tasks": where, "episodes per cell": episodes, "batch size": batch_size}
+    report = write_report(rows, output, f"envkit eval: {policy}", details)
+    typer.echo(markdown_table(rows))
+    console.print(f"report written to {report} ({time.perf_counter() - started:.1f} s)")

@@ -1,0 +1,149 @@
+"""The eval harness: a policy against tasks at several N under several context builders.
+
+An :class:`EvalCase` is one cell of MEM1's table: the number of objectives N, a context
+builder, and a factory for the env that serves its tasks (composed on the fly or read
+from a suite's task file). :func:`evaluate` plays every case through the
+:class:`~envkit.rollout.runner.RolloutRunner`, optionally writes every trajectory to a
+JSONL file, and returns one :class:`EvalRow` per case; :mod:`envkit.eval.report` turns
+the rows into a markdown table and plots.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from composers.suites import read_manifest
+from envkit.policy.base import Policy
+from envkit.rollout.runner import RolloutRunner
+from envkit.rollout.trajectory import Trajectory, write_trajectories
+
+__all__ = ["EvalCase", "EvalRow", "evaluate", "suite_cases", "summarise"]
+
+
+@dataclass(frozen=True, slots=True)
+class EvalCase:
+    """One (N, context builder) cell and how to build its env (``make_env(context=builder)``)."""
+
+    n_objectives: int
+    builder: str
+    make_env: Callable[..., gym.Env[str, str]]
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EvalRow:
+    """Aggregates over the episodes of one case (means unless said otherwise)."""
+
+    n_objectives: int
+    builder: str
+    episodes: int
+    em_sum: float | None  # MEM1's figure: objectives answered exactly, summed per episode
+    em_mean: float | None
+    f1_mean: float | None
+    success: float
+    reward: float
+    peak_context_tokens: float  # the mean over episodes of each episode's peak
+    mean_context_tokens: float
+    dependency: float
+    turns: float
+    violations: float
+    budget_exceeded: int  # episodes ended by a context over the policy's budget
+    generated_tokens: int  # total
+    wall_s: float  # wall time of the whole case
+    tokens_per_s: float  # generated tokens per second of wall time
+    gpu_peak_bytes: int | None  # the largest over episodes (CUDA only)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _qa_mean(trajectories: Sequence[Trajectory], metric: str) -> float | None:
+    """The mean of a QA metric (an episode that never answered scores 0); None when there are no questions."""
+    if not any(t.n_questions for t in trajectories):
+        return None
+    return statistics.fmean(getattr(t, metric) or 0.0 for t in trajectories)
+
+
+def summarise(trajectories: Sequence[Trajectory], n_objectives: int, builder: str, wall_s: float) -> EvalRow:
+    """One row from the trajectories of one case."""
+    if not trajectories:
+        raise ValueError("no trajectories to summarise")
+    generated = sum(t.generated_tokens for t in trajectories)
+    peaks = [t.gpu_peak_bytes for t in trajectories if t.gpu_peak_bytes is not None]
+    return EvalRow(
+        n_objectives=n_objectives,
+        builder=builder,
+        episodes=len(trajectories),
+        em_sum=_qa_mean(trajectories, "em_sum"),
+        em_mean=_qa_mean(trajectories, "em_mean"),
+        f1_mean=_qa_mean(trajectories, "f1_mean"),
+        success=statistics.fmean(t.success for t in trajectories),
+        reward=statistics.fmean(t.reward for t in trajectories),
+        peak_context_tokens=statistics.fmean(t.peak_context_tokens for t in trajectories),
+        mean_context_tokens=statistics.fmean(t.mean_context_tokens for t in trajectories),
+        dependency=statistics.fmean(t.dependency for t in trajectories),
+        turns=statistics.fmean(len(t.turns) for t in trajectories),
+        violations=statistics.fmean(t.violations for t in trajectories),
+        budget_exceeded=sum(t.budget_exceeded for t in trajectories),
+        generated_tokens=generated,
+        wall_s=wall_s,
+        tokens_per_s=generated / wall_s if wall_s > 0 else 0.0,
+        gpu_peak_bytes=max(peaks) if peaks else None,
+    )
+
+
+def evaluate(
+    cases: Sequence[EvalCase],
+    policy: Policy,
+    episodes: int,
+    batch_size: int = 1,
+    trajectories_path: str | Path | None = None,
+    token_ids: bool = False,
+    on_episode: Callable[[EvalCase, Trajectory], None] | None = None,
+) -> list[EvalRow]:
+    """Play ``episodes`` episodes per case (episode ``i`` plays task ``i`` in every case) and summarise.
+
+    Playing the same tasks under every builder makes the builders' columns a paired
+    comparison. Trajectories are appended to ``trajectories_path`` as each case ends.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be at least 1, got {episodes}")
+    rows = []
+    for case in cases:
+        runner = RolloutRunner(lambda case=case: case.make_env(context=case.builder), policy, batch_size)
+        with runner:
+            count = min(episodes, runner.n_tasks)
+            started = time.perf_counter()
+            callback = None if on_episode is None else (lambda t, case=case: on_episode(case, t))
+            trajectories = runner.run(count, on_episode=callback)
+            wall = time.perf_counter() - started
+        if trajectories_path is not None:
+            write_trajectories(trajectories, trajectories_path, token_ids)
+        rows.append(summarise(trajectories, case.n_objectives, case.builder, wall))
+    return rows
+
+
+def suite_cases(folder: str | Path, builders: Sequence[str], split: str = "test", **env_options: Any) -> list[EvalCase]:
+    """One case per (task file of ``split``, builder) of a suite, in the manifest's order."""
+    from envkit.envs.from_tasks import make_task_file_env
+
+    folder = Path(folder)
+    entries = [e for e in read_manifest(folder)["files"] if e["split"] == split]
+    if not entries:
+        raise ValueError(f"{folder}: the suite has no {split!r} task files")
+    cases = []
+    for entry in entries:
+        path = folder / Path(entry["path"]).name
+
+        def make_env(path: Path = path, **options: Any) -> gym.Env[str, str]:
+            return make_task_file_env(path, **{**env_options, **options})
+
+        cases.extend(EvalCase(int(entry["n_objectives"]), b, make_env, entry["path"]) for b in builders)
+    return cases

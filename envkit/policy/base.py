@@ -1,0 +1,104 @@
+"""The policy interface the rollout runner drives: a batch of turn requests in, one generation each out.
+
+A :class:`Policy` plays several episodes at once, one per *slot*. The runner calls
+``start(slot, task)`` when a slot begins an episode (scripted agents need the task;
+learned policies ignore it), then ``act(requests)`` with one :class:`TurnRequest` per
+slot that waits for a turn. Each request carries the context the protocol allows
+(``messages``, from :class:`~envkit.envs.wrappers.ProtocolContext`) and the closing tags
+of the env's actions, where generation stops.
+
+A :class:`Generation` is the turn plus its accounting: context and generated tokens,
+latency and, for model policies, the token ids and log-probabilities the trainer needs.
+``over_budget`` marks a context the policy refused to read because it exceeds its token
+budget (a recorded violation, never a silent truncation).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from composers.records import Task
+from envkit.policy.scripted import Agent
+from envkit.protocol.context import Message
+from envkit.protocol.tokens import TokenCounter, count_word_pieces
+
+__all__ = ["AgentPolicy", "Generation", "Policy", "TurnRequest"]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    """What a policy is given for one turn of the episode in ``slot``."""
+
+    slot: int
+    observation: str
+    info: Mapping[str, Any]
+    stop: tuple[str, ...] = ()
+
+    @property
+    def messages(self) -> list[Message]:
+        """The context as chat messages (the prompt, then the retained turns)."""
+        return list(self.info.get("messages") or [{"role": "user", "content": self.observation}])
+
+
+@dataclass(slots=True)
+class Generation:
+    """One generated turn and what it cost."""
+
+    text: str
+    context_tokens: int
+    generated_tokens: int
+    latency_s: float
+    over_budget: bool = False
+    prompt_ids: list[int] | None = None
+    completion_ids: list[int] | None = None
+    logprobs: list[float] | None = None
+    gpu_peak_bytes: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Policy(Protocol):
+    """Anything that writes turns for a batch of episodes."""
+
+    def start(self, slot: int, task: Task) -> None:
+        """The episode in ``slot`` starts ``task``."""
+        ...
+
+    def act(self, requests: Sequence[TurnRequest]) -> list[Generation]:
+        """One generation per request, in order."""
+        ...
+
+
+class AgentPolicy:
+    """Scripted :class:`~envkit.policy.scripted.Agent` s behind the policy interface, one per slot.
+
+    Tokens are counted with ``token_counter`` (the env's default word-piece count unless
+    a tokenizer's counter is given), so scripted and model runs report the same columns.
+    """
+
+    def __init__(self, agent_factory: Callable[[], Agent], token_counter: TokenCounter = count_word_pieces) -> None:
+        self.agent_factory, self.token_counter = agent_factory, token_counter
+        self.agents: dict[int, Agent] = {}
+
+    def start(self, slot: int, task: Task) -> None:
+        agent = self.agents.get(slot)
+        if agent is None:
+            agent = self.agents[slot] = self.agent_factory()
+        agent.reset(task)
+
+    def act(self, requests: Sequence[TurnRequest]) -> list[Generation]:
+        generations = []
+        for request in requests:
+            started = time.perf_counter()
+            text = self.agents[request.slot].act(request.observation, dict(request.info))
+            generations.append(
+                Generation(
+                    text=text,
+                    context_tokens=int(request.info.get("context_tokens", self.token_counter(request.observation))),
+                    generated_tokens=self.token_counter(text),
+                    latency_s=time.perf_counter() - started,
+                )
+            )
+        return generations

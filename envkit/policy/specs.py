@@ -1,0 +1,58 @@
+"""Policies by name, as the CLI takes them: ``oracle``, ``random``, ``tiny``, ``hf:PATH``, ``vllm:PATH``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envkit.policy.base import AgentPolicy, Policy
+from envkit.policy.hf import GenerationSettings
+
+__all__ = ["POLICY_SPECS", "load_policy"]
+
+POLICY_SPECS = "oracle, random, tiny, hf:PATH or vllm:PATH"
+
+
+def load_policy(
+    spec: str,
+    generation: GenerationSettings | None = None,
+    max_context_tokens: int = 8192,
+    device: str = "auto",
+    seed: int | None = None,
+) -> Policy:
+    """Build the policy ``spec`` names.
+
+    - ``oracle``: the scripted oracle each task needs (questions, purchases or both);
+    - ``random``: random valid and malformed QA turns (a robustness probe);
+    - ``tiny``: the random-init tiny model of :mod:`envkit.testing` (CPU smoke runs);
+    - ``hf:PATH``: a transformers model folder (or a hub id already in the local cache);
+    - ``vllm:PATH``: the same model served by vLLM (extra ``vllm``).
+    """
+    from envkit.policy.scripted import RandomAgent, TaskOracleAgent
+
+    model_options: dict[str, Any] = {"generation": generation, "max_context_tokens": max_context_tokens, "seed": seed}
+    if spec == "oracle":
+        return AgentPolicy(TaskOracleAgent)
+    if spec == "random":
+        return AgentPolicy(lambda: RandomAgent(seed=seed or 0))
+    if spec == "tiny":
+        from envkit.testing import tiny_policy
+
+        return tiny_policy(device=device, **model_options)
+    kind, _, path = spec.partition(":")
+    if kind == "hf" and path:
+        from pathlib import Path
+
+        from envkit.policy.hf import HFPolicy
+
+        if not Path(path).exists() and "/" not in path:
+            raise ValueError(f"policy {spec!r}: {path} is neither a model folder nor a hub id")
+        try:
+            return HFPolicy.from_pretrained(path, device=device, **model_options)
+        except OSError as error:  # transformers' "not a folder / not in the cache" errors
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ValueError(f"policy {spec!r}: cannot load the model ({first})") from None
+    if kind == "vllm" and path:
+        from envkit.policy.vllm import VLLMPolicy
+
+        return VLLMPolicy(path, **model_options)
+    raise ValueError(f"unknown policy {spec!r} (use {POLICY_SPECS})")

@@ -1,0 +1,138 @@
+import pytest
+
+from envkit.policy.base import TurnRequest
+from envkit.policy.hf import GenerationSettings, HFPolicy, choose_device
+from envkit.protocol.tags import QA_TAGS
+
+STOP = ("</search>", "</answer>")
+
+
+def request(slot, text, stop=STOP):
+    return TurnRequest(slot, text, {"messages": [{"role": "user", "content": text}]}, stop)
+
+
+def greedy(tiny, **options):
+    tokenizer, model = tiny
+    return HFPolicy(model, tokenizer, GenerationSettings(max_new_tokens=12, temperature=0), device="cpu", **options)
+
+
+def test_tiny_tokenizer_is_deterministic_and_knows_the_protocol(tiny):
+    from envkit.testing import tiny_tokenizer
+
+    tokenizer, _ = tiny
+    again = tiny_tokenizer()
+    text = "<IS>Answers so far: 1. Velmora</IS>\n<search>who founded Ostrava Mills?</search> é 漢字 \x00"
+    assert tokenizer(text)["input_ids"] == again(text)["input_ids"]
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text  # byte-level: any text round-trips
+    for tag in ("<IS>", "</IS>", "<search>", "</search>", "<answer>", "</answer>", "</action>", "<information>"):
+        assert len(tokenizer(tag, add_special_tokens=False)["input_ids"]) == 1, tag
+    assert tokenizer.padding_side == "left"
+    assert tokenizer.eos_token == "<|im_end|>"
+
+
+def test_device_is_cpu_float32_without_a_gpu():
+    import torch
+
+    device, dtype = choose_device("auto")
+    if not torch.cuda.is_available():
+        assert (device, dtype) == ("cpu", torch.float32)
+    assert choose_device("cpu") == ("cpu", torch.float32)
+
+
+def test_the_chat_template_renders_the_context(tiny):
+    policy = greedy(tiny)
+    messages = [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "<IS>s</IS>"}]
+    assert policy.render(messages) == (
+        "<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n<IS>s</IS><|im_end|>\n<|im_start|>assistant\n"
+    )
+    tokenizer, model = tiny
+    plain = HFPolicy(model, tokenizer, device="cpu")
+    template, tokenizer.chat_template = tokenizer.chat_template, None
+    try:
+        assert plain.render(messages) == "Q?\n\n<IS>s</IS>\n\n"
+    finally:
+        tokenizer.chat_template = template
+
+
+def test_batched_generation_matches_one_at_a_time(tiny):
+    policy = greedy(tiny)
+    texts = ["Who founded Velmora?", "A much longer question about the river that runs through Ostrava " * 3, "Hi"]
+    batched = policy.act([request(i, t) for i, t in enumerate(texts)])
+    for i, text in enumerate(texts):
+        alone = policy.act([request(i, text)])[0]
+        assert alone.completion_ids == batched[i].completion_ids
+        assert alone.logprobs == pytest.approx(batched[i].logprobs, abs=1e-4)
+    for generation, text in zip(batched, texts, strict=True):
+        assert generation.context_tokens == len(policy.encode([{"role": "user", "content": text}]))
+        assert generation.generated_tokens == len(generation.completion_ids) > 0
+        assert generation.latency_s > 0
+        assert not generation.over_budget
+
+
+def test_recorded_logprobs_are_the_models_own(tiny):
+    import torch
+
+    tokenizer, model = tiny
+    policy = HFPolicy(model, tokenizer, GenerationSettings(max_new_tokens=10, temperature=0.7), device="cpu", seed=1)
+    generation = policy.act([request(0, "Which city hosts the Amber Archive?")])[0]
+    ids = torch.tensor([generation.prompt_ids + generation.completion_ids])
+    with torch.no_grad():
+        logits = model(ids).logits[0, len(generation.prompt_ids) - 1 : -1] / 0.7
+    expected = torch.log_softmax(logits, -1).gather(-1, torch.tensor(generation.completion_ids)[:, None])[:, 0]
+    assert torch.allclose(expected, torch.tensor(generation.logprobs), atol=1e-4)
+
+
+def test_generation_stops_at_the_action_closing_tag(tiny):
+    tokenizer, model = tiny
+    close = tokenizer.convert_tokens_to_ids("</search>")
+    policy = greedy(tiny)
+    model.generation_config.sequence_bias = {(close,): 100.0}  # the model now "wants" to close a search
+    try:
+        generation = policy.act([request(0, "Find it.")])[0]
+        unstopped = policy.act([request(0, "Find it.", stop=())])[0]
+    finally:
+        model.generation_config.sequence_bias = None
+    assert generation.completion_ids == [close]
+    assert generation.text == "</search>"
+    assert len(unstopped.completion_ids) == 12  # without a stop tag it runs to max_new_tokens
+
+
+def test_turn_text_ends_at_the_first_closing_tag(tiny):
+    policy = greedy(tiny)
+    turn = QA_TAGS.format_turn("state", "search", "query")
+    ids = policy.tokenizer(turn + " trailing words <answer>x</answer>", add_special_tokens=False)["input_ids"]
+    kept = policy._turn_tokens(ids, STOP)
+    assert policy._turn_text(kept, STOP) == turn
+
+
+def test_a_context_over_budget_is_refused_not_truncated(tiny):
+    policy = greedy(tiny, max_context_tokens=20)
+    short, long = request(0, "Hi"), request(1, "word " * 100)
+    generations = policy.act([short, long])
+    assert not generations[0].over_budget and generations[0].generated_tokens > 0
+    assert generations[1].over_budget
+    assert generations[1].generated_tokens == 0 and generations[1].text == ""
+    assert generations[1].context_tokens > 20
+
+
+def test_saved_tiny_model_loads_and_generates_the_same(tiny, tmp_path):
+    from envkit.policy.specs import load_policy
+    from envkit.testing import save_tiny_model
+
+    save_tiny_model(tmp_path / "tiny")
+    settings = GenerationSettings(max_new_tokens=8, temperature=0)
+    loaded = load_policy(f"hf:{tmp_path / 'tiny'}", settings, device="cpu")
+    in_memory = greedy(tiny)
+    expected = in_memory.act([request(0, "Who?")])[0].completion_ids[:8]
+    assert loaded.act([request(0, "Who?")])[0].completion_ids == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [("gpt5", "unknown policy"), ("hf:", "unknown policy"), ("hf:/no/such/folder", "cannot load the model")],
+)
+def test_bad_policy_specs_are_one_line_errors(spec, fragment):
+    from envkit.policy.specs import load_policy
+
+    with pytest.raises(ValueError, match=fragment):
+        load_policy(spec, device="cpu")
