@@ -12,7 +12,7 @@ import typer
 
 from composers.records import RecordError
 from composers.sources.base import SourceError
-from envkit.cli import compose_cmd, demo_cmd, eval_cmd, play_cmd, retrieval_cmds, shop_cmd, suite_cmd
+from envkit.cli import compose_cmd, demo_cmd, eval_cmd, play_cmd, retrieval_cmds, shop_cmd, suite_cmd, train_cmd
 from envkit.retrieval.base import RetrieverError
 
 __all__ = ["UserError", "app", "main"]
@@ -28,6 +28,7 @@ app = typer.Typer(
 app.command("compose")(compose_cmd.compose)
 app.command("demo")(demo_cmd.demo)
 app.command("eval")(eval_cmd.eval_command)
+app.command("train", context_settings=train_cmd.TRAIN_CONTEXT)(train_cmd.train)
 app.command("play")(play_cmd.play)
 app.add_typer(retrieval_cmds.index_app, name="index")
 app.add_typer(retrieval_cmds.retriever_app, name="retriever")

@@ -1,0 +1,115 @@
+"""``Mem1GRPOConfig``: TRL's ``GRPOConfig`` plus what a multi-turn envkit episode needs.
+
+Every field carries its help text in ``metadata`` (as TRL's configs do), so ``envkit
+train`` takes each one as a flag or a YAML key and ``envkit train --list-options`` prints
+them. TRL's own fields keep their meaning: ``num_generations`` is the group size G
+(episodes per task), ``max_completion_length`` the longest *turn*, ``temperature`` /
+``top_p`` / ``top_k`` the sampling of every turn, ``beta`` the KL weight, ``epsilon`` the
+clipping range, ``per_device_train_batch_size`` counts episodes.
+
+Two of TRL's defaults change: ``bf16`` is on only where a CUDA GPU supports it (TRL
+turns it on everywhere, which costs parity on CPU), and ``gradient_checkpointing`` is off
+unless asked for (``activation_checkpointing``, transformers 5's name: it helps 7B models
+on GPUs, not the tiny CPU model). ``report_to`` (transformers' own field) names the loggers; progress is a rich
+display instead of tqdm bars.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trl import GRPOConfig
+
+__all__ = ["PACKINGS", "Mem1GRPOConfig"]
+
+PACKINGS = ("masked", "per_turn")
+
+
+def _cuda_bf16() -> bool:
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+@dataclass
+class Mem1GRPOConfig(GRPOConfig):
+    """GRPO over multi-turn envkit episodes with masked trajectories (see the module docstring)."""
+
+    env_id: str = field(
+        default="envkit/MultiObjectiveQA-v0",
+        metadata={"help": "Gymnasium id of the env episodes are played in (QA, WebShop or Composite)."},
+    )
+    source: str = field(
+        default="synthetic",
+        metadata={"help": "QA source spec to compose training tasks from (ignored with task_file)."},
+    )
+    task_file: str | None = field(
+        default=None, metadata={"help": "A composed task file to train on (e.g. a suite's train_parallel_n2.jsonl)."}
+    )
+    n_objectives: int = field(default=2, metadata={"help": "Objectives per composed task (MEM1 trains on 2)."})
+    strategy: str = field(default="parallel", metadata={"help": "Composition strategy: parallel, chained or mixed."})
+    n_tasks: int = field(default=5000, metadata={"help": "Training tasks to compose (each one a dataset row)."})
+    context: str = field(
+        default="consolidated",
+        metadata={"help": "Context builder of the rollouts: consolidated (MEM1), full or window(K)."},
+    )
+    max_turns: int | None = field(default=None, metadata={"help": "Turns per episode (default: the env's, 4N + 4)."})
+    max_context_tokens: int = field(
+        default=4096, metadata={"help": "Context budget: a longer context ends the episode as a violation."}
+    )
+    env_reward_weight: float = field(default=1.0, metadata={"help": "Weight of the env's reward (EM/F1 per task)."})
+    format_reward_weight: float = field(
+        default=0.0,
+        metadata={"help": "Weight of the format reward: 1 minus the share of turns that violated the protocol."},
+    )
+    packing: str = field(
+        default="masked",
+        metadata={"help": "Training layout: masked (one row per episode, 4-D mask) or per_turn (one row per turn)."},
+    )
+    rollout_batch_size: int = field(default=16, metadata={"help": "Episodes played at once (one batched generate)."})
+    lora_r: int = field(default=0, metadata={"help": "LoRA rank through peft; 0 trains every parameter."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
+    lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
+    lora_target_modules: str = field(
+        default="all-linear", metadata={"help": "Modules LoRA adapts (peft's target_modules; comma-separated)."}
+    )
+    bf16: bool | None = field(
+        default=None, metadata={"help": "bf16 mixed precision (default: on where a CUDA GPU supports it)."}
+    )
+    activation_checkpointing: bool | None = field(
+        default=False, metadata={"help": "Recompute activations in the backward pass (saves GPU memory)."}
+    )
+    gradient_checkpointing: bool | None = field(
+        default=None, metadata={"help": "Deprecated alias of activation_checkpointing (transformers 5)."}
+    )
+    disable_tqdm: bool | None = field(default=True, metadata={"help": "Hide tqdm bars (rich progress is shown)."})
+    logging_steps: float = field(default=1, metadata={"help": "Log every N optimizer steps."})
+
+    def __post_init__(self) -> None:
+        if self.bf16 is None:
+            self.bf16 = _cuda_bf16()
+        import torch
+
+        if not torch.cuda.is_available():
+            self.dataloader_pin_memory = False  # nothing to pin memory for
+        if self.packing not in PACKINGS:
+            raise ValueError(f"packing must be one of {', '.join(PACKINGS)}, got {self.packing!r}")
+        if self.n_objectives < 1:
+            raise ValueError(f"n_objectives must be at least 1, got {self.n_objectives}")
+        if self.n_tasks < 1:
+            raise ValueError(f"n_tasks must be at least 1, got {self.n_tasks}")
+        if self.max_turns is not None and self.max_turns < 1:
+            raise ValueError(f"max_turns must be at least 1, got {self.max_turns}")
+        if self.rollout_batch_size < 1:
+            raise ValueError(f"rollout_batch_size must be at least 1, got {self.rollout_batch_size}")
+        if self.lora_r < 0:
+            raise ValueError(f"lora_r must be non-negative, got {self.lora_r}")
+        if self.use_vllm:
+            raise ValueError(
+                "use_vllm: Mem1GRPOTrainer generates its multi-turn rollouts with HFPolicy; TRL's vLLM mode is not "
+                "wired to envkit episodes yet"
+            )
+        from envkit.protocol.context import make_context_builder
+
+        make_context_builder(self.context)  # a bad builder name fails here, with its message
+        super().__post_init__()

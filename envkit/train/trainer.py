@@ -1,0 +1,249 @@
+"""``Mem1GRPOTrainer``: TRL's GRPO trainer over multi-turn envkit episodes, trained on masked trajectories.
+
+TRL's ``GRPOTrainer`` extends multi-turn only by appending to one growing completion,
+which cannot express a context that *drops* turns. This trainer keeps TRL's loop,
+sampler (G episodes per task), reward functions, logging, checkpointing, PEFT and
+accelerate/DeepSpeed set-up, and replaces the three parts that assume one completion
+per prompt:
+
+- ``_generate_and_score_completions``: plays each batch row's task as a whole episode
+  through the :class:`~envkit.rollout.runner.RolloutRunner` and
+  :class:`~envkit.policy.hf.HFPolicy` (the protocol and its context builder decide what
+  the model sees each turn), scores episodes with the reward functions, turns rewards
+  into group-relative advantages and packs the episodes (:mod:`envkit.train.packing`);
+- ``compute_loss``: the clipped GRPO surrogate (plus ``beta`` × KL to the reference) on
+  every model-generated token of every turn, one advantage per episode; prompts and
+  observations carry no loss;
+- the log-probabilities: a forward over masked trajectories reproduces the rollout's
+  own, so the rollout's log-probs serve as π_old.
+
+Where the pieces live: rollouts in :mod:`envkit.rollout`, packing in
+:mod:`envkit.train.packing`, the loss in :mod:`envkit.train.loss`; this class wires them.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import torch
+from datasets import Dataset
+from trl import GRPOTrainer
+from trl.models.utils import unwrap_model_for_generation
+from trl.trainer.callbacks import RichProgressCallback
+
+from envkit.policy.hf import GenerationSettings, HFPolicy
+from envkit.rollout.runner import RolloutRunner
+from envkit.rollout.trajectory import Trajectory
+from envkit.train.config import Mem1GRPOConfig
+from envkit.train.loss import group_advantages, grpo_loss
+from envkit.train.packing import episode_turns, pack_episodes, pack_turns, token_logps
+from envkit.train.rewards import env_reward, format_reward
+
+__all__ = ["Mem1GRPOTrainer", "make_training_env"]
+
+
+def make_training_env(args: Mem1GRPOConfig, **overrides: Any) -> gym.Env[str, str]:
+    """The env the config describes: its task file, or tasks composed from its source."""
+    options: dict[str, Any] = {"context": args.context, "max_turns": args.max_turns, **overrides}
+    if args.task_file is not None:
+        from envkit.envs.from_tasks import make_task_file_env
+
+        return make_task_file_env(args.task_file, **options)
+    return gym.make(
+        args.env_id,
+        source=args.source,
+        n_objectives=args.n_objectives,
+        strategy=args.strategy,
+        split="train",
+        seed=args.seed,
+        count=args.n_tasks,
+        **options,
+    )
+
+
+class Mem1GRPOTrainer(GRPOTrainer):
+    """GRPO on envkit episodes (see the module docstring).
+
+    Args:
+        model: a model folder / hub id, or a ``PreTrainedModel``.
+        args: the :class:`Mem1GRPOConfig`.
+        processing_class: the tokenizer (loaded from ``model`` when it is a path).
+        reward_funcs: TRL reward functions over episodes; default: the env's reward,
+            plus the format reward when ``args.format_reward_weight`` is set.
+        make_env: builds the rollout env (default: :func:`make_training_env` of ``args``).
+        peft_config: a peft config (default: LoRA when ``args.lora_r > 0``).
+        callbacks: more ``TrainerCallback`` s (rich progress is always on).
+
+    """
+
+    _tag_names: ClassVar[list[str]] = ["trl", "grpo", "envkit", "mem1"]
+
+    def __init__(
+        self,
+        model: Any,
+        args: Mem1GRPOConfig,
+        processing_class: Any | None = None,
+        reward_funcs: Sequence[Callable[..., list[float]]] | None = None,
+        make_env: Callable[[], gym.Env[str, str]] | None = None,
+        peft_config: Any | None = None,
+        callbacks: Sequence[Any] = (),
+    ) -> None:
+        if processing_class is None:
+            from transformers import AutoTokenizer
+
+            if not isinstance(model, str):
+                raise ValueError("pass processing_class (the tokenizer) with a model object")
+            processing_class = AutoTokenizer.from_pretrained(model)
+        processing_class.padding_side = "left"
+        if processing_class.pad_token is None:
+            processing_class.pad_token = processing_class.eos_token
+        if reward_funcs is None:
+            reward_funcs = [env_reward] + ([format_reward] if args.format_reward_weight else [])
+            if args.reward_weights is None:
+                args.reward_weights = [args.env_reward_weight] + (
+                    [args.format_reward_weight] if args.format_reward_weight else []
+                )
+        if peft_config is None and args.lora_r > 0:
+            from peft import LoraConfig
+
+            targets = args.lora_target_modules
+            peft_config = LoraConfig(
+                r=args.lora_r,
+                lora_alpha=args.lora_alpha,
+                lora_dropout=args.lora_dropout,
+                target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")],
+                task_type="CAUSAL_LM",
+            )
+        build_env = make_env or (lambda: make_training_env(args))
+        self._runner = RolloutRunner(build_env, _NoPolicy(), args.rollout_batch_size, seed=args.seed)
+        tasks = self._runner.n_tasks
+        train_dataset = Dataset.from_dict({"prompt": [f"task {i}" for i in range(tasks)], "task_index": range(tasks)})
+        super().__init__(
+            model=model,
+            reward_funcs=list(reward_funcs),
+            args=args,
+            train_dataset=train_dataset,
+            processing_class=processing_class,
+            peft_config=peft_config,
+            callbacks=[RichProgressCallback(), *callbacks],
+        )
+        self.trajectories: list[Trajectory] = []  # the latest generation batch, for inspection
+
+    # -- rollouts ----------------------------------------------------------------------
+
+    def _rollout(self, task_indices: list[int]) -> list[Trajectory]:
+        settings = GenerationSettings(
+            max_new_tokens=self.args.max_completion_length,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=max(0, self.top_k or 0),
+        )
+        gather = self.args.ds3_gather_for_generation
+        with unwrap_model_for_generation(
+            self.model_wrapped, self.accelerator, gather_deepspeed3_params=gather
+        ) as model:
+            was_training = model.training
+            model.eval()
+            try:
+                device = str(self.accelerator.device)
+                self._runner.policy = HFPolicy(model, self.processing_class, settings, self.args.max_context_tokens,
+                                               device=device)  # fmt: skip
+                return self._runner.run(task_indices)
+            finally:
+                model.train(was_training)
+
+    def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        device = self.accelerator.device
+        mode = "train" if self.model.training else "eval"
+        trajectories = self._rollout([int(row["task_index"]) for row in inputs])
+        self.trajectories = trajectories
+        episodes = [
+            {**row, "env_reward": t.reward, "violations": t.violations, "turns": max(1, len(t.turns)),
+             "em_sum": t.em_sum or 0.0, "success": float(t.success)}
+            for row, t in zip(inputs, trajectories, strict=True)
+        ]  # fmt: skip
+        prompts = [t.turns[0].context[0]["content"] if t.turns else "" for t in trajectories]
+        completions = ["\n".join(turn.output for turn in t.turns) for t in trajectories]
+        completion_ids = [[i for turn in episode_turns(t) for i in turn.completion_ids] for t in trajectories]
+        per_func = self._calculate_rewards(episodes, prompts, completions, completion_ids)  # gathered over processes
+        rewards = (per_func * self.reward_weights.to(device).unsqueeze(0)).nansum(dim=1)
+        advantages = group_advantages(rewards, self.num_generations, self.scale_rewards)
+        local = slice(self.accelerator.process_index * len(inputs), (self.accelerator.process_index + 1) * len(inputs))
+        advantages = advantages[local]
+
+        turns = [episode_turns(t) for t in trajectories]
+        chunks = self.args.steps_per_generation if mode == "train" else 1
+        if self.args.packing == "masked":
+            packed = pack_episodes(turns, self.processing_class.pad_token_id, chunks)
+        else:
+            rows = sum(len(t) for t in turns)
+            packed = pack_turns(turns, self.processing_class.pad_token_id, -(-max(rows, 1) // chunks) * chunks)
+        batch = {name: tensor.to(device) for name, tensor in packed.as_dict().items()}
+        batch["advantages"] = advantages[batch["row_episode"].clamp(min=0)] * (batch["row_episode"] >= 0)
+        if self.beta != 0.0:
+            batch["ref_logps"] = self._reference_logps(batch)
+        self._log_episodes(mode, trajectories, rewards, per_func)
+        return batch
+
+    @torch.no_grad()
+    def _reference_logps(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        rows = self.args.per_device_train_batch_size
+        parts = []
+        for start in range(0, batch["input_ids"].shape[0], rows):
+            chunk = {k: v[start : start + rows] for k, v in batch.items()}
+            if self.ref_model is not None:
+                parts.append(token_logps(self.ref_model, chunk, self.temperature))
+            else:  # PEFT: the base model is the reference
+                with self.accelerator.unwrap_model(self.model).disable_adapter():
+                    parts.append(token_logps(self.model, chunk, self.temperature))
+        return torch.cat(parts)
+
+    def _log_episodes(
+        self, mode: str, trajectories: list[Trajectory], rewards: torch.Tensor, per_func: torch.Tensor
+    ) -> None:
+        metrics = self._metrics[mode]
+        metrics["reward"].append(rewards.mean().item())
+        metrics["reward_std"].append(rewards.std().item() if rewards.numel() > 1 else 0.0)
+        for index, name in enumerate(self.reward_func_names):
+            metrics[f"rewards/{name}/mean"].append(torch.nanmean(per_func[:, index]).item())
+        metrics["episode/em_sum"].append(statistics.fmean(t.em_sum or 0.0 for t in trajectories))
+        metrics["episode/success"].append(statistics.fmean(t.success for t in trajectories))
+        metrics["episode/turns"].append(statistics.fmean(len(t.turns) for t in trajectories))
+        metrics["episode/violations"].append(statistics.fmean(t.violations for t in trajectories))
+        metrics["episode/peak_context_tokens"].append(statistics.fmean(t.peak_context_tokens for t in trajectories))
+        metrics["episode/generated_tokens"].append(statistics.fmean(t.generated_tokens for t in trajectories))
+
+    # -- loss --------------------------------------------------------------------------
+
+    def compute_loss(self, model: Any, inputs: dict[str, torch.Tensor], return_outputs: bool = False,
+                     num_items_in_batch: Any = None) -> torch.Tensor:  # fmt: skip
+        if return_outputs:
+            raise ValueError("Mem1GRPOTrainer does not return outputs")
+        mode = "train" if self.model.training else "eval"
+        logps = token_logps(model, inputs, self.temperature)
+        loss, stats = grpo_loss(
+            logps,
+            inputs["old_logps"],
+            inputs["advantages"],
+            inputs["completion_mask"],
+            epsilon_low=self.epsilon_low,
+            epsilon_high=self.epsilon_high,
+            beta=self.beta,
+            ref_logps=inputs.get("ref_logps"),
+        )
+        for name, value in stats.items():
+            self._metrics[mode][name].append(value)
+        return loss / (self.current_gradient_accumulation_steps if mode == "train" else 1.0)
+
+
+class _NoPolicy:
+    """The runner's policy before the first rollout (each rollout installs the current model's)."""
+
+    def start(self, slot: int, task: Any) -> None:
+        raise RuntimeError("no policy: rollouts install one")
+
+    def act(self, requests: Sequence[Any]) -> list[Any]:
+        raise RuntimeError("no policy: rollouts install one")

@@ -1,0 +1,74 @@
+import pytest
+
+from envkit.envs import QA_ENV_ID
+from envkit.policy.hf import GenerationSettings, HFPolicy
+from envkit.rollout.runner import RolloutRunner, env_factory
+from tests.conftest import SMALL_WORLD, require
+
+
+@pytest.fixture(scope="module")
+def packing():
+    require("torch", "transformers", "tokenizers")
+    from envkit.train import packing
+
+    return packing
+
+
+def rollouts(tokenizer, model, context, episodes=3, turns=4):
+    policy = HFPolicy(model, tokenizer, GenerationSettings(max_new_tokens=20, temperature=1.0), device="cpu", seed=0)
+    make = env_factory(QA_ENV_ID, n_objectives=2, source=SMALL_WORLD, split="test", max_turns=turns, context=context)
+    with RolloutRunner(make, policy, batch_size=episodes) as runner:
+        return runner.run(episodes)
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+@pytest.mark.parametrize("context", ["consolidated", "full", "window(2)"])
+def test_training_forward_reproduces_the_rollout_logprobs(tiny, packing, attn, context):
+    import torch
+
+    from envkit.testing import tiny_model
+
+    tokenizer, _ = tiny
+    model = tiny_model(tokenizer, attn_implementation=attn)  # float32
+    trajectories = rollouts(tokenizer, model, context)
+    episodes = [packing.episode_turns(t) for t in trajectories]
+    assert all(len(e) == 4 for e in episodes)
+    for pack in (packing.pack_episodes, packing.pack_turns):
+        batch = pack(episodes, tokenizer.pad_token_id)
+        with torch.no_grad():
+            logps = packing.token_logps(model, batch.as_dict())
+        mask = batch.completion_mask
+        assert int(mask.sum()) == sum(len(t.completion_ids) for e in episodes for t in e)
+        assert ((logps - batch.old_logps).abs() * mask).max().item() < 1e-4, pack.__name__
+
+
+def test_masked_rows_see_only_what_each_turn_saw(tiny, packing):
+    tokenizer, model = tiny
+    trajectory = rollouts(tokenizer, model, "consolidated", episodes=1)[0]
+    turns = packing.episode_turns(trajectory)
+    batch = packing.pack_episodes([turns], tokenizer.pad_token_id)
+    bias = packing.attention_bias(batch.block_ids, model.dtype)[0, 0]
+    ids, blocks, positions = batch.input_ids[0], batch.block_ids[0], batch.position_ids[0]
+    for number, turn in enumerate(turns, 1):
+        last = int((blocks == number).nonzero().max())  # the block's last token
+        visible = (bias[last] == 0).nonzero()[:, 0]
+        # what the last token attends to, in order, is exactly that turn's context and completion
+        assert ids[visible].tolist() == turn.prompt_ids + turn.completion_ids
+        assert positions[visible].tolist() == list(range(len(turn.prompt_ids) + len(turn.completion_ids)))
+    # the shared prefix is stored once
+    assert batch.input_ids.shape[1] < sum(len(t.prompt_ids) + len(t.completion_ids) for t in turns)
+
+
+def test_a_single_growing_sequence_would_not_reproduce_consolidated_rollouts(tiny, packing):
+    """MEM1's layout (each token once, one causal sequence) drifts: the parity test is not vacuous."""
+    import torch
+
+    tokenizer, model = tiny
+    turns = packing.episode_turns(rollouts(tokenizer, model, "consolidated", episodes=1)[0])
+    batch = packing.pack_episodes([turns], tokenizer.pad_token_id)
+    plain = dict(batch.as_dict())
+    plain["block_ids"] = torch.where(batch.block_ids >= 0, 0, -1)  # everything visible causally
+    plain["position_ids"] = torch.arange(batch.input_ids.shape[1])[None]
+    with torch.no_grad():
+        drift = ((packing.token_logps(model, plain) - batch.old_logps).abs() * batch.completion_mask).max().item()
+    assert drift > 1e-2

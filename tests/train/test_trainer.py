@@ -1,0 +1,140 @@
+import math
+
+import pytest
+
+from tests.conftest import SMALL_WORLD, require
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    require("torch", "transformers", "tokenizers", "trl", "peft")
+    from envkit.testing import save_tiny_model
+
+    return str(save_tiny_model(tmp_path_factory.mktemp("model") / "tiny"))
+
+
+def shorter_turns(prompts, completions, **_):
+    """A reward the random-init model's episodes differ on (env rewards are all 0 for it)."""
+    return [-len(c) / 100 for c in completions]
+
+
+def config(tmp_path, **overrides):
+    from envkit.train import Mem1GRPOConfig
+
+    options = dict(
+        output_dir=str(tmp_path / "out"), source=SMALL_WORLD, n_objectives=2, n_tasks=20, max_steps=3,
+        per_device_train_batch_size=4, num_generations=4, max_completion_length=16, max_turns=3,
+        learning_rate=5e-3, lr_scheduler_type="constant", rollout_batch_size=8, seed=0, save_steps=2,
+    )  # fmt: skip
+    options.update(overrides)
+    return Mem1GRPOConfig(**options)
+
+
+def params(model):
+    return {n: p.detach().clone() for n, p in model.named_parameters()}
+
+
+def test_config_defaults_fit_a_cpu_and_bad_values_are_named(tmp_path):
+    import torch
+
+    args = config(tmp_path)
+    assert args.bf16 == (torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    assert args.activation_checkpointing is False and args.disable_tqdm
+    for bad, fragment in [({"packing": "zigzag"}, "packing"), ({"context": "rolling"}, "unknown context builder"),
+                          ({"n_objectives": 0}, "n_objectives"), ({"num_generations": 1}, "at least 2 generations"),
+                          ({"use_vllm": True}, "use_vllm")]:  # fmt: skip
+        with pytest.raises(ValueError, match=fragment):
+            config(tmp_path, **bad)
+
+
+def test_real_trainer_steps_log_rewards_and_change_parameters(tmp_path, tiny_folder):
+    from envkit.rollout.trajectory import Trajectory
+    from envkit.train import Mem1GRPOTrainer
+    from envkit.train.rewards import env_reward
+
+    trainer = Mem1GRPOTrainer(tiny_folder, config(tmp_path), reward_funcs=[env_reward, shorter_turns])
+    before = params(trainer.model)
+    trainer.train()
+    after = params(trainer.model)
+    assert sum(not (before[n] == after[n]).all() for n in before) > len(before) // 2
+    logs = [entry for entry in trainer.state.log_history if "reward" in entry]
+    assert len(logs) == 3
+    for entry in logs:
+        assert entry["rewards/shorter_turns/mean"] < 0 and entry["rewards/env_reward/mean"] == 0.0
+        assert entry["reward_std"] > 0 and math.isfinite(entry["loss"])
+        assert entry["episode/turns"] <= 3 and entry["episode/peak_context_tokens"] > 0
+    assert trainer.state.global_step == 3
+    assert len(trainer.trajectories) == 4 and isinstance(trainer.trajectories[0], Trajectory)
+    assert (tmp_path / "out" / "checkpoint-2" / "trainer_state.json").is_file()
+
+
+def test_a_checkpoint_resumes_to_the_same_state(tmp_path, tiny_folder):
+    from transformers import TrainerCallback
+
+    from envkit.train import Mem1GRPOTrainer
+    from envkit.train.rewards import env_reward
+
+    first = Mem1GRPOTrainer(tiny_folder, config(tmp_path, max_steps=2), reward_funcs=[env_reward, shorter_turns])
+    first.train()
+    saved = params(first.model)
+
+    class AtStart(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            self.step, self.params = state.global_step, params(model)
+
+    start = AtStart()
+    resumed = Mem1GRPOTrainer(tiny_folder, config(tmp_path, max_steps=3), reward_funcs=[env_reward, shorter_turns],
+                              callbacks=[start])  # fmt: skip
+    resumed.train(resume_from_checkpoint=True)  # the newest checkpoint in output_dir: checkpoint-2
+    assert start.step == 2
+    assert all((saved[n] == p).all() for n, p in start.params.items())
+    assert resumed.state.global_step == 3
+    assert any(not (saved[n] == p).all() for n, p in params(resumed.model).items())
+
+
+def test_masked_and_per_turn_packing_give_the_same_loss(tmp_path, tiny_folder):
+    import torch
+
+    from envkit.train import Mem1GRPOTrainer
+    from envkit.train.rewards import env_reward
+
+    losses = {}
+    for packing in ("masked", "per_turn"):
+        trainer = Mem1GRPOTrainer(tiny_folder, config(tmp_path / packing, packing=packing),
+                                  reward_funcs=[env_reward, shorter_turns])  # fmt: skip
+        batch = trainer._generate_and_score_completions([{"prompt": f"task {i}", "task_index": i} for i in
+                                                         (0, 0, 0, 0)])  # fmt: skip
+        losses[packing] = trainer.compute_loss(trainer.model, batch)
+        torch.manual_seed(0)
+    # same seed, same model, same tasks: same episodes, so the two layouts must agree on the loss
+    assert losses["masked"].item() == pytest.approx(losses["per_turn"].item(), abs=1e-5)
+
+
+def test_lora_trains_only_the_adapter_and_beta_adds_a_kl_term(tmp_path, tiny_folder):
+    from envkit.train import Mem1GRPOTrainer
+    from envkit.train.rewards import env_reward
+
+    args = config(tmp_path, lora_r=4, beta=0.05, max_steps=2, save_steps=100)
+    trainer = Mem1GRPOTrainer(tiny_folder, args, reward_funcs=[env_reward, shorter_turns])
+    before = params(trainer.model)
+    trainer.train()
+    changed = {n for n, p in params(trainer.model).items() if not (before[n] == p).all()}
+    assert changed and all("lora_" in n for n in changed)
+    assert all("kl" in e for e in trainer.state.log_history if "reward" in e)
+
+
+def test_envkit_train_cli_runs_and_reports_bad_config_in_one_line(tmp_path):
+    from tests.cli.test_cli import assert_one_line_error, envkit
+
+    recipe = f"source: '{SMALL_WORLD}'\nn_tasks: 8\nmax_steps: 1\nnum_generations: 2\nper_device_train_batch_size: 2\n"
+    (tmp_path / "train.yaml").write_text(recipe + "max_completion_length: 8\nmax_turns: 2\n")
+    out = tmp_path / "run"
+    result = envkit("train", "--config", str(tmp_path / "train.yaml"), "--output_dir", str(out),
+                    "--report_to", "tensorboard")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (out / "model.safetensors").is_file() and list((out / "runs").glob("*/events.out.tfevents.*"))
+    (tmp_path / "bad.yaml").write_text("max_steps: [1, 2\n")
+    assert_one_line_error(envkit("train", "--config", str(tmp_path / "bad.yaml")), "invalid YAML")
+    assert_one_line_error(envkit("train", "--packing", "zigzag"), "packing must be one of")
+    assert_one_line_error(envkit("train", "--max_steps", "many"), "max_steps")
+    assert_one_line_error(envkit("train", "--resume", str(tmp_path / "nowhere")), "no such checkpoint")
