@@ -25,7 +25,7 @@ from envkit.policy.scripted import Agent
 from envkit.protocol.context import Message
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
 
-__all__ = ["AgentPolicy", "Generation", "Policy", "TurnRequest"]
+__all__ = ["AgentPolicy", "Generation", "Policy", "TurnRequest", "generate_within_budget"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,29 @@ class Generation:
     logprobs: list[float] | None = None
     gpu_peak_bytes: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def generate_within_budget(
+    prompts: Sequence[list[int]],
+    requests: Sequence[TurnRequest],
+    budget: int,
+    generate: Callable[[list[list[int]], tuple[str, ...]], list[Generation]],
+) -> list[Generation]:
+    """What every model policy does with a batch: refuse the contexts over ``budget``, generate the rest at once.
+
+    ``generate(prompts, stops)`` is called once, with the prompts within budget and the
+    union of their requests' stop tags; a refused context becomes an ``over_budget``
+    generation (nothing generated, nothing truncated).
+    """
+    results: list[Generation] = [
+        Generation("", len(ids), 0, 0.0, over_budget=True, prompt_ids=list(ids)) for ids in prompts
+    ]
+    within = [i for i, ids in enumerate(prompts) if len(ids) <= budget]
+    if within:
+        stops = tuple(sorted({s for i in within for s in requests[i].stop}))
+        for i, generation in zip(within, generate([list(prompts[i]) for i in within], stops), strict=True):
+            results[i] = generation
+    return results
 
 
 class Policy(Protocol):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from composers.records import Task
-from envkit.policy.base import Generation, TurnRequest
+from envkit.policy.base import Generation, TurnRequest, generate_within_budget
 from envkit.protocol.context import Message, render_messages
 
 __all__ = ["GenerationSettings", "HFPolicy", "choose_device"]
@@ -124,23 +124,7 @@ class HFPolicy:
 
     def act(self, requests: Sequence[TurnRequest]) -> list[Generation]:
         prompts = [self.encode(r.messages) for r in requests]
-        results: list[Generation | None] = [None] * len(requests)
-        batch = [i for i, ids in enumerate(prompts) if len(ids) <= self.max_context_tokens]
-        for i, ids in enumerate(prompts):
-            if len(ids) > self.max_context_tokens:
-                results[i] = Generation(
-                    text="",
-                    context_tokens=len(ids),
-                    generated_tokens=0,
-                    latency_s=0.0,
-                    over_budget=True,
-                    prompt_ids=ids,
-                )
-        if batch:
-            stops = tuple(sorted({s for i in batch for s in requests[i].stop}))
-            for i, generation in zip(batch, self._generate([prompts[i] for i in batch], stops), strict=True):
-                results[i] = generation
-        return [r for r in results if r is not None]
+        return generate_within_budget(prompts, requests, self.max_context_tokens, self._generate)
 
     # -- generation ------------------------------------------------------------------
 

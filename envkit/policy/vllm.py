@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from composers.records import Task
-from envkit.policy.base import Generation, TurnRequest
+from envkit.policy.base import Generation, TurnRequest, generate_within_budget
 from envkit.policy.hf import GenerationSettings
 
 __all__ = ["VLLMPolicy"]
@@ -45,44 +45,43 @@ class VLLMPolicy:
         """Learned policies are not told the task: it is in the prompt."""
 
     def act(self, requests: Sequence[TurnRequest]) -> list[Generation]:
-        from vllm import SamplingParams
-        from vllm.inputs import TokensPrompt
-
         prompts = [
             self.tokenizer.apply_chat_template(r.messages, add_generation_prompt=True, tokenize=True) for r in requests
         ]
-        results: list[Generation | None] = [None] * len(requests)
-        batch = [i for i, ids in enumerate(prompts) if len(ids) <= self.max_context_tokens]
-        for i, ids in enumerate(prompts):
-            if len(ids) > self.max_context_tokens:
-                results[i] = Generation("", len(ids), 0, 0.0, over_budget=True, prompt_ids=list(ids))
-        if batch:
-            settings = self.generation
-            params = SamplingParams(
-                max_tokens=settings.max_new_tokens,
-                temperature=settings.temperature,
-                top_p=settings.top_p,
-                top_k=settings.top_k or -1,
-                stop=sorted({s for i in batch for s in requests[i].stop}),
-                include_stop_str_in_output=True,
-                logprobs=0,
-                seed=self.seed,
-            )
-            started = time.perf_counter()
-            outputs = self.engine.generate([TokensPrompt(prompt_token_ids=prompts[i]) for i in batch], params,
-                                           use_tqdm=False)  # fmt: skip
-            latency = time.perf_counter() - started
-            for i, output in zip(batch, outputs, strict=True):
-                completion = output.outputs[0]
-                ids = list(completion.token_ids)
-                logprobs = [step[token].logprob for step, token in zip(completion.logprobs or (), ids, strict=False)]
-                results[i] = Generation(
+        return generate_within_budget(prompts, requests, self.max_context_tokens, self._generate)
+
+    def _generate(self, prompts: list[list[int]], stops: tuple[str, ...]) -> list[Generation]:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        settings = self.generation
+        params = SamplingParams(
+            max_tokens=settings.max_new_tokens,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            top_k=settings.top_k or -1,
+            stop=list(stops),
+            include_stop_str_in_output=True,
+            logprobs=0,
+            seed=self.seed,
+        )
+        started = time.perf_counter()
+        outputs = self.engine.generate([TokensPrompt(prompt_token_ids=p) for p in prompts], params, use_tqdm=False)
+        latency = time.perf_counter() - started
+        generations = []
+        for prompt, output in zip(prompts, outputs, strict=True):
+            completion = output.outputs[0]
+            ids = list(completion.token_ids)
+            logprobs = [step[token].logprob for step, token in zip(completion.logprobs or (), ids, strict=False)]
+            generations.append(
+                Generation(
                     text=completion.text,
-                    context_tokens=len(prompts[i]),
+                    context_tokens=len(prompt),
                     generated_tokens=len(ids),
                     latency_s=latency,
-                    prompt_ids=list(prompts[i]),
+                    prompt_ids=prompt,
                     completion_ids=ids,
                     logprobs=logprobs or None,
                 )
-        return [r for r in results if r is not None]
+            )
+        return generations

@@ -167,14 +167,14 @@ class Mem1GRPOTrainer(GRPOTrainer):
         ]  # fmt: skip
         prompts = [t.turns[0].context[0]["content"] if t.turns else "" for t in trajectories]
         completions = ["\n".join(turn.output for turn in t.turns) for t in trajectories]
-        completion_ids = [[i for turn in episode_turns(t) for i in turn.completion_ids] for t in trajectories]
+        turns = [episode_turns(t) for t in trajectories]
+        completion_ids = [[i for turn in episode for i in turn.completion_ids] for episode in turns]
         per_func = self._calculate_rewards(episodes, prompts, completions, completion_ids)  # gathered over processes
         rewards = (per_func * self.reward_weights.to(device).unsqueeze(0)).nansum(dim=1)
         advantages = group_advantages(rewards, self.num_generations, self.scale_rewards)
         local = slice(self.accelerator.process_index * len(inputs), (self.accelerator.process_index + 1) * len(inputs))
         advantages = advantages[local]
 
-        turns = [episode_turns(t) for t in trajectories]
         chunks = self.args.steps_per_generation if mode == "train" else 1
         if self.args.packing == "masked":
             packed = pack_episodes(turns, self.processing_class.pad_token_id, chunks)
