@@ -1,11 +1,21 @@
 """Training step time and peak memory: masked-trajectory packing against one sequence per turn.
 
-Episodes of T = 4, 8, 16 turns are played by the tiny model (``envkit.testing``, float32,
-CPU) on the bundled world at N = 2 under the ``consolidated`` context (8 episodes, 32
-new tokens per turn). One training step = the packed forward, the GRPO loss and the
-backward, on the same episodes in both layouts:
+Episodes of T = 4, 8, 16 turns under the ``consolidated`` and the ``full`` context,
+trained by the tiny model (``envkit.testing``, float32, CPU), come from two players:
 
-- ``masked``: one row per episode, the shared prompt once, a 4-D mask (envkit's layout);
+- ``tiny``: the tiny model itself, on the bundled world at N = 2 (8 episodes, 32 new
+  tokens per turn). Its random turns are mostly malformed, so under ``consolidated``
+  its context hardly changes from turn to turn and the prefix tree shares nearly all of it.
+- ``oracle``: the scripted oracle at N = T (each episode runs the full T turns), its
+  turns tokenized with the tiny tokenizer. Its internal state changes every turn, as a
+  trained agent's does, so ``consolidated`` contexts share only the prompt. T = 4, 8
+  only: at T = 16 its prompt lists 16 questions and one step of the per-turn layout
+  under ``full`` (128 rows of up to ~4k tokens, an L×L mask each) outgrows this machine.
+
+One training step = the packed forward, the GRPO loss and the backward, on the same
+episodes in both layouts:
+
+- ``masked``: one row per episode, its turns as a prefix tree under a 4-D mask (envkit's);
 - ``per_turn``: one row per turn, each with its whole context (the peer).
 
 Each (T, layout) is measured in a fresh process; peak memory is the process's peak RSS
@@ -26,12 +36,36 @@ import time
 from benchmarks.measure import write_result
 
 TURNS = (4, 8, 16)
+CONTEXTS = ("consolidated", "full")
+PLAYERS = {"tiny": TURNS, "oracle": (4, 8)}
 LAYOUTS = ("masked", "per_turn")
 EPISODES = 8
 REPEATS = 5
 
 
-def measure(turns: int, layout: str) -> dict[str, float]:
+def oracle_episodes(tokenizer: object, context: str, turns: int) -> list:
+    """The oracle's episodes as token ids (log-probs are not needed for timing)."""
+    from envkit.envs import QA_ENV_ID
+    from envkit.policy.hf import encode_context
+    from envkit.policy.specs import load_policy
+    from envkit.rollout.runner import RolloutRunner, env_factory
+    from envkit.train.packing import TurnTokens
+
+    make = env_factory(QA_ENV_ID, n_objectives=turns, source="synthetic:passages=10000,seed=0", max_turns=turns,
+                       context=context)  # fmt: skip
+    with RolloutRunner(make, load_policy("oracle"), batch_size=EPISODES) as runner:
+        trajectories = runner.run(EPISODES)
+    episodes = []
+    for trajectory in trajectories:
+        episode = []
+        for turn in trajectory.turns:
+            completion = tokenizer(turn.output, add_special_tokens=False)["input_ids"]  # type: ignore[operator]
+            episode.append(TurnTokens(encode_context(tokenizer, turn.context), completion, [0.0] * len(completion)))
+        episodes.append(episode)
+    return episodes
+
+
+def measure(player: str, context: str, turns: int, layout: str) -> dict[str, float]:
     import psutil
     import torch
 
@@ -46,10 +80,15 @@ def measure(turns: int, layout: str) -> dict[str, float]:
     cuda = torch.cuda.is_available()
     tokenizer = tiny_tokenizer()
     model = tiny_model(tokenizer).to("cuda" if cuda else "cpu")
-    policy = HFPolicy(model, tokenizer, GenerationSettings(max_new_tokens=32, temperature=1.0), seed=0)
-    make = env_factory(QA_ENV_ID, n_objectives=2, source="synthetic:passages=10000,seed=0", max_turns=turns)
-    with RolloutRunner(make, policy, batch_size=EPISODES) as runner:
-        episodes = [episode_turns(t) for t in runner.run(EPISODES)]
+    if player == "oracle":
+        episodes = oracle_episodes(tokenizer, context, turns)
+    else:
+        policy = HFPolicy(model, tokenizer, GenerationSettings(max_new_tokens=32, temperature=1.0), seed=0)
+        make = env_factory(QA_ENV_ID, n_objectives=2, source="synthetic:passages=10000,seed=0", max_turns=turns,
+                           context=context)  # fmt: skip
+        with RolloutRunner(make, policy, batch_size=EPISODES) as runner:
+            episodes = [episode_turns(t) for t in runner.run(EPISODES)]
+    assert all(len(e) == turns for e in episodes), "every episode must run T turns"
     pack = pack_episodes if layout == "masked" else pack_turns
     batch = {k: v.to(model.device) for k, v in pack(episodes, tokenizer.pad_token_id).as_dict().items()}
     advantages = torch.linspace(-1, 1, EPISODES, device=model.device)[batch["row_episode"].clamp(min=0)]
@@ -80,22 +119,28 @@ def measure(turns: int, layout: str) -> dict[str, float]:
 
 
 def main() -> None:
-    if len(sys.argv) == 3:  # a child: one measurement
-        print(json.dumps(measure(int(sys.argv[1]), sys.argv[2])))
+    if len(sys.argv) == 5:  # a child: one measurement
+        print(json.dumps(measure(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])))
         return
     import torch
 
-    results: dict[str, dict[str, dict[str, float]]] = {}
-    for turns in TURNS:
-        results[f"T={turns}"] = {}
-        for layout in LAYOUTS:
-            child = subprocess.run([sys.executable, "-m", "benchmarks.train_packing", str(turns), layout],
-                                   capture_output=True, text=True, check=True)  # fmt: skip
-            results[f"T={turns}"][layout] = json.loads(child.stdout.strip().splitlines()[-1])
-            print(turns, layout, results[f"T={turns}"][layout], flush=True)
-        masked, per_turn = results[f"T={turns}"]["masked"], results[f"T={turns}"]["per_turn"]
-        results[f"T={turns}"]["per_turn_over_masked_time"] = per_turn["step_s_median"] / masked["step_s_median"]
-        results[f"T={turns}"]["per_turn_over_masked_memory"] = per_turn["peak_mib"] / max(masked["peak_mib"], 1e-9)
+    results: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    for player, context in [(p, c) for p in PLAYERS for c in CONTEXTS]:
+        key = f"{player}/{context}"
+        results[key] = {}
+        for turns in PLAYERS[player]:
+            cell: dict[str, dict[str, float]] = {}
+            for layout in LAYOUTS:
+                child = subprocess.run(
+                    [sys.executable, "-m", "benchmarks.train_packing", player, context, str(turns), layout],
+                    capture_output=True, text=True, check=True,
+                )  # fmt: skip
+                cell[layout] = json.loads(child.stdout.strip().splitlines()[-1])
+                print(key, turns, layout, cell[layout], flush=True)
+            masked, per_turn = cell["masked"], cell["per_turn"]
+            cell["per_turn_over_masked_time"] = per_turn["step_s_median"] / masked["step_s_median"]  # type: ignore[assignment]
+            cell["per_turn_over_masked_memory"] = per_turn["peak_mib"] / max(masked["peak_mib"], 1e-9)  # type: ignore[assignment]
+            results[key][f"T={turns}"] = cell
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu (2 threads)"
     name = "train_packing_gpu" if torch.cuda.is_available() else "train_packing"
     write_result(name, "python -m benchmarks.train_packing", {"device": device, **results}, {})

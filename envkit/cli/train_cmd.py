@@ -109,6 +109,8 @@ def train(
         if "install" not in str(error):
             raise
         raise ValueError(str(error).splitlines()[0]) from None
+    except ImportError as error:  # an optional engine the options ask for (use_vllm without vllm)
+        raise ValueError(str(error).splitlines()[0]) from None
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(args.output_dir)
     typer.echo(f"model saved to {args.output_dir}")

@@ -27,7 +27,7 @@ from composers.records import Task
 from envkit.policy.base import Generation, TurnRequest, generate_within_budget
 from envkit.protocol.context import Message, render_messages
 
-__all__ = ["GenerationSettings", "HFPolicy", "choose_device"]
+__all__ = ["GenerationSettings", "HFPolicy", "choose_device", "encode_context", "render_context"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,22 @@ class GenerationSettings:
         if self.temperature == 0:
             return {"do_sample": False}
         return {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k}
+
+
+def render_context(tokenizer: Any, messages: Sequence[Message]) -> str:
+    """The exact text a model reads for a context: its chat template, or plain text without one."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+    return render_messages(messages) + "\n\n"
+
+
+def encode_context(tokenizer: Any, messages: Sequence[Message]) -> list[int]:
+    """Token ids of a rendered context (the chat template's own special tokens included).
+
+    Every model policy (local, vLLM, a completions server) sends these ids, so the
+    trainer sees the same tokens whichever engine sampled the turn.
+    """
+    return tokenizer(render_context(tokenizer, messages), add_special_tokens=False)["input_ids"]
 
 
 def choose_device(device: str = "auto") -> tuple[str, Any]:
@@ -114,13 +130,11 @@ class HFPolicy:
 
     def render(self, messages: Sequence[Message]) -> str:
         """The exact text the model reads for a context."""
-        if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
-        return render_messages(messages) + "\n\n"
+        return render_context(self.tokenizer, messages)
 
     def encode(self, messages: Sequence[Message]) -> list[int]:
         """Token ids of a rendered context (the chat template's own special tokens included)."""
-        return self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"]
+        return encode_context(self.tokenizer, messages)
 
     def act(self, requests: Sequence[TurnRequest]) -> list[Generation]:
         prompts = [self.encode(r.messages) for r in requests]

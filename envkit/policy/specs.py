@@ -9,7 +9,7 @@ from envkit.policy.hf import GenerationSettings
 
 __all__ = ["POLICY_SPECS", "load_policy"]
 
-POLICY_SPECS = "oracle, random, tiny, hf:PATH or vllm:PATH"
+POLICY_SPECS = "oracle, random, tiny, hf:PATH, vllm:PATH or server:URL"
 
 
 def load_policy(
@@ -25,7 +25,9 @@ def load_policy(
     - ``random``: random valid and malformed QA turns (a robustness probe);
     - ``tiny``: the random-init tiny model of :mod:`envkit.testing` (CPU smoke runs);
     - ``hf:PATH``: a transformers model folder (or a hub id already in the local cache);
-    - ``vllm:PATH``: the same model served by vLLM (extra ``vllm``).
+    - ``vllm:PATH``: the same model run by vLLM in this process (extra ``vllm``);
+    - ``server:URL``: a model behind an OpenAI-compatible completions server, e.g.
+      ``vllm serve`` (its tokenizer is loaded from the model id the server reports).
     """
     from envkit.policy.scripted import RandomAgent, TaskOracleAgent
 
@@ -55,4 +57,8 @@ def load_policy(
         from envkit.policy.vllm import VLLMPolicy
 
         return VLLMPolicy(path, **model_options)
+    if kind == "server" and path:
+        from envkit.policy.completions import CompletionsServerPolicy
+
+        return CompletionsServerPolicy(path, **model_options)
     raise ValueError(f"unknown policy {spec!r} (use {POLICY_SPECS})")

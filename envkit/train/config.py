@@ -12,6 +12,11 @@ turns it on everywhere, which costs parity on CPU), and ``gradient_checkpointing
 unless asked for (``activation_checkpointing``, transformers 5's name: it helps 7B models
 on GPUs, not the tiny CPU model). ``report_to`` (transformers' own field) names the loggers; progress is a rich
 display instead of tqdm bars.
+
+TRL's vLLM mode works as in TRL: ``use_vllm`` with ``vllm_mode=colocate`` (an engine in
+each training process) or ``server`` (``vllm serve`` / ``trl vllm-serve`` elsewhere,
+``vllm_server_base_url``); weights are synced before each rollout, π_old comes from the
+training forward and ``vllm_importance_sampling_*`` reweight the tokens.
 """
 
 from __future__ import annotations
@@ -104,10 +109,17 @@ class Mem1GRPOConfig(GRPOConfig):
             raise ValueError(f"rollout_batch_size must be at least 1, got {self.rollout_batch_size}")
         if self.lora_r < 0:
             raise ValueError(f"lora_r must be non-negative, got {self.lora_r}")
-        if self.use_vllm:
+        if self.use_vllm and self.vllm_mode == "colocate" and self.vllm_tensor_parallel_size > 1:
             raise ValueError(
-                "use_vllm: Mem1GRPOTrainer generates its multi-turn rollouts with HFPolicy; TRL's vLLM mode is not "
-                "wired to envkit episodes yet"
+                "vllm_tensor_parallel_size > 1 needs vllm_mode=server: colocated tensor-parallel generation needs "
+                "every rank in each call, and multi-turn episodes end at different turns"
+            )
+        from envkit.train.importance import IS_MODES
+
+        if self.vllm_importance_sampling_mode not in IS_MODES:
+            raise ValueError(
+                f"vllm_importance_sampling_mode must be one of {', '.join(IS_MODES)}, "
+                f"got {self.vllm_importance_sampling_mode!r}"
             )
         from envkit.protocol.context import make_context_builder
 

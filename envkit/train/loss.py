@@ -4,7 +4,8 @@ One advantage per episode (its reward against the other episodes of its task's g
 applies to every generated token of every turn; tokens of prompts and observations are
 masked out. The surrogate is PPO's clipped ratio against π_old (the rollout's own
 log-probs), plus ``beta`` times the k3 estimate of the KL to a reference model, averaged
-over the batch's completion tokens.
+over the batch's completion tokens. ``importance_weights`` (TRL's vLLM mode: see
+:mod:`envkit.train.importance`) reweight each token's surrogate, not the KL.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def grpo_loss(
     epsilon_high: float = 0.2,
     beta: float = 0.0,
     ref_logps: torch.Tensor | None = None,
+    importance_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The clipped GRPO loss over the masked tokens of ``(rows, length)`` tensors; ``advantages`` is per row."""
     mask = mask.to(logps.dtype)
@@ -50,6 +52,9 @@ def grpo_loss(
     clipped = torch.clamp(ratio, 1 - epsilon_low, 1 + epsilon_high)
     per_token = -torch.min(ratio * advantage, clipped * advantage)
     stats: dict[str, float] = {}
+    if importance_weights is not None:
+        per_token = per_token * importance_weights
+        stats["importance_weight"] = ((importance_weights * mask).sum() / tokens).item()
     if beta != 0.0:
         if ref_logps is None:
             raise ValueError("beta is set but no reference log-probs were given")

@@ -2,22 +2,22 @@
 
 Under the ``consolidated`` context each turn was generated from a context that dropped
 older turns, so an episode is not one growing sequence and cannot be trained as one.
-:func:`pack_episodes` lays an episode out as
+:func:`pack_episodes` stores an episode's turns as a token prefix tree laid out in
+depth-first order: the context prefix the turns share (the chat-templated task prompt)
+once, then for each turn the part of its context that no earlier turn's path holds,
+then its completion. Under ``consolidated`` the tree is a prompt with one branch per
+turn; under ``full`` each turn's context extends the previous turn's, so the tree is
+nearly one chain and each token is stored about once; ``window(k)`` falls in between.
 
-    [shared prefix] [turn 1: rest of its context + its completion] [turn 2: ...] ...
+A token attends to itself and its ancestors in the tree only, and its position id is
+its depth. The training forward therefore sees exactly the token sequence each turn was
+generated from, at the same positions, and reproduces the rollout's log-probabilities
+(to ~1e-6 in float32). MEM1's own layout stores each token once under one global
+position sequence, so a turn also sees what its context had dropped, and drifts.
 
-where the prefix is the token prefix every turn's context shares (the chat-templated
-task prompt) and each turn block repeats the retained part of the context the protocol
-gave the model at generation time. A token of block ``t`` attends to the prefix and to
-the earlier tokens of block ``t`` only, and its position id continues from the prefix as
-if the block followed it directly (positions restart for every block). The training
-forward therefore sees exactly the token sequence each turn was generated from, at the
-same positions, and reproduces the rollout's log-probabilities (to ~1e-6 in float32);
-MEM1's own layout stores each token once under one global position sequence and drifts.
-
-Rows are kept compact: ``block_ids`` (0 = prefix, ``t`` = turn ``t``, -1 = padding)
-stand in for the L×L mask, which :func:`attention_bias` builds per micro-batch as an
-additive float mask (a boolean 4-D mask is silently wrong with ``eager`` attention).
+Rows are kept compact: in pre-order a subtree is contiguous, so one number per token,
+``visible_until`` (the end of its subtree), stands in for the L×L mask, which
+:func:`attention_bias` builds per micro-batch as an additive float mask.
 ``logit_index`` says which row position's logits predict each completion token.
 
 :func:`pack_turns` is the peer layout: one row per turn (the turn's full context and its
@@ -42,8 +42,6 @@ __all__ = [
     "pack_turns",
     "token_logps",
 ]
-
-PAD_BLOCK = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +72,7 @@ class PackedBatch:
 
     input_ids: torch.Tensor  # (rows, length) long
     position_ids: torch.Tensor  # (rows, length) long
-    block_ids: torch.Tensor  # (rows, length) long: 0 prefix, t >= 1 turn t, -1 padding
+    visible_until: torch.Tensor  # (rows, length) long: token j is seen by the queries j <= i < visible_until[j]
     logit_index: torch.Tensor  # (rows, length) long: position whose logits predict this token (completions only)
     completion_mask: torch.Tensor  # (rows, length) bool: the tokens that carry loss
     old_logps: torch.Tensor  # (rows, length) float: the rollout's log-prob of each completion token
@@ -84,44 +82,84 @@ class PackedBatch:
         return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
 
 
-def _common_prefix(sequences: Sequence[list[int]]) -> int:
-    first = sequences[0]
-    length = min(len(s) for s in sequences)
-    for index in range(length):
-        token = first[index]
-        if any(s[index] != token for s in sequences[1:]):
-            return index
-    return length
-
-
 @dataclass(slots=True)
 class _Row:
     ids: list[int]
     positions: list[int]
-    blocks: list[int]
+    visible_until: list[int]
     logit_index: list[int]
     loss: list[bool]
     logps: list[float]
     episode: int
 
 
+class _PrefixTree:
+    """The turns of one episode as a token prefix tree: each distinct context prefix is stored once.
+
+    Contexts share tree nodes wherever their tokens agree from the start; completion tokens
+    always get nodes of their own (they carry loss once per turn), and a later turn whose
+    context contains them (``full``, ``window``) runs through them.
+    """
+
+    def __init__(self) -> None:
+        self.tokens: list[int] = []
+        self.parent: list[int] = []
+        self.children: list[list[int]] = [[]]  # index 0 is the root, which holds no token
+        self.edges: dict[tuple[int, int], int] = {}
+        self.loss_logp: dict[int, float] = {}
+
+    def _add(self, parent: int, token: int) -> int:
+        node = len(self.children)
+        self.tokens.append(token)
+        self.parent.append(parent)
+        self.children.append([])
+        self.children[parent].append(node)
+        self.edges[(parent, token)] = node
+        return node
+
+    def insert(self, turn: TurnTokens) -> None:
+        node = 0
+        for token in turn.prompt_ids:
+            node = self.edges.get((node, token)) or self._add(node, token)
+        for token, logp in zip(turn.completion_ids, turn.logprobs, strict=True):
+            node = self._add(node, token)
+            self.loss_logp[node] = logp
+
+    def row(self, episode: int) -> _Row:
+        """The tree in depth-first pre-order: a node's ancestors precede it and its subtree follows it."""
+        row = _Row([], [], [], [], [], [], episode)
+        slot = [0] * len(self.children)  # node -> row position (node 0, the root, has none)
+        stack = [(child, 0) for child in reversed(self.children[0])]
+        ends: list[tuple[int, int]] = []  # (node, depth) in pre-order, to close subtrees afterwards
+        while stack:
+            node, depth = stack.pop()
+            slot[node] = len(row.ids)
+            ends.append((node, depth))
+            row.ids.append(self.tokens[node - 1])
+            row.positions.append(depth)
+            parent = self.parent[node - 1]
+            is_loss = node in self.loss_logp
+            row.logit_index.append(slot[parent] if is_loss else 0)
+            row.loss.append(is_loss)
+            row.logps.append(self.loss_logp.get(node, 0.0))
+            stack.extend((child, depth + 1) for child in reversed(self.children[node]))
+        # a subtree is contiguous in pre-order: it ends where the next node at the same or a lower depth starts
+        row.visible_until = [len(row.ids)] * len(row.ids)
+        open_nodes: list[tuple[int, int]] = []  # (position, depth) of nodes whose subtree is still open
+        for position, (_, depth) in enumerate(ends):
+            while open_nodes and open_nodes[-1][1] >= depth:
+                row.visible_until[open_nodes.pop()[0]] = position
+            open_nodes.append((position, depth))
+        return row
+
+
 def _episode_row(turns: Sequence[TurnTokens], episode: int) -> _Row:
-    # never share a turn's last context token: its logits predict the first completion token
-    shared = min(_common_prefix([t.prompt_ids for t in turns]), *(len(t.prompt_ids) - 1 for t in turns))
-    prefix = turns[0].prompt_ids[:shared]
-    row = _Row(list(prefix), list(range(shared)), [0] * shared, [0] * shared, [False] * shared, [0.0] * shared,
-               episode)  # fmt: skip
-    for number, turn in enumerate(turns, 1):
-        rest = turn.prompt_ids[shared:] + turn.completion_ids
-        start = len(row.ids)
-        row.ids += rest
-        row.positions += range(shared, shared + len(rest))
-        row.blocks += [number] * len(rest)
-        completion_start = start + len(turn.prompt_ids) - shared
-        row.logit_index += [0] * (completion_start - start) + list(range(completion_start - 1, start + len(rest) - 1))
-        row.loss += [False] * (completion_start - start) + [True] * len(turn.completion_ids)
-        row.logps += [0.0] * (completion_start - start) + list(turn.logprobs)
-    return row
+    tree = _PrefixTree()
+    for turn in turns:
+        if not turn.prompt_ids:
+            raise ValueError("a generated turn has an empty context")
+        tree.insert(turn)
+    return tree.row(episode)
 
 
 def _turn_row(turn: TurnTokens, episode: int) -> _Row:
@@ -130,12 +168,17 @@ def _turn_row(turn: TurnTokens, episode: int) -> _Row:
     return _Row(
         ids,
         list(range(len(ids))),
-        [1] * len(ids),
+        [len(ids)] * len(ids),
         [0] * context + list(range(context - 1, len(ids) - 1)),
         [False] * context + [True] * len(turn.completion_ids),
         [0.0] * context + list(turn.logprobs),
         episode,
     )
+
+
+def _pad_visibility(rows: list[list[int]], width: int) -> torch.Tensor:
+    """Padding positions are visible to themselves only."""
+    return torch.tensor([r + list(range(len(r) + 1, width + 1)) for r in rows], dtype=torch.long)
 
 
 def _stack(rows: Sequence[_Row], pad_id: int, min_rows: int = 1) -> PackedBatch:
@@ -148,7 +191,7 @@ def _stack(rows: Sequence[_Row], pad_id: int, min_rows: int = 1) -> PackedBatch:
     return PackedBatch(
         input_ids=column([r.ids for r in rows], pad_id, torch.long),
         position_ids=column([r.positions for r in rows], 0, torch.long),
-        block_ids=column([r.blocks for r in rows], PAD_BLOCK, torch.long),
+        visible_until=_pad_visibility([r.visible_until for r in rows], width),
         logit_index=column([r.logit_index for r in rows], 0, torch.long),
         completion_mask=column([r.loss for r in rows], False, torch.bool),
         old_logps=column([r.logps for r in rows], 0.0, torch.float32),
@@ -168,17 +211,18 @@ def pack_turns(episodes: Sequence[Sequence[TurnTokens]], pad_id: int, min_rows: 
     return _stack(rows, pad_id, min_rows)
 
 
-def attention_bias(block_ids: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """The additive 4-D mask of packed rows: causal, within a block plus the shared prefix.
+def attention_bias(visible_until: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The additive 4-D mask of packed rows: query ``i`` sees key ``j`` iff ``j <= i < visible_until[j]``.
 
-    Padding positions attend to themselves only, so no softmax row is empty.
+    In a prefix tree laid out in pre-order this is "``j`` is ``i`` or one of its ancestors",
+    so each token attends to exactly the context it was generated after. Padding sees
+    itself only, so no softmax row is empty. (A boolean 4-D mask would be silently wrong
+    with ``eager`` attention, hence the additive float form.)
     """
-    length = block_ids.shape[1]
-    causal = torch.ones(length, length, dtype=torch.bool, device=block_ids.device).tril()
-    query, key = block_ids[:, :, None], block_ids[:, None, :]
-    allowed = causal & ((key == query) | (key == 0)) & (key != PAD_BLOCK) & (query != PAD_BLOCK)
-    allowed |= torch.eye(length, dtype=torch.bool, device=block_ids.device)
-    bias = torch.zeros(allowed.shape, dtype=dtype, device=block_ids.device)
+    positions = torch.arange(visible_until.shape[1], device=visible_until.device)
+    query, key = positions[None, :, None], positions[None, None, :]
+    allowed = (key <= query) & (query < visible_until[:, None, :])
+    bias = torch.zeros(allowed.shape, dtype=dtype, device=visible_until.device)
     bias.masked_fill_(~allowed, torch.finfo(dtype).min)
     return bias[:, None]
 
@@ -186,7 +230,7 @@ def attention_bias(block_ids: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 def token_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor], temperature: float = 1.0) -> torch.Tensor:
     """Log-probability of every token under ``model`` at the positions ``logit_index`` names (0 elsewhere)."""
     dtype = next(model.parameters()).dtype
-    bias = attention_bias(batch["block_ids"], dtype if dtype.is_floating_point else torch.float32)
+    bias = attention_bias(batch["visible_until"], dtype if dtype.is_floating_point else torch.float32)
     logits = model(
         input_ids=batch["input_ids"], attention_mask=bias, position_ids=batch["position_ids"], use_cache=False
     ).logits

@@ -17,6 +17,13 @@ per prompt:
 - the log-probabilities: a forward over masked trajectories reproduces the rollout's
   own, so the rollout's log-probs serve as π_old.
 
+With TRL's vLLM mode (``use_vllm``) the turns are sampled by vLLM instead: the colocated
+engine through :class:`~envkit.policy.vllm.VLLMPolicy`, or a vLLM server through
+:class:`~envkit.policy.completions.CompletionsServerPolicy` (each process sends its own
+requests, so processes whose episodes end sooner wait for no one). TRL syncs the
+weights before each rollout; π_old then comes from a forward of the training model and
+the vLLM log-probs enter only the importance weights (:mod:`envkit.train.importance`).
+
 Where the pieces live: rollouts in :mod:`envkit.rollout`, packing in
 :mod:`envkit.train.packing`, the loss in :mod:`envkit.train.loss`; this class wires them.
 """
@@ -34,10 +41,13 @@ from trl import GRPOTrainer
 from trl.models.utils import unwrap_model_for_generation
 from trl.trainer.callbacks import RichProgressCallback
 
+from envkit.policy.completions import CompletionsServerPolicy
 from envkit.policy.hf import GenerationSettings, HFPolicy
+from envkit.policy.vllm import VLLMPolicy
 from envkit.rollout.runner import RolloutRunner
 from envkit.rollout.trajectory import Trajectory
 from envkit.train.config import Mem1GRPOConfig
+from envkit.train.importance import importance_weights
 from envkit.train.loss import group_advantages, grpo_loss
 from envkit.train.packing import episode_turns, pack_episodes, pack_turns, token_logps
 from envkit.train.rewards import env_reward, format_reward
@@ -134,13 +144,18 @@ class Mem1GRPOTrainer(GRPOTrainer):
 
     # -- rollouts ----------------------------------------------------------------------
 
-    def _rollout(self, task_indices: list[int]) -> list[Trajectory]:
-        settings = GenerationSettings(
+    def _generation_settings(self) -> GenerationSettings:
+        return GenerationSettings(
             max_new_tokens=self.args.max_completion_length,
             temperature=self.temperature,
             top_p=self.top_p,
             top_k=max(0, self.top_k or 0),
         )
+
+    def _rollout(self, task_indices: list[int]) -> list[Trajectory]:
+        if self.use_vllm:
+            return self._vllm_rollout(task_indices)
+        settings = self._generation_settings()
         gather = self.args.ds3_gather_for_generation
         with unwrap_model_for_generation(
             self.model_wrapped, self.accelerator, gather_deepspeed3_params=gather
@@ -154,6 +169,35 @@ class Mem1GRPOTrainer(GRPOTrainer):
                 return self._runner.run(task_indices)
             finally:
                 model.train(was_training)
+
+    def _vllm_rollout(self, task_indices: list[int]) -> list[Trajectory]:
+        """Episodes sampled by TRL's vLLM engine (colocate) or server, after syncing the weights."""
+        generation = self.vllm_generation
+        sleeping = getattr(generation, "_llm_weights_sleeping", False)
+        if self.state.global_step != self._last_loaded_step or sleeping:
+            generation.sync_weights()
+            generation._llm_weights_sleeping = False
+            self._last_loaded_step = self.state.global_step
+        self.accelerator.wait_for_everyone()  # the server holds the new weights before anyone samples
+        settings, budget = self._generation_settings(), self.args.max_context_tokens
+        if generation.mode == "server":
+            if not isinstance(self._runner.policy, CompletionsServerPolicy):
+                url = (
+                    self.args.vllm_server_base_url
+                    or f"http://{self.args.vllm_server_host}:{self.args.vllm_server_port}"
+                )
+                self._runner.policy = CompletionsServerPolicy(url, self.processing_class, settings, budget,
+                                                              timeout=self.args.vllm_server_timeout)  # fmt: skip
+            return self._runner.run(task_indices)
+        if generation.enable_sleep_mode:
+            generation.llm.wake_up(tags=["kv_cache"])
+        try:
+            self._runner.policy = VLLMPolicy(generation.llm, settings, budget, tokenizer=self.processing_class)
+            return self._runner.run(task_indices)
+        finally:
+            if generation.enable_sleep_mode:
+                generation.llm.sleep(level=2)
+                generation._llm_weights_sleeping = True
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         device = self.accelerator.device
@@ -183,18 +227,30 @@ class Mem1GRPOTrainer(GRPOTrainer):
             packed = pack_turns(turns, self.processing_class.pad_token_id, -(-max(rows, 1) // chunks) * chunks)
         batch = {name: tensor.to(device) for name, tensor in packed.as_dict().items()}
         batch["advantages"] = advantages[batch["row_episode"].clamp(min=0)] * (batch["row_episode"] >= 0)
+        if self.use_vllm:  # vLLM's kernels are not the training forward's: π_old from the model, vLLM's for IS
+            rollout_logps = batch["old_logps"]
+            batch["old_logps"] = self._forward_logps(batch, reference=False)
+            if self.args.vllm_importance_sampling_correction:
+                batch["importance_weights"] = importance_weights(
+                    batch["old_logps"], rollout_logps, batch["completion_mask"], batch["row_episode"],
+                    self.args.vllm_importance_sampling_mode, self.args.vllm_importance_sampling_clip_min,
+                    self.args.vllm_importance_sampling_clip_max,
+                )  # fmt: skip
         if self.beta != 0.0:
-            batch["ref_logps"] = self._reference_logps(batch)
+            batch["ref_logps"] = self._forward_logps(batch, reference=True)
         self._log_episodes(mode, trajectories, rewards, per_func)
         return batch
 
     @torch.no_grad()
-    def _reference_logps(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _forward_logps(self, batch: dict[str, torch.Tensor], reference: bool) -> torch.Tensor:
+        """Token log-probs of the packed rows under the reference model (or the PEFT base) or the current model."""
         rows = self.args.per_device_train_batch_size
         parts = []
         for start in range(0, batch["input_ids"].shape[0], rows):
             chunk = {k: v[start : start + rows] for k, v in batch.items()}
-            if self.ref_model is not None:
+            if not reference:
+                parts.append(token_logps(self.model, chunk, self.temperature))
+            elif self.ref_model is not None:
                 parts.append(token_logps(self.ref_model, chunk, self.temperature))
             else:  # PEFT: the base model is the reference
                 with self.accelerator.unwrap_model(self.model).disable_adapter():
@@ -233,6 +289,7 @@ class Mem1GRPOTrainer(GRPOTrainer):
             epsilon_high=self.epsilon_high,
             beta=self.beta,
             ref_logps=inputs.get("ref_logps"),
+            importance_weights=inputs.get("importance_weights"),
         )
         for name, value in stats.items():
             self._metrics[mode][name].append(value)

@@ -42,21 +42,53 @@ def test_training_forward_reproduces_the_rollout_logprobs(tiny, packing, attn, c
         assert ((logps - batch.old_logps).abs() * mask).max().item() < 1e-4, pack.__name__
 
 
-def test_masked_rows_see_only_what_each_turn_saw(tiny, packing):
+@pytest.mark.parametrize("context", ["consolidated", "full", "window(2)"])
+def test_masked_rows_see_only_what_each_turn_saw(tiny, packing, context):
     tokenizer, model = tiny
-    trajectory = rollouts(tokenizer, model, "consolidated", episodes=1)[0]
+    trajectory = rollouts(tokenizer, model, context, episodes=1)[0]
     turns = packing.episode_turns(trajectory)
     batch = packing.pack_episodes([turns], tokenizer.pad_token_id)
-    bias = packing.attention_bias(batch.block_ids, model.dtype)[0, 0]
-    ids, blocks, positions = batch.input_ids[0], batch.block_ids[0], batch.position_ids[0]
-    for number, turn in enumerate(turns, 1):
-        last = int((blocks == number).nonzero().max())  # the block's last token
+    bias = packing.attention_bias(batch.visible_until, model.dtype)[0, 0]
+    ids, positions = batch.input_ids[0], batch.position_ids[0]
+    loss_positions = batch.completion_mask[0].nonzero()[:, 0].tolist()  # the turns' completions, in turn order
+    for turn in turns:
+        last = loss_positions[len(turn.completion_ids) - 1]  # the turn's last token
+        del loss_positions[: len(turn.completion_ids)]
         visible = (bias[last] == 0).nonzero()[:, 0]
         # what the last token attends to, in order, is exactly that turn's context and completion
         assert ids[visible].tolist() == turn.prompt_ids + turn.completion_ids
         assert positions[visible].tolist() == list(range(len(turn.prompt_ids) + len(turn.completion_ids)))
     # the shared prefix is stored once
     assert batch.input_ids.shape[1] < sum(len(t.prompt_ids) + len(t.completion_ids) for t in turns)
+
+
+def test_full_context_episodes_pack_to_about_one_chain(tiny, packing):
+    """Under ``full`` each context extends the last: the tree stores the episode nearly once, not T times."""
+    tokenizer, model = tiny
+    episodes = [packing.episode_turns(t) for t in rollouts(tokenizer, model, "full", episodes=2, turns=6)]
+    masked = packing.pack_episodes(episodes, tokenizer.pad_token_id)
+    per_turn = packing.pack_turns(episodes, tokenizer.pad_token_id)
+    stored = int((masked.input_ids != tokenizer.pad_token_id).sum())
+    assert stored < 0.5 * int((per_turn.input_ids != tokenizer.pad_token_id).sum())
+
+
+def test_prefix_tree_layout(packing):
+    turns = [
+        packing.TurnTokens([1, 2, 3], [4, 5], [-0.1, -0.2]),
+        packing.TurnTokens([1, 2, 3, 4, 5, 6], [7], [-0.3]),  # extends turn 1 (a full context)
+        packing.TurnTokens([1, 2, 9], [4, 5], [-0.4, -0.5]),  # branches after the prompt; same completion again
+    ]
+    row = packing.pack_episodes([turns], pad_id=0, min_rows=2)
+    assert row.input_ids[0].tolist() == [1, 2, 3, 4, 5, 6, 7, 9, 4, 5]
+    assert row.position_ids[0].tolist() == [0, 1, 2, 3, 4, 5, 6, 2, 3, 4]
+    assert row.visible_until[0].tolist() == [10, 10, 7, 7, 7, 7, 7, 10, 10, 10]
+    assert row.completion_mask[0].tolist() == [False, False, False, True, True, False, True, False, True, True]
+    assert row.logit_index[0].tolist()[3:5] == [2, 3] and row.logit_index[0, 6] == 5
+    assert row.logit_index[0].tolist()[8:] == [7, 8]
+    assert row.old_logps[0].tolist() == pytest.approx([0, 0, 0, -0.1, -0.2, 0, -0.3, 0, -0.4, -0.5])
+    assert row.row_episode.tolist() == [0, -1]
+    # an empty padding row sees itself only
+    assert row.visible_until[1].tolist() == list(range(1, 11))
 
 
 def test_a_single_growing_sequence_would_not_reproduce_consolidated_rollouts(tiny, packing):
@@ -67,7 +99,7 @@ def test_a_single_growing_sequence_would_not_reproduce_consolidated_rollouts(tin
     turns = packing.episode_turns(rollouts(tokenizer, model, "consolidated", episodes=1)[0])
     batch = packing.pack_episodes([turns], tokenizer.pad_token_id)
     plain = dict(batch.as_dict())
-    plain["block_ids"] = torch.where(batch.block_ids >= 0, 0, -1)  # everything visible causally
+    plain["visible_until"] = torch.full_like(batch.visible_until, batch.input_ids.shape[1])  # all visible causally
     plain["position_ids"] = torch.arange(batch.input_ids.shape[1])[None]
     with torch.no_grad():
         drift = ((packing.token_logps(model, plain) - batch.old_logps).abs() * batch.completion_mask).max().item()

@@ -42,9 +42,22 @@ def test_config_defaults_fit_a_cpu_and_bad_values_are_named(tmp_path):
     assert args.activation_checkpointing is False and args.disable_tqdm
     for bad, fragment in [({"packing": "zigzag"}, "packing"), ({"context": "rolling"}, "unknown context builder"),
                           ({"n_objectives": 0}, "n_objectives"), ({"num_generations": 1}, "at least 2 generations"),
-                          ({"use_vllm": True}, "use_vllm")]:  # fmt: skip
+                          ({"use_vllm": True, "vllm_tensor_parallel_size": 2}, "needs vllm_mode=server"),
+                          ({"vllm_importance_sampling_mode": "x"}, "vllm_importance_sampling_mode")]:  # fmt: skip
         with pytest.raises(ValueError, match=fragment):
             config(tmp_path, **bad)
+
+
+def test_vllm_mode_without_vllm_installed_says_so(tmp_path, tiny_folder):
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed here")
+    from envkit.train import Mem1GRPOTrainer
+
+    for mode in ("colocate", "server"):
+        with pytest.raises(ImportError, match="vLLM is not available"):
+            Mem1GRPOTrainer(tiny_folder, config(tmp_path, use_vllm=True, vllm_mode=mode))
 
 
 def test_real_trainer_steps_log_rewards_and_change_parameters(tmp_path, tiny_folder):
@@ -138,3 +151,8 @@ def test_envkit_train_cli_runs_and_reports_bad_config_in_one_line(tmp_path):
     assert_one_line_error(envkit("train", "--packing", "zigzag"), "packing must be one of")
     assert_one_line_error(envkit("train", "--max_steps", "many"), "max_steps")
     assert_one_line_error(envkit("train", "--resume", str(tmp_path / "nowhere")), "no such checkpoint")
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        vllm_run = envkit("train", "--model", "tiny", "--use_vllm", "true", "--output_dir", str(tmp_path / "v"))
+        assert_one_line_error(vllm_run, "vLLM is not available")
