@@ -14,11 +14,11 @@ from tests.conftest import SMALL_WORLD, LiveServer, require
 
 
 def completions_app(model_dir: str):
+    import threading
+
     from fastapi import FastAPI, HTTPException
 
     from envkit.policy.hf import GenerationSettings, HFPolicy
-
-    import threading
 
     local = HFPolicy.from_pretrained(model_dir, device="cpu")
     lock = threading.Lock()  # one generation at a time: a request's seed is torch's global seed here
