@@ -130,11 +130,9 @@ class _PrefixTree:
         row = _Row([], [], [], [], [], [], episode)
         slot = [0] * len(self.children)  # node -> row position (node 0, the root, has none)
         stack = [(child, 0) for child in reversed(self.children[0])]
-        ends: list[tuple[int, int]] = []  # (node, depth) in pre-order, to close subtrees afterwards
         while stack:
             node, depth = stack.pop()
             slot[node] = len(row.ids)
-            ends.append((node, depth))
             row.ids.append(self.tokens[node - 1])
             row.positions.append(depth)
             parent = self.parent[node - 1]
@@ -146,7 +144,7 @@ class _PrefixTree:
         # a subtree is contiguous in pre-order: it ends where the next node at the same or a lower depth starts
         row.visible_until = [len(row.ids)] * len(row.ids)
         open_nodes: list[tuple[int, int]] = []  # (position, depth) of nodes whose subtree is still open
-        for position, (_, depth) in enumerate(ends):
+        for position, depth in enumerate(row.positions):
             while open_nodes and open_nodes[-1][1] >= depth:
                 row.visible_until[open_nodes.pop()[0]] = position
             open_nodes.append((position, depth))
