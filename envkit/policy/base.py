@@ -58,6 +58,29 @@ class Generation:
     gpu_peak_bytes: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def sampled(
+        cls,
+        text: str,
+        prompt_ids: Sequence[int],
+        completion_ids: Sequence[int],
+        latency_s: float,
+        logprobs: Sequence[float] | None = None,
+        gpu_peak_bytes: int | None = None,
+    ) -> Generation:
+        """A model's turn: token counts from its ids; log-probs kept only when there is one per generated token."""
+        kept = [float(x) for x in logprobs] if logprobs is not None and len(logprobs) == len(completion_ids) else None
+        return cls(
+            text=text,
+            context_tokens=len(prompt_ids),
+            generated_tokens=len(completion_ids),
+            latency_s=latency_s,
+            prompt_ids=list(prompt_ids),
+            completion_ids=list(completion_ids),
+            logprobs=kept,
+            gpu_peak_bytes=gpu_peak_bytes,
+        )
+
 
 def generate_within_budget(
     prompts: Sequence[list[int]],

@@ -146,13 +146,5 @@ class CompletionsServerPolicy:
         ids = choice.get("token_ids")
         if ids is None:
             raise ServerError(f"completions server {self.base_url} returned no token ids (vLLM's return_token_ids)")
-        logprobs = (choice.get("logprobs") or {}).get("token_logprobs")
-        return Generation(
-            text=choice.get("text", ""),
-            context_tokens=len(prompt),
-            generated_tokens=len(ids),
-            latency_s=latency,
-            prompt_ids=list(prompt),
-            completion_ids=list(ids),
-            logprobs=[float(x) for x in logprobs] if logprobs and len(logprobs) == len(ids) else None,
-        )
+        logprobs = (choice.get("logprobs") or {}).get("token_logprobs") or None
+        return Generation.sampled(choice.get("text", ""), prompt, ids, latency, logprobs)

@@ -178,18 +178,8 @@ class HFPolicy:
         generations = []
         for row, prompt in enumerate(prompts):
             ids = self._turn_tokens(new_tokens[row].tolist(), stops)
-            generations.append(
-                Generation(
-                    text=self._turn_text(ids, stops),
-                    context_tokens=len(prompt),
-                    generated_tokens=len(ids),
-                    latency_s=latency,
-                    prompt_ids=list(prompt),
-                    completion_ids=ids,
-                    logprobs=chosen[row, : len(ids)].tolist(),
-                    gpu_peak_bytes=peak,
-                )
-            )
+            logprobs = chosen[row, : len(ids)].tolist()
+            generations.append(Generation.sampled(self._turn_text(ids, stops), prompt, ids, latency, logprobs, peak))
         return generations
 
     def _turn_tokens(self, ids: list[int], stops: tuple[str, ...]) -> list[int]:

@@ -96,15 +96,5 @@ class VLLMPolicy:
             completion = output.outputs[0]
             ids = list(completion.token_ids)
             logprobs = [step[token].logprob for step, token in zip(completion.logprobs or (), ids, strict=False)]
-            generations.append(
-                Generation(
-                    text=completion.text,
-                    context_tokens=len(prompt),
-                    generated_tokens=len(ids),
-                    latency_s=latency,
-                    prompt_ids=prompt,
-                    completion_ids=ids,
-                    logprobs=logprobs if len(logprobs) == len(ids) else None,
-                )
-            )
+            generations.append(Generation.sampled(completion.text, prompt, ids, latency, logprobs))
         return generations

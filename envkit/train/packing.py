@@ -102,9 +102,9 @@ class _PrefixTree:
     """
 
     def __init__(self) -> None:
-        self.tokens: list[int] = []
-        self.parent: list[int] = []
-        self.children: list[list[int]] = [[]]  # index 0 is the root, which holds no token
+        self.tokens: list[int] = [-1]  # node 0 is the root, which holds no token
+        self.parent: list[int] = [0]
+        self.children: list[list[int]] = [[]]
         self.edges: dict[tuple[int, int], int] = {}
         self.loss_logp: dict[int, float] = {}
 
@@ -133,9 +133,9 @@ class _PrefixTree:
         while stack:
             node, depth = stack.pop()
             slot[node] = len(row.ids)
-            row.ids.append(self.tokens[node - 1])
+            row.ids.append(self.tokens[node])
             row.positions.append(depth)
-            parent = self.parent[node - 1]
+            parent = self.parent[node]
             is_loss = node in self.loss_logp
             row.logit_index.append(slot[parent] if is_loss else 0)
             row.loss.append(is_loss)

@@ -173,10 +173,9 @@ class Mem1GRPOTrainer(GRPOTrainer):
     def _vllm_rollout(self, task_indices: list[int]) -> list[Trajectory]:
         """Episodes sampled by TRL's vLLM engine (colocate) or server, after syncing the weights."""
         generation = self.vllm_generation
-        sleeping = getattr(generation, "_llm_weights_sleeping", False)
+        sleeping = getattr(generation, "_llm_weights_sleeping", False)  # sleep level 2 dropped the weights
         if self.state.global_step != self._last_loaded_step or sleeping:
-            generation.sync_weights()
-            generation._llm_weights_sleeping = False
+            generation.sync_weights()  # wakes the weights up again in sleep mode
             self._last_loaded_step = self.state.global_step
         self.accelerator.wait_for_everyone()  # the server holds the new weights before anyone samples
         settings, budget = self._generation_settings(), self.args.max_context_tokens
