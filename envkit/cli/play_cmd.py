@@ -1,9 +1,11 @@
-"""``envkit play``: a person plays one episode in the terminal.
+"""``envkit play``: a person plays one episode in the terminal, or watches a policy play it.
 
 The player sees exactly the context an agent would (the chosen builder applies) and
 types either a full protocol turn (``<IS>..</IS><search>..</search>``) or a shortcut:
 ``search QUERY``, ``answer A1; A2; ...`` or ``quit``. Shortcuts are wrapped into a
-protocol turn, so what the env receives is always what a model would send.
+protocol turn, so what the env receives is always what a model would send. With
+``--policy`` (``smollm2``, ``oracle``, ``hf:DIR``...) the policy writes every turn instead,
+from the same context, and each turn is shown as it was written.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from rich.console import Console
 
 from envkit.cli.terminal import play_in_terminal
 from envkit.envs import QA_ENV_ID
+from envkit.policy.specs import POLICY_SPECS
 from envkit.protocol.tags import QA_TAGS
 
 __all__ = ["play", "to_turn"]
@@ -33,6 +36,33 @@ def to_turn(line: str, state: str) -> str:
     return line
 
 
+def _watch(
+    env: gym.Env[str, str], observation: str, info: dict, spec: str, max_new_tokens: int, seed: int, console: Console
+) -> tuple[float, dict] | None:
+    """A policy plays the episode turn by turn (greedy for models); each context and turn is shown."""
+    from envkit.policy.base import TurnRequest
+    from envkit.policy.hf import GenerationSettings
+    from envkit.policy.specs import load_policy
+
+    agent = load_policy(spec, GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0), seed=seed)
+    agent.start(0, env.unwrapped.task)  # type: ignore[attr-defined]
+    stops = tuple(f"</{a}>" for a in env.unwrapped.tags.actions)  # type: ignore[attr-defined]
+    reward, done = 0.0, False
+    while not done:
+        console.rule(f"context the agent sees ({info['context_tokens']} tokens)")
+        console.print(observation, markup=False)
+        turn = agent.act([TurnRequest(0, observation, info, stops)])[0]
+        if turn.over_budget:
+            console.print(f"the context ({turn.context_tokens} tokens) is over the policy's budget: episode ends")
+            return None
+        console.rule(f"{spec} writes ({turn.generated_tokens} tokens, {turn.latency_s:.1f} s)")
+        console.print(turn.text, markup=False)
+        observation, reward, terminated, truncated, info = env.step(turn.text)
+        done = terminated or truncated
+    console.rule("episode over")
+    return float(reward), info
+
+
 def play(
     n_objectives: Annotated[int, typer.Option("--n-objectives", "-n", min=1, help="Objectives per task.")] = 2,
     source: Annotated[
@@ -43,14 +73,19 @@ def play(
     seed: Annotated[int, typer.Option(help="Seed: picks the task.")] = 0,
     context: Annotated[str, typer.Option(help="consolidated, full or window(K).")] = "consolidated",
     task_file: Annotated[Path | None, typer.Option(help="Play a task from a composed task file instead.")] = None,
+    policy: Annotated[str | None, typer.Option(help=f"Watch a policy play instead of typing: {POLICY_SPECS}.")] = None,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest turn a model policy may write.")] = 128,
 ) -> None:
-    """Play one episode yourself: search, keep notes, answer every question."""
+    """Play one episode yourself (search, keep notes, answer every question), or watch a policy play it."""
     console = Console(highlight=False)
     kwargs = {"task_file": task_file} if task_file else {"n_objectives": n_objectives, "source": source}
     env = gym.make(QA_ENV_ID, strategy=strategy, split=split, seed=seed, context=context, **kwargs)
     observation, info = env.reset(seed=seed)
-    console.print("Type 'search QUERY', 'answer A1; A2; ...', a full <IS>...</IS> turn, or 'quit'.\n")
-    played = play_in_terminal(env, observation, info, lambda line: to_turn(line, "(played by a person)"), console)
+    if policy is not None:
+        played = _watch(env, observation, info, policy, max_new_tokens, seed, console)
+    else:
+        console.print("Type 'search QUERY', 'answer A1; A2; ...', a full <IS>...</IS> turn, or 'quit'.\n")
+        played = play_in_terminal(env, observation, info, lambda line: to_turn(line, "(played by a person)"), console)
     if played is None:
         return
     reward, info = played

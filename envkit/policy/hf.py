@@ -1,9 +1,12 @@
 """``HFPolicy``: a transformers causal LM behind the policy interface, held to the protocol.
 
 For a batch of turn requests it renders each context (the messages the protocol's
-context builder retained) with the tokenizer's chat template, generates for the whole
-batch at once with left padding, stops each row at the first closing tag of an env
-action (``</search>``, ``</answer>``, ``</action>``...) and returns the turns.
+context builder retained) with the tokenizer's chat template, samples the whole batch
+at once through :func:`envkit.policy.decoding.sample` (the prefix all contexts share
+encoded once, each row leaving the batch when it ends), stops each row at the first
+closing tag of an env action (``</search>``, ``</answer>``, ``</action>``...) and
+returns the turns. Sampling follows the :class:`GenerationSettings` alone, never the
+model's own ``generation_config``.
 
 It never feeds the model more than the protocol allows: the context is exactly what
 :class:`~envkit.envs.wrappers.ProtocolContext` retained, and a context longer than
@@ -46,11 +49,6 @@ class GenerationSettings:
             raise ValueError(f"temperature must be non-negative, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-
-    def generate_kwargs(self) -> dict[str, Any]:
-        if self.temperature == 0:
-            return {"do_sample": False}
-        return {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k}
 
 
 def render_context(tokenizer: Any, messages: Sequence[Message]) -> str:
@@ -114,14 +112,13 @@ class HFPolicy:
         self.seed = seed
 
     @classmethod
-    def from_pretrained(cls, path: str, device: str = "auto", **options: Any) -> HFPolicy:
-        """Load a model folder (or cached hub id): bfloat16 on CUDA, float32 on CPU."""
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+    def from_pretrained(cls, spec: str, device: str = "auto", **options: Any) -> HFPolicy:
+        """Load a model spec (``smollm2``, ``tiny``, a folder or a cached hub id): bfloat16 on CUDA, float32 on CPU."""
+        from envkit.policy.models import load_model
 
         device, dtype = choose_device(device)
-        tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-        return cls(model.eval(), tokenizer, device=device, **options)
+        model, tokenizer = load_model(spec, device, dtype)
+        return cls(model, tokenizer, device=device, **options)
 
     # -- the policy interface --------------------------------------------------------
 
@@ -145,58 +142,32 @@ class HFPolicy:
     def _generate(self, prompts: list[list[int]], stops: tuple[str, ...]) -> list[Generation]:
         import torch
 
-        width = max(len(p) for p in prompts)
-        pad = self.tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
-        attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
+        from envkit.policy.decoding import sample, stop_checker
+
         cuda = str(self.device).startswith("cuda")
         if cuda:
             torch.cuda.reset_peak_memory_stats(self.device)
         if self.seed is not None:
             torch.manual_seed(self.seed)
-        options: dict[str, Any] = dict(self.generation.generate_kwargs())
-        if stops:
-            options.update(stop_strings=list(stops), tokenizer=self.tokenizer)
+        settings = self.generation
         started = time.perf_counter()
-        with torch.inference_mode():
-            output = self.model.generate(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                max_new_tokens=self.generation.max_new_tokens,
-                return_dict_in_generate=True,
-                output_logits=True,
-                pad_token_id=pad,
-                **options,
-            )
+        rows = sample(
+            self.model,
+            prompts,
+            max_new_tokens=settings.max_new_tokens,
+            pad_id=self.tokenizer.pad_token_id,
+            eos_ids={self.tokenizer.eos_token_id, self.tokenizer.pad_token_id},
+            stopped=stop_checker(self.tokenizer, stops),
+            temperature=settings.temperature,
+            top_k=settings.top_k,
+            top_p=settings.top_p,
+        )
         latency = time.perf_counter() - started
         peak = int(torch.cuda.max_memory_allocated(self.device)) if cuda else None
-        new_tokens = output.sequences[:, width:]
-        logits = torch.stack(output.logits, dim=1).float()  # (batch, new tokens, vocab), raw
-        temperature = self.generation.temperature or 1.0
-        logprobs = torch.log_softmax(logits / temperature, dim=-1)
-        chosen = logprobs.gather(-1, new_tokens.unsqueeze(-1)).squeeze(-1)
-        generations = []
-        for row, prompt in enumerate(prompts):
-            ids = self._turn_tokens(new_tokens[row].tolist(), stops)
-            logprobs = chosen[row, : len(ids)].tolist()
-            generations.append(Generation.sampled(self._turn_text(ids, stops), prompt, ids, latency, logprobs, peak))
-        return generations
-
-    def _turn_tokens(self, ids: list[int], stops: tuple[str, ...]) -> list[int]:
-        """The row's tokens up to the end of sequence, or to the token that completes a stop tag."""
-        eos = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
-        end = next((k + 1 for k, token in enumerate(ids) if token in eos), len(ids))
-        ids = ids[:end]
-        if stops and any(s in self.tokenizer.decode(ids) for s in stops):
-            low, high = 1, len(ids)  # the shortest prefix that contains a stop tag (monotone in length)
-            while low < high:
-                middle = (low + high) // 2
-                if any(s in self.tokenizer.decode(ids[:middle]) for s in stops):
-                    high = middle
-                else:
-                    low = middle + 1
-            ids = ids[:low]
-        return ids
+        return [
+            Generation.sampled(self._turn_text(row.ids, stops), prompt, row.ids, latency, row.logprobs, peak)
+            for prompt, row in zip(prompts, rows, strict=True)
+        ]
 
     def _turn_text(self, ids: list[int], stops: tuple[str, ...]) -> str:
         """The turn as the env reads it: special tokens dropped, nothing after the stop tag."""

@@ -53,26 +53,38 @@ class OracleAgent:
     def reset(self, task: Task) -> None:
         self.task = task
         self._plan = [
-            (index, query) for index, o in enumerate(task.objectives) for query in (o.queries or (o.question,))
+            (index, hop, query)
+            for index, o in enumerate(task.objectives)
+            for hop, query in enumerate(o.queries or (o.question,))
         ]
         self._needed = {index: set(o.supporting_ids) for index, o in enumerate(task.objectives)}
         self._seen: set[str] = set()
         self._step = 0
         self.reached = True
 
-    def _state(self, resolved: int) -> str:
+    def _state(self, resolved: int, hop: int = 0) -> str:
+        """What the oracle knows before its next action, written so that the action follows from it.
+
+        It lists the answers found so far and, inside a multi-hop question, the entities
+        the previous searches led to (the last one is what it searches next), so an
+        imitating model can see from the state alone which step comes next.
+        """
         if not self.carry_answers:  # a state of constant size: the probe of a builder's own growth
             return f"Working on question {min(resolved + 1, len(self.task.objectives))}."
         found = "; ".join(f"{i + 1}. {self.task.objectives[i].golden_answers[0]}" for i in range(resolved))
-        return f"Answers so far: {found or 'none'}. {len(self.task.objectives) - resolved} question(s) left."
+        state = f"Answers so far: {found or 'none'}."
+        if hop > 0:
+            path = " -> ".join(self.task.objectives[resolved].queries[: hop + 1])
+            state += f" Question {resolved + 1}: {path}."
+        return f"{state} {len(self.task.objectives) - resolved} question(s) left."
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         self._seen.update(info.get("retrieved_ids") or ())
         search, answer = self.tags.actions
         if self._step < len(self._plan):
-            index, query = self._plan[self._step]
+            index, hop, query = self._plan[self._step]
             self._step += 1
-            return self.tags.format_turn(self._state(index), search, query)
+            return self.tags.format_turn(self._state(index, hop), search, query)
         self.reached = all(ids <= self._seen for ids in self._needed.values())
         answers = "; ".join(o.golden_answers[0] for o in self.task.objectives)
         return self.tags.format_turn(self._state(len(self.task.objectives)), answer, answers)

@@ -1,4 +1,4 @@
-"""Policies by name, as the CLI takes them: ``oracle``, ``random``, ``tiny``, ``hf:PATH``, ``vllm:PATH``."""
+"""Policies by name, as the CLI takes them: ``oracle``, ``random``, ``smollm2``, ``tiny``, ``hf:PATH``..."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from envkit.policy.hf import GenerationSettings
 
 __all__ = ["POLICY_SPECS", "load_policy"]
 
-POLICY_SPECS = "oracle, random, tiny, hf:PATH, vllm:PATH or server:URL"
+POLICY_SPECS = "oracle, random, smollm2, tiny, hf:PATH, vllm:PATH or server:URL"
 
 
 def load_policy(
@@ -23,6 +23,8 @@ def load_policy(
 
     - ``oracle``: the scripted oracle each task needs (questions, purchases or both);
     - ``random``: random valid and malformed QA turns (a robustness probe);
+    - ``smollm2``: SmolLM2-135M-Instruct, a real pretrained model that installs offline
+      (:mod:`envkit.policy.models`; extra ``smollm2``);
     - ``tiny``: the random-init tiny model of :mod:`envkit.testing` (CPU smoke runs);
     - ``hf:PATH``: a transformers model folder (or a hub id already in the local cache);
     - ``vllm:PATH``: the same model run by vLLM in this process (extra ``vllm``);
@@ -41,18 +43,13 @@ def load_policy(
 
         return tiny_policy(device=device, **model_options)
     kind, _, path = spec.partition(":")
-    if kind == "hf" and path:
-        from pathlib import Path
-
+    if spec == "smollm2" or (kind == "hf" and path):
         from envkit.policy.hf import HFPolicy
 
-        if not Path(path).exists() and "/" not in path:
-            raise ValueError(f"policy {spec!r}: {path} is neither a model folder nor a hub id")
         try:
-            return HFPolicy.from_pretrained(path, device=device, **model_options)
-        except OSError as error:  # transformers' "not a folder / not in the cache" errors
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ValueError(f"policy {spec!r}: cannot load the model ({first})") from None
+            return HFPolicy.from_pretrained(path or spec, device=device, **model_options)
+        except ValueError as error:
+            raise ValueError(f"policy {spec!r}: {error}") from None
     if kind == "vllm" and path:
         from envkit.policy.vllm import VLLMPolicy
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from trl import GRPOConfig
 
-__all__ = ["PACKINGS", "Mem1GRPOConfig"]
+__all__ = ["PACKINGS", "EpisodeConfig", "Mem1GRPOConfig", "TrainerDefaults"]
 
 PACKINGS = ("masked", "per_turn")
 
@@ -37,8 +37,8 @@ def _cuda_bf16() -> bool:
 
 
 @dataclass
-class Mem1GRPOConfig(GRPOConfig):
-    """GRPO over multi-turn envkit episodes with masked trajectories (see the module docstring)."""
+class EpisodeConfig:
+    """The episodes a trainer learns from: which env, which tasks, which context builder (shared by SFT and GRPO)."""
 
     env_id: str = field(
         default="envkit/MultiObjectiveQA-v0",
@@ -59,6 +59,52 @@ class Mem1GRPOConfig(GRPOConfig):
         metadata={"help": "Context builder of the rollouts: consolidated (MEM1), full or window(K)."},
     )
     max_turns: int | None = field(default=None, metadata={"help": "Turns per episode (default: the env's, 4N + 4)."})
+
+    def check_episodes(self) -> None:
+        """One-line errors for bad episode options (a bad builder name fails with its own message)."""
+        if self.n_objectives < 1:
+            raise ValueError(f"n_objectives must be at least 1, got {self.n_objectives}")
+        if self.n_tasks < 1:
+            raise ValueError(f"n_tasks must be at least 1, got {self.n_tasks}")
+        if self.max_turns is not None and self.max_turns < 1:
+            raise ValueError(f"max_turns must be at least 1, got {self.max_turns}")
+        from envkit.protocol.context import make_context_builder
+
+        make_context_builder(self.context)
+
+
+@dataclass
+class TrainerDefaults:
+    """TRL's defaults that cost on a CPU or in parity, changed for every envkit trainer (see the module docstring)."""
+
+    bf16: bool | None = field(
+        default=None, metadata={"help": "bf16 mixed precision (default: on where a CUDA GPU supports it)."}
+    )
+    activation_checkpointing: bool | None = field(
+        default=False, metadata={"help": "Recompute activations in the backward pass (saves GPU memory)."}
+    )
+    gradient_checkpointing: bool | None = field(
+        default=None, metadata={"help": "Deprecated alias of activation_checkpointing (transformers 5)."}
+    )
+    disable_tqdm: bool | None = field(default=True, metadata={"help": "Hide tqdm bars (rich progress is shown)."})
+    logging_steps: float = field(default=1, metadata={"help": "Log every N optimizer steps."})
+
+    def apply_defaults(self) -> None:
+        """bf16 where CUDA supports it unless set (set on a CPU: CPU autocast); no pinned memory without a GPU."""
+        import torch
+
+        if self.bf16 is None:
+            self.bf16 = _cuda_bf16()
+        if not torch.cuda.is_available():
+            self.dataloader_pin_memory = False  # nothing to pin memory for
+            if self.bf16:
+                self.use_cpu = True  # transformers refuses bf16 without a GPU unless told to autocast on the CPU
+
+
+@dataclass
+class Mem1GRPOConfig(EpisodeConfig, TrainerDefaults, GRPOConfig):
+    """GRPO over multi-turn envkit episodes with masked trajectories (see the module docstring)."""
+
     max_context_tokens: int = field(
         default=4096, metadata={"help": "Context budget: a longer context ends the episode as a violation."}
     )
@@ -78,33 +124,12 @@ class Mem1GRPOConfig(GRPOConfig):
     lora_target_modules: str = field(
         default="all-linear", metadata={"help": "Modules LoRA adapts (peft's target_modules; comma-separated)."}
     )
-    bf16: bool | None = field(
-        default=None, metadata={"help": "bf16 mixed precision (default: on where a CUDA GPU supports it)."}
-    )
-    activation_checkpointing: bool | None = field(
-        default=False, metadata={"help": "Recompute activations in the backward pass (saves GPU memory)."}
-    )
-    gradient_checkpointing: bool | None = field(
-        default=None, metadata={"help": "Deprecated alias of activation_checkpointing (transformers 5)."}
-    )
-    disable_tqdm: bool | None = field(default=True, metadata={"help": "Hide tqdm bars (rich progress is shown)."})
-    logging_steps: float = field(default=1, metadata={"help": "Log every N optimizer steps."})
 
     def __post_init__(self) -> None:
-        if self.bf16 is None:
-            self.bf16 = _cuda_bf16()
-        import torch
-
-        if not torch.cuda.is_available():
-            self.dataloader_pin_memory = False  # nothing to pin memory for
+        self.apply_defaults()
+        self.check_episodes()
         if self.packing not in PACKINGS:
             raise ValueError(f"packing must be one of {', '.join(PACKINGS)}, got {self.packing!r}")
-        if self.n_objectives < 1:
-            raise ValueError(f"n_objectives must be at least 1, got {self.n_objectives}")
-        if self.n_tasks < 1:
-            raise ValueError(f"n_tasks must be at least 1, got {self.n_tasks}")
-        if self.max_turns is not None and self.max_turns < 1:
-            raise ValueError(f"max_turns must be at least 1, got {self.max_turns}")
         if self.rollout_batch_size < 1:
             raise ValueError(f"rollout_batch_size must be at least 1, got {self.rollout_batch_size}")
         if self.lora_r < 0:
@@ -121,7 +146,4 @@ class Mem1GRPOConfig(GRPOConfig):
                 f"vllm_importance_sampling_mode must be one of {', '.join(IS_MODES)}, "
                 f"got {self.vllm_importance_sampling_mode!r}"
             )
-        from envkit.protocol.context import make_context_builder
-
-        make_context_builder(self.context)  # a bad builder name fails here, with its message
         super().__post_init__()

@@ -46,11 +46,14 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class TurnTokens:
-    """One generated turn: the token ids of its context and of its completion, and the completion's log-probs."""
+    """One generated turn: the token ids of its context and of its completion, the completion's log-probs
+    (zeros for a demonstration) and the loss weight of its tokens.
+    """
 
     prompt_ids: list[int]
     completion_ids: list[int]
     logprobs: list[float]
+    weight: float = 1.0  # the loss weight of each of its tokens (SFT: answer turns can count more)
 
 
 def episode_turns(trajectory: Trajectory) -> list[TurnTokens]:
@@ -76,6 +79,7 @@ class PackedBatch:
     logit_index: torch.Tensor  # (rows, length) long: position whose logits predict this token (completions only)
     completion_mask: torch.Tensor  # (rows, length) bool: the tokens that carry loss
     old_logps: torch.Tensor  # (rows, length) float: the rollout's log-prob of each completion token
+    loss_weights: torch.Tensor  # (rows, length) float: each completion token's weight (0 elsewhere)
     row_episode: torch.Tensor  # (rows,) long: which episode a row belongs to
 
     def as_dict(self) -> dict[str, torch.Tensor]:
@@ -90,7 +94,12 @@ class _Row:
     logit_index: list[int]
     loss: list[bool]
     logps: list[float]
+    weights: list[float]
     episode: int
+
+
+def _empty_row(episode: int) -> _Row:
+    return _Row([], [], [], [], [], [], [], episode)
 
 
 class _PrefixTree:
@@ -107,6 +116,7 @@ class _PrefixTree:
         self.children: list[list[int]] = [[]]
         self.edges: dict[tuple[int, int], int] = {}
         self.loss_logp: dict[int, float] = {}
+        self.loss_weight: dict[int, float] = {}
 
     def _add(self, parent: int, token: int) -> int:
         node = len(self.children)
@@ -124,10 +134,11 @@ class _PrefixTree:
         for token, logp in zip(turn.completion_ids, turn.logprobs, strict=True):
             node = self._add(node, token)
             self.loss_logp[node] = logp
+            self.loss_weight[node] = turn.weight
 
     def row(self, episode: int) -> _Row:
         """The tree in depth-first pre-order: a node's ancestors precede it and its subtree follows it."""
-        row = _Row([], [], [], [], [], [], episode)
+        row = _empty_row(episode)
         slot = [0] * len(self.children)  # node -> row position (node 0, the root, has none)
         stack = [(child, 0) for child in reversed(self.children[0])]
         while stack:
@@ -140,6 +151,7 @@ class _PrefixTree:
             row.logit_index.append(slot[parent] if is_loss else 0)
             row.loss.append(is_loss)
             row.logps.append(self.loss_logp.get(node, 0.0))
+            row.weights.append(self.loss_weight.get(node, 0.0))
             stack.extend((child, depth + 1) for child in reversed(self.children[node]))
         # a subtree is contiguous in pre-order: it ends where the next node at the same or a lower depth starts
         row.visible_until = [len(row.ids)] * len(row.ids)
@@ -170,6 +182,7 @@ def _turn_row(turn: TurnTokens, episode: int) -> _Row:
         [0] * context + list(range(context - 1, len(ids) - 1)),
         [False] * context + [True] * len(turn.completion_ids),
         [0.0] * context + list(turn.logprobs),
+        [0.0] * context + [turn.weight] * len(turn.completion_ids),
         episode,
     )
 
@@ -181,7 +194,7 @@ def _pad_visibility(rows: list[list[int]], width: int) -> torch.Tensor:
 
 def _stack(rows: Sequence[_Row], pad_id: int, min_rows: int = 1) -> PackedBatch:
     width = max((len(r.ids) for r in rows), default=1)
-    rows = list(rows) + [_Row([], [], [], [], [], [], -1)] * max(0, min_rows - len(rows))
+    rows = list(rows) + [_empty_row(-1)] * max(0, min_rows - len(rows))
 
     def column(values: list[list], fill: object, dtype: torch.dtype) -> torch.Tensor:
         return torch.tensor([v + [fill] * (width - len(v)) for v in values], dtype=dtype)
@@ -193,13 +206,14 @@ def _stack(rows: Sequence[_Row], pad_id: int, min_rows: int = 1) -> PackedBatch:
         logit_index=column([r.logit_index for r in rows], 0, torch.long),
         completion_mask=column([r.loss for r in rows], False, torch.bool),
         old_logps=column([r.logps for r in rows], 0.0, torch.float32),
+        loss_weights=column([r.weights for r in rows], 0.0, torch.float32),
         row_episode=torch.tensor([r.episode for r in rows], dtype=torch.long),
     )
 
 
 def pack_episodes(episodes: Sequence[Sequence[TurnTokens]], pad_id: int, min_rows: int = 1) -> PackedBatch:
     """One masked-trajectory row per episode (episodes with no generated turn give an empty row)."""
-    rows = [_episode_row(turns, i) if turns else _Row([], [], [], [], [], [], i) for i, turns in enumerate(episodes)]
+    rows = [_episode_row(turns, i) if turns else _empty_row(i) for i, turns in enumerate(episodes)]
     return _stack(rows, pad_id, min_rows)
 
 
@@ -226,14 +240,26 @@ def attention_bias(visible_until: torch.Tensor, dtype: torch.dtype) -> torch.Ten
 
 
 def token_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor], temperature: float = 1.0) -> torch.Tensor:
-    """Log-probability of every token under ``model`` at the positions ``logit_index`` names (0 elsewhere)."""
+    """Log-probability of every token under ``model`` at the positions ``logit_index`` names (0 elsewhere).
+
+    Only the positions that predict a completion token go through the LM head
+    (``logits_to_keep``): with a large vocabulary the head over every position of a
+    packed row would cost as much as the rest of the model and most of the memory.
+    """
     dtype = next(model.parameters()).dtype
     bias = attention_bias(batch["visible_until"], dtype if dtype.is_floating_point else torch.float32)
-    logits = model(
-        input_ids=batch["input_ids"], attention_mask=bias, position_ids=batch["position_ids"], use_cache=False
-    ).logits
     rows, columns = batch["completion_mask"].nonzero(as_tuple=True)
     sources = batch["logit_index"][rows, columns]
+    keep = torch.unique(sources)  # sorted: the positions whose logits are needed, in any row
+    logits = model(
+        input_ids=batch["input_ids"],
+        attention_mask=bias,
+        position_ids=batch["position_ids"],
+        use_cache=False,
+        logits_to_keep=keep,
+    ).logits
+    if logits.shape[1] == keep.numel():  # the model kept only those positions
+        sources = torch.searchsorted(keep, sources)
     selected = logits[rows, sources].float() / temperature  # (completion tokens, vocab): only what carries loss
     picked = torch.log_softmax(selected, dim=-1).gather(-1, batch["input_ids"][rows, columns][:, None])[:, 0]
     logps = torch.zeros(batch["input_ids"].shape, dtype=torch.float32, device=logits.device)

@@ -52,7 +52,7 @@ from envkit.train.loss import group_advantages, grpo_loss
 from envkit.train.packing import episode_turns, pack_episodes, pack_turns, token_logps
 from envkit.train.rewards import env_reward, format_reward
 
-__all__ = ["Mem1GRPOTrainer", "make_training_env"]
+__all__ = ["Mem1GRPOTrainer", "make_training_env", "trainer_tokenizer"]
 
 
 def make_training_env(args: Mem1GRPOConfig, **overrides: Any) -> gym.Env[str, str]:
@@ -72,6 +72,19 @@ def make_training_env(args: Mem1GRPOConfig, **overrides: Any) -> gym.Env[str, st
         count=args.n_tasks,
         **options,
     )
+
+
+def trainer_tokenizer(model: Any, tokenizer: Any | None) -> Any:
+    """The tokenizer a trainer uses: the one given, or the model folder's; with a padding token."""
+    if tokenizer is None:
+        from transformers import AutoTokenizer
+
+        if not isinstance(model, str):
+            raise ValueError("pass processing_class (the tokenizer) with a model object")
+        tokenizer = AutoTokenizer.from_pretrained(model)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 class Mem1GRPOTrainer(GRPOTrainer):
@@ -101,15 +114,8 @@ class Mem1GRPOTrainer(GRPOTrainer):
         peft_config: Any | None = None,
         callbacks: Sequence[Any] = (),
     ) -> None:
-        if processing_class is None:
-            from transformers import AutoTokenizer
-
-            if not isinstance(model, str):
-                raise ValueError("pass processing_class (the tokenizer) with a model object")
-            processing_class = AutoTokenizer.from_pretrained(model)
+        processing_class = trainer_tokenizer(model, processing_class)
         processing_class.padding_side = "left"
-        if processing_class.pad_token is None:
-            processing_class.pad_token = processing_class.eos_token
         if reward_funcs is None:
             reward_funcs = [env_reward] + ([format_reward] if args.format_reward_weight else [])
             if args.reward_weights is None:

