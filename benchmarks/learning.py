@@ -231,16 +231,20 @@ def comparisons(stages: dict[str, Any]) -> dict[str, Any]:
     lr0 = held("grpo_lr0", "2")
     if sft and lr0:
         found["em_mean_n2_grpo_lr0_minus_sft"] = bootstrap_difference(sft["episode_em_mean"], lr0["episode_em_mean"])
-    for n in ("8", "4", "2"):
-        consolidated, full = held("grpo", n), held("grpo_full", n)
-        if consolidated and full:
-            found[f"n{n}_consolidated_vs_full"] = {
-                "em_mean": [consolidated["em_mean"], full["em_mean"]],
-                "peak_context_tokens": [consolidated["peak_context_tokens"], full["peak_context_tokens"]],
-                "peak_ratio_full_over_consolidated": full["peak_context_tokens"]
-                / max(consolidated["peak_context_tokens"], 1.0),
-            }
-            break
+    for trained in ("sft", "grpo"):  # MEM1's claim: at N = 8 (never trained on), consolidated against full
+        for n in ("8", "4", "2"):
+            consolidated, full = held(trained, n), held(f"{trained}_full", n)
+            if consolidated and full:
+                found[f"{trained}_n{n}_consolidated_vs_full"] = {
+                    "em_mean": [consolidated["em_mean"], full["em_mean"]],
+                    "em_mean_full_minus_consolidated": bootstrap_difference(
+                        consolidated["episode_em_mean"], full["episode_em_mean"]
+                    ),
+                    "peak_context_tokens": [consolidated["peak_context_tokens"], full["peak_context_tokens"]],
+                    "peak_ratio_full_over_consolidated": full["peak_context_tokens"]
+                    / max(consolidated["peak_context_tokens"], 1.0),
+                }
+                break
     return found
 
 
@@ -254,12 +258,14 @@ def plot(results: dict[str, Any], stem: str) -> list[str]:
     figure, (loss_axis, reward_axis) = plt.subplots(1, 2, figsize=(11, 4))
     for name in ("sft", "sft_full"):
         curve = stages.get(name, {}).get("curve", [])
-        loss_axis.plot([p["step"] for p in curve], [p["loss"] for p in curve], label=name, marker=".")
+        if curve:
+            loss_axis.plot([p["step"] for p in curve], [p["loss"] for p in curve], label=name, marker=".")
     loss_axis.set(title="SFT on oracle episodes (N=2)", xlabel="optimizer step", ylabel="loss (weighted token NLL)")
     loss_axis.legend()
     for name in ("grpo", "grpo_lr0", "grpo_full"):
         curve = stages.get(name, {}).get("curve", [])
-        reward_axis.plot([p["step"] for p in curve], [p.get("reward", 0) for p in curve], label=name, marker=".")
+        if curve:
+            reward_axis.plot([p["step"] for p in curve], [p.get("reward", 0) for p in curve], label=name, marker=".")
     reward_axis.set(title="GRPO training reward (N=2)", xlabel="optimizer step", ylabel="mean episode reward")
     reward_axis.legend()
     figure.tight_layout()
@@ -274,9 +280,11 @@ def plot(results: dict[str, Any], stem: str) -> list[str]:
         em_axis.plot([int(n) for n in ns], [held[n]["em_mean"] for n in ns], label=name, marker="o")
         if name in ("grpo", "grpo_full", "sft", "sft_full"):
             peak_axis.plot([int(n) for n in ns], [held[n]["peak_context_tokens"] for n in ns], label=name, marker="o")
-    em_axis.set(title="held-out EM (mean over objectives)", xlabel="objectives N", ylabel="EM", xscale="log", xticks=[])
-    peak_axis.set(title="peak context tokens", xlabel="objectives N", ylabel="tokens", xscale="log")
+    em_axis.set(title="held-out EM (mean over objectives)", xlabel="objectives N", ylabel="EM")
+    peak_axis.set(title="peak context tokens", xlabel="objectives N", ylabel="tokens")
     for axis in (em_axis, peak_axis):
+        axis.set_xscale("log", base=2)
+        axis.minorticks_off()
         axis.set_xticks(results["profile"]["eval_ns"], [str(n) for n in results["profile"]["eval_ns"]])
         axis.legend()
     figure.tight_layout()
@@ -334,6 +342,8 @@ def main() -> None:
         partial.write_text(json.dumps({"stages": stages}, indent=1))
         print(f"{name}: train {record['train_s']:.0f} s, eval {record['eval_s']:.0f} s", flush=True)
         write_results(stages, profile, stem, command)  # after every stage: a stopped run still leaves its figures
+    if stages:
+        write_results(stages, profile, stem, command)
 
 
 def write_results(stages: dict[str, Any], profile: Profile, stem: str, command: str) -> None:
