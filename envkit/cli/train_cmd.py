@@ -36,7 +36,7 @@ class _OneLineParser:
         return Parser(config_class)
 
 
-def _yaml_options(path: Path, fields: set[str], command: str = "train") -> dict[str, Any]:
+def _yaml_options(path: Path, fields: set[str], command: str) -> dict[str, Any]:
     import yaml
 
     try:
@@ -53,20 +53,27 @@ def _yaml_options(path: Path, fields: set[str], command: str = "train") -> dict[
     return loaded
 
 
-def parse_config(arguments: list[str], config: Path | None, config_class: type | None = None) -> Any:
-    """A trainer config (default :class:`Mem1GRPOConfig`) from a YAML file and flags (flags win)."""
+_OUTPUT_DIRS = {"train": "mem1-grpo", "sft": "mem1-sft"}
+
+
+def parse_config(
+    arguments: list[str], config: Path | None, config_class: type | None = None, command: str = "train"
+) -> Any:
+    """A trainer config (default :class:`Mem1GRPOConfig`) from a YAML file and flags (flags win).
+
+    ``command`` names the CLI command in error messages (and picks the default output folder).
+    """
     if config_class is None:
         from envkit.train.config import Mem1GRPOConfig
 
         config_class = Mem1GRPOConfig
-    command = "sft" if config_class.__name__ == "Mem1SFTConfig" else "train"
     parser = _OneLineParser(config_class)
     names = {f.name for f in dataclasses.fields(config_class) if f.init}
     if config is not None:
         if not config.is_file():
             raise FileNotFoundError(f"{config}: no such config file")
         parser.set_defaults(**_yaml_options(config, names, command))
-    parser.set_defaults(output_dir=parser.get_default("output_dir") or f"mem1-{'sft' if command == 'sft' else 'grpo'}")
+    parser.set_defaults(output_dir=parser.get_default("output_dir") or _OUTPUT_DIRS[command])
     try:
         (args, rest) = parser.parse_args_into_dataclasses(arguments, return_remaining_strings=True)
     except TypeError as error:  # a YAML value of the wrong type
@@ -152,6 +159,6 @@ def sft(
     if list_options:
         _OneLineParser(Mem1SFTConfig).print_help()
         return
-    args = parse_config(list(ctx.args), config, Mem1SFTConfig)
+    args = parse_config(list(ctx.args), config, Mem1SFTConfig, command="sft")
     _run(Mem1SFTTrainer, model, args, resume)
     typer.echo(f"model saved to {args.output_dir}; continue with: envkit train --model {args.output_dir}")
