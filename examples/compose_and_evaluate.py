@@ -45,7 +45,7 @@ def main() -> None:
             results = [run_episode(env, agent, task_index=i) for i in range(args.tasks)]
             print(
                 f"{context:>12} {name:>6}: success {statistics.fmean(r.success for r in results):.2f}, "
-                f"EM sum {statistics.fmean(r.em_sum for r in results):.2f}/{args.n_objectives}, "
+                f"EM sum {statistics.fmean(r.em_sum or 0.0 for r in results):.2f}/{args.n_objectives}, "
                 f"peak tokens {statistics.median(r.peak_context_tokens for r in results):.0f}, "
                 f"violations/episode {statistics.fmean(r.violations for r in results):.1f}"
             )

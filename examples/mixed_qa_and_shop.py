@@ -14,7 +14,7 @@ import gymnasium as gym
 
 import envkit  # noqa: F401  (registers the envs)
 from composers import compose
-from envkit.policy.scripted import MixedOracleAgent
+from envkit.kinds.oracle import TaskOracle
 from envkit.rollout.episode import run_episode
 
 
@@ -32,12 +32,12 @@ def main() -> None:
         print(f"  [{objective.kind}] {objective.question}")
 
     env = gym.make("envkit/Composite-v0", task_file="mixed_test.jsonl", mode="browser" if args.browser else "text")
-    oracle = MixedOracleAgent(env.unwrapped.shop.shop)
+    oracle = TaskOracle()  # each kind's oracle in turn: questions, then the purchase
     try:
         for index in range(args.episodes):
             result = run_episode(env, oracle, task_index=index)
-            print(f"task {index}: reward {result.reward:.2f} in {result.turns} turns, peak context "
-                  f"{result.peak_context_tokens} tokens")  # fmt: skip
+            turns, peak = len(result.turns), result.peak_context_tokens
+            print(f"task {index}: reward {result.reward:.2f} in {turns} turns, peak context {peak} tokens")
     finally:
         env.close()
 

@@ -45,7 +45,7 @@ def main() -> None:
     env = gym.make(envkit.QA_ENV_ID, source=f"file:{qa}", n_objectives=3, corpus=corpus, context="consolidated")
     result = run_episode(env, OracleAgent(), task_index=0)
     peak = result.peak_context_tokens
-    print(f"oracle: reward {result.reward:.2f} in {result.turns} turns, peak context {peak} tokens")
+    print(f"oracle: reward {result.reward:.2f} in {len(result.turns)} turns, peak context {peak} tokens")
 
 
 if __name__ == "__main__":

@@ -11,10 +11,15 @@ Specs:
 - ``shop`` or ``shop:products=1000,seed=0``: purchase goals of the bundled synthetic
   catalog; ``shop:webshop=DIR`` WebShop's files in ``DIR`` (``items_shuffle*.json``,
   ``items_ins_v2*.json``, ``items_human_ins.json`` when present).
+- ``reasoning_gym:NAME[,NAME...]``: problems of reasoning-gym's generators
+  (:mod:`composers.sources.reasoning_gym`).
+
+The specs resolve through a table; :func:`register_source` adds a prefix.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,12 +29,8 @@ from composers.sources.hub import FLASHRAG_CONFIGS, FLASHRAG_REPO, HubSource
 from composers.sources.shop import ShopSource
 from composers.sources.synthetic import SyntheticSource
 
-__all__ = ["SOURCE_SPECS", "load_source"]
+__all__ = ["SourceFactory", "load_source", "register_source", "source_specs"]
 
-SOURCE_SPECS = (
-    "synthetic[:passages=N,seed=S,max_hops=H], flashrag:CONFIG, hf:REPO[:CONFIG], file:PATH, "
-    "shop[:products=N,seed=S], shop:webshop=DIR"
-)
 _SYNTHETIC_OPTIONS = {"passages": int, "seed": int, "max_hops": int, "questions": int, "test_fraction": float}
 _SHOP_OPTIONS = {"products": int, "seed": int, "test_fraction": float}
 
@@ -79,6 +80,66 @@ def _shop_source(spec: str) -> ShopSource:
     return ShopSource.synthetic(**_numeric_options("shop", rest, spec, _SHOP_OPTIONS))  # type: ignore[arg-type]
 
 
+def _synthetic(rest: str, spec: str, split: str) -> QASource:
+    return SyntheticSource(**_numeric_options("synthetic", rest, spec, _SYNTHETIC_OPTIONS))  # type: ignore[arg-type]
+
+
+def _shop(rest: str, spec: str, split: str) -> QASource:
+    return _shop_source(spec)
+
+
+def _flashrag(rest: str, spec: str, split: str) -> QASource:
+    if rest not in FLASHRAG_CONFIGS:
+        raise SourceError(f"unknown FlashRAG set {rest!r} (use one of {', '.join(FLASHRAG_CONFIGS)})")
+    return HubSource(FLASHRAG_REPO, rest)
+
+
+def _hub(rest: str, spec: str, split: str) -> QASource:
+    if not rest:
+        raise SourceError("hf: needs a repository, e.g. hf:RUC-NLPIR/FlashRAG_datasets:nq")
+    repo, _, config = rest.partition(":")
+    return HubSource(repo, config or None)
+
+
+def _file(rest: str, spec: str, split: str) -> QASource:
+    if not rest:
+        raise SourceError("file: needs a path, e.g. file:data/nq_train.jsonl")
+    if "=" in rest:
+        return FileSource(_options(rest, spec))
+    return FileSource({split: rest})
+
+
+def _reasoning_gym(rest: str, spec: str, split: str) -> QASource:
+    from composers.sources.reasoning_gym import ReasoningGymSource
+
+    return ReasoningGymSource.from_spec(rest, spec)
+
+
+SourceFactory = Callable[[str, str, str], QASource]
+"""Builds a source from ``(rest of the spec after the prefix, the whole spec, the split a bare file serves)``."""
+
+_FACTORIES: dict[str, tuple[SourceFactory, str]] = {
+    "synthetic": (_synthetic, "synthetic[:passages=N,seed=S,max_hops=H]"),
+    "flashrag": (_flashrag, "flashrag:CONFIG"),
+    "hf": (_hub, "hf:REPO[:CONFIG]"),
+    "file": (_file, "file:PATH"),
+    "shop": (_shop, "shop[:products=N,seed=S], shop:webshop=DIR"),
+    "reasoning_gym": (_reasoning_gym, "reasoning_gym:NAME[,NAME...][,size=N,seed=S]"),
+}
+
+
+def register_source(prefix: str, factory: SourceFactory, usage: str) -> None:
+    """Make ``PREFIX[:...]`` specs build sources with ``factory``; ``usage`` is its line in help texts."""
+    if not prefix.isidentifier():
+        raise SourceError(f"a source prefix must be a name, got {prefix!r}")
+    _FACTORIES[prefix] = (factory, usage)
+
+
+def source_specs() -> str:
+    """Every spec form the registry knows (for help texts and errors)."""
+    return ", ".join(usage for _, usage in _FACTORIES.values())
+
+
 def load_source(spec: str | QASource, split: str = "train") -> QASource:
     """The source a spec names. ``split`` is the split a bare ``file:PATH`` serves.
 
@@ -87,24 +148,8 @@ def load_source(spec: str | QASource, split: str = "train") -> QASource:
     """
     if not isinstance(spec, str):
         return spec
-    kind, _, rest = spec.partition(":")
-    if kind == "synthetic":
-        return SyntheticSource(**_numeric_options("synthetic", rest, spec, _SYNTHETIC_OPTIONS))  # type: ignore[arg-type]
-    if kind == "shop":
-        return _shop_source(spec)
-    if kind == "flashrag":
-        if rest not in FLASHRAG_CONFIGS:
-            raise SourceError(f"unknown FlashRAG set {rest!r} (use one of {', '.join(FLASHRAG_CONFIGS)})")
-        return HubSource(FLASHRAG_REPO, rest)
-    if kind == "hf":
-        if not rest:
-            raise SourceError("hf: needs a repository, e.g. hf:RUC-NLPIR/FlashRAG_datasets:nq")
-        repo, _, config = rest.partition(":")
-        return HubSource(repo, config or None)
-    if kind == "file":
-        if not rest:
-            raise SourceError("file: needs a path, e.g. file:data/nq_train.jsonl")
-        if "=" in rest:
-            return FileSource(_options(rest, spec))
-        return FileSource({split: rest})
-    raise SourceError(f"unknown source {spec!r} (use {SOURCE_SPECS})")
+    prefix, _, rest = spec.partition(":")
+    entry = _FACTORIES.get(prefix)
+    if entry is None:
+        raise SourceError(f"unknown source {spec!r} (use {source_specs()})")
+    return entry[0](rest, spec, split)

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from composers.compose import STRATEGIES
 from composers.compose import compose as compose_tasks
-from composers.sources.registry import SOURCE_SPECS
+from composers.sources.registry import source_specs
 from composers.taskfiles import FORMATS, task_format, write_tasks
 
 __all__ = ["compose"]
@@ -20,7 +20,7 @@ __all__ = ["compose"]
 def compose(
     output: Annotated[Path, typer.Option("--output", "-o", help="Task file to write (.jsonl or .parquet).")],
     source: Annotated[
-        list[str], typer.Option("--source", "-s", help=f"QA source, repeat for 'mixed'. Specs: {SOURCE_SPECS}.")
+        list[str], typer.Option("--source", "-s", help=f"QA source, repeat for 'mixed'. Specs: {source_specs()}.")
     ] = ["synthetic"],  # noqa: B006 - typer reads the default
     strategy: Annotated[str, typer.Option(help=f"Composition strategy: {', '.join(STRATEGIES)}.")] = "parallel",
     n_objectives: Annotated[int, typer.Option("--n-objectives", "-n", min=1, help="Objectives per task (N).")] = 2,

@@ -71,4 +71,4 @@ def demo(
             f"{full.peak_context_tokens / cons.peak_context_tokens:.2f}x",
         )
     console.print(table)
-    console.print("Peak tokens: median over episodes, default word-piece counter (see envkit.protocol.tokens).")
+    console.print("Peak tokens: mean over episodes, default word-piece counter (see envkit.protocol.tokens).")

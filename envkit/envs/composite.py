@@ -1,158 +1,202 @@
-"""Composite episodes: QA objectives and shop goals in one task ("answer two questions, buy one product").
+"""Composite episodes: objectives of several kinds in one task ("answer two questions, buy one product").
 
-:class:`CompositeEnv` holds a :class:`~envkit.envs.qa.MultiObjectiveQAEnv` for the
-task's QA objectives and a :class:`~envkit.envs.shop.WebShopEnv` for its shop goals,
-and routes each turn by its action tag: ``<search>``/``<answer>`` to the QA part,
-``<action>`` to the shop. The sub-envs see only their own objectives and keep their
-own rules (one answer turn ends the QA part; each purchase moves to the next goal).
-The episode ends when every part is done. The reward is the mean over all N
-objectives: the QA part's mean EM weighted by its share, plus each purchase's score / N.
+:class:`CompositeEnv` holds one env per objective kind present in its tasks (each
+kind's own env, built by the kind's plug-in in :mod:`envkit.kinds`, over the tasks
+restricted to that kind's objectives) and routes each turn by its action tag. The
+parts keep their own rules (one answer turn ends the QA part; each purchase moves to
+the next goal; each solved problem to the next problem). The episode ends when every
+part is done. The reward is the mean over all N objectives: each part's reward
+(which sums to the mean over its objectives) weighted by its share of N.
+
+Nothing here knows a domain: a new kind registered in :mod:`envkit.kinds.registry`
+composes with the others unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import gymnasium as gym
 
 from composers.records import Task
 from envkit.envs.episodes import choose_task, read_turn, render_turn
-from envkit.envs.qa import MultiObjectiveQAEnv
-from envkit.envs.shop import MAX_TURNS_PER_GOAL, WebShopEnv
 from envkit.envs.spaces import UnicodeText
+from envkit.kinds import KindError, ObjectiveKind, get_kind, kind_names
 from envkit.protocol.parser import Violation
-from envkit.protocol.prompts import mixed_prompt
+from envkit.protocol.prompts import composite_prompt
 from envkit.protocol.tags import TagSet
-from envkit.retrieval.base import Retriever
-from envkit.shop.shop import Shop
 
-__all__ = ["MIXED_TAGS", "CompositeEnv"]
-
-MIXED_TAGS = TagSet(actions=("search", "answer", "action"))
+__all__ = ["CompositeEnv", "KindView", "composite_tags"]
 
 
-class _Part(Sequence[Task]):
-    """The tasks restricted to objectives of one kind (computed when read)."""
+class KindView(Sequence[Task]):
+    """The tasks restricted to the objectives of one kind (computed when read)."""
 
-    def __init__(self, tasks: Sequence[Task], kind: str) -> None:
+    def __init__(self, tasks: Sequence[Task], kind: ObjectiveKind) -> None:
         self.tasks, self.kind = tasks, kind
 
     def __len__(self) -> int:
         return len(self.tasks)
 
-    def __getitem__(self, index):  # type: ignore[no-untyped-def]
-        task = self.tasks[index]
-        objectives = tuple(o for o in task.objectives if (o.kind == "shop") == (self.kind == "shop"))
-        return Task(task.id, objectives, task.strategy, task.split, task.seed, task.sources)
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]  # Sequence's overloads; slices are not used
+        return self.kind.objectives_of(self.tasks[index])
+
+
+def composite_tags(kinds: Sequence[str], state: str = "IS", information: str = "information") -> TagSet:
+    """The kinds' default action tags, in registry order, under one state tag."""
+    actions = tuple(a for name in kinds for a in get_kind(name).actions)
+    return TagSet(state, actions, information)
 
 
 class CompositeEnv(gym.Env[str, str]):
-    """Mixed QA + shop tasks.
+    """Tasks that mix objective kinds.
 
     Args:
-        tasks: tasks with QA and/or shop objectives (``compose(..., "mixed", counts=...)``).
-        retriever: the QA part's retriever.
-        shop: the shop of the tasks' shop goals.
-        mode: the shop's ``"text"`` or ``"browser"`` mode.
-        top_k: passages per QA search.
-        max_turns: default ``4 * questions + 4 + 15 * purchases``.
-        tags: state tag plus three action tags (QA search, QA answer, shop action).
-        shop_kwargs: passed to :class:`WebShopEnv` (``html``, ``screenshot``, ``action_timeout``, ...).
+        tasks: tasks whose objectives are of the kinds in ``resources``.
+        resources: each kind's resource by kind name (``{"qa": retriever, "shop": shop}``),
+            as the kind's ``open_resource`` returns it; its keys are the parts.
+        tags: one state tag and every part's action tags, in registry order
+            (default: each kind's own, e.g. ``search``, ``answer``, ``action``).
+        max_turns: default: the sum of the parts' turn budgets for the task.
+        options: passed to the part whose kind takes them (``top_k`` to QA, ``mode`` to the shop...).
+
+    ``info`` gains ``part`` (the kind that played the turn, or ``None``), ``open_parts``
+    (kinds not done yet) and ``objective_scores`` over all N objectives in task order.
 
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 4}
 
     def __init__(
         self,
         tasks: Sequence[Task],
-        retriever: Retriever,
-        shop: Shop,
-        mode: str = "text",
-        top_k: int = 3,
+        resources: Mapping[str, Any],
+        tags: TagSet | None = None,
         max_turns: int | None = None,
-        tags: TagSet = MIXED_TAGS,
         render_mode: str | None = None,
-        **shop_kwargs: Any,
+        **options: Any,
     ) -> None:
         if len(tasks) == 0:
             raise ValueError("the composite env needs at least one task")
-        if len(tags.actions) != 3:
-            raise ValueError(f"the composite env needs three action tags (search, answer, shop), got {tags.actions}")
-        search, answer, shop_action = tags.actions
-        self.tasks, self.tags, self.top_k, self.max_turns = tasks, tags, top_k, max_turns
-        self.render_mode = render_mode
-        qa_tags = TagSet(tags.state, (search, answer), tags.information)
-        shop_tags = TagSet(tags.state, (shop_action,), tags.information)
-        self.qa = MultiObjectiveQAEnv(_Part(tasks, "qa"), retriever, top_k=top_k, max_turns=10**9, tags=qa_tags)
-        self.shop = WebShopEnv(_Part(tasks, "shop"), shop, mode=mode, max_turns=10**9, tags=shop_tags, **shop_kwargs)
-        self._shop_action = shop_action
+        names = [name for name in kind_names() if name in resources]
+        unknown = set(resources) - set(names)
+        if unknown:
+            raise KindError(f"unknown objective kind(s): {', '.join(sorted(unknown))}")
+        kinds = [get_kind(name) for name in names]
+        tags = tags or composite_tags(names)
+        if len(tags.actions) != sum(len(k.actions) for k in kinds):
+            expected = ", ".join(f"{k.name}: {len(k.actions)}" for k in kinds)
+            raise ValueError(
+                f"the composite env needs one action tag per kind's action ({expected}), got {tags.actions}"
+            )
+        taken = {o for k in kinds for o in k.env_options} - {"max_turns", "render_mode"}
+        if set(options) - taken:
+            raise TypeError(f"no objective kind takes the option(s) {', '.join(sorted(set(options) - taken))}")
+        self.tasks, self.tags, self.max_turns, self.render_mode = tasks, tags, max_turns, render_mode
+        self.parts: dict[str, gym.Env[str, str]] = {}
+        self._owner: dict[str, str] = {}  # action tag -> kind
+        actions = iter(tags.actions)
+        for kind in kinds:
+            part_tags = TagSet(tags.state, tuple(next(actions) for _ in kind.actions), tags.information)
+            part_options = {k: v for k, v in options.items() if k in kind.env_options}
+            view = KindView(tasks, kind)
+            self.parts[kind.name] = kind.make_env(
+                view, resources[kind.name], part_tags, max_turns=10**9, **part_options
+            )
+            self._owner.update(dict.fromkeys(part_tags.actions, kind.name))
         self.observation_space = UnicodeText(262_144)
         self.action_space = UnicodeText(16_384)
         self.task: Task | None = None
         self._done, self._last, self._turn = True, "", 0
+        self._open: list[str] = []
+        self._positions: dict[str, list[int]] = {}
+        self._scores: list[float] = []
+        self._headings: dict[str, str] = {}  # kind -> its objectives' name in the prompt ("questions")
+
+    def turn_budget(self, task: Task) -> int:
+        """The sum of the parts' budgets for their objectives of ``task``."""
+        budget = 0
+        for name, part in self.parts.items():
+            share = get_kind(name).objectives_of(task)
+            if share.objectives:
+                budget += part.turn_budget(share)  # type: ignore[attr-defined]
+        return budget
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """Start an episode; ``options={"task_index": i}`` picks a task, else one is drawn."""
         super().reset(seed=seed)
         index = choose_task(self.np_random, len(self.tasks), options)
-        self.task = self.tasks[index]
-        questions = [o for o in self.task.objectives if o.kind != "shop"]
-        goals = [o for o in self.task.objectives if o.kind == "shop"]
-        self._n, self._n_qa, self._n_shop = len(self.task.objectives), len(questions), len(goals)
-        self._qa_done, self._shop_done = not questions, not goals
+        task = self.task = self.tasks[index]
+        missing = {o.kind for o in task.objectives} - set(self.parts)
+        if missing:
+            raise KindError(f"task {task.id} has objectives of kind(s) this env has no part for: {sorted(missing)}")
+        self._positions = {name: [i for i, o in enumerate(task.objectives) if o.kind == name] for name in self.parts}
+        self._open = [name for name in self.parts if self._positions[name]]
+        self._scores = [0.0] * task.n_objectives
         self._turn, self._done = 0, False
-        self._limit = self.max_turns or 4 * len(questions) + 4 + MAX_TURNS_PER_GOAL * len(goals)
-        info = {"task_id": self.task.id, "task_index": index, "n_objectives": self._n, "turn": 0}
-        self._last = mixed_prompt(questions, [o.question for o in goals], self.tags, self.top_k)
-        if questions:
-            self.qa.reset(options={"task_index": index})
-        if goals:
-            _, shop_info = self.shop.reset(options={"task_index": index})
-            self._last += "\n" + self.tags.information_block(self.shop.page_observation)
-            info.update(page=shop_info["page"], available_actions=shop_info["available_actions"], goal_index=0)
+        self._limit = self.max_turns or self.turn_budget(task)
+        info: dict[str, Any] = {}
+        sections = []
+        self._headings = {}
+        for name in self._open:
+            _, part_info = self.parts[name].reset(options={"task_index": index})
+            info.update(part_info)
+            sections.append(self.parts[name].prompt_section())  # type: ignore[attr-defined]
+            self._headings[name] = sections[-1].heading.lower()
+        openings = "".join(f"\n{s.opening}" for s in sections if s.opening)
+        self._last = composite_prompt(sections, self.tags) + openings
+        info.update(task_id=task.id, task_index=index, n_objectives=task.n_objectives, turn=0)
+        info.update(objective_scores=list(self._scores), open_parts=list(self._open), part=None)
         return self._last, info
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Route the turn to the part that owns its action tag."""
         if self._done or self.task is None:
             raise RuntimeError("the episode is over: call reset() before step()")
         self._turn += 1
         parsed = read_turn(action, self.tags, self.action_space.max_length)
-        reward = 0.0
+        reward, part_truncated = 0.0, False
         info: dict[str, Any]
         if isinstance(parsed, Violation):
-            info = {"action": None, "violation": parsed.kind.value, "violation_message": parsed.message, "part": None}
+            info = {"action": None, "action_content": None, "part": None}
+            info.update(violation=parsed.kind.value, violation_message=parsed.message)
             observation = self.tags.information_block(f"Invalid turn: {parsed.message}. Please {self.tags.describe()}.")
-        elif parsed.action.name == self._shop_action:
-            if self._shop_done:
-                observation, info = self._refuse("every product is already bought")
-            else:
-                observation, r, terminated, truncated, info = self.shop.step(action)
-                reward += r * self._n_shop / self._n
-                self._shop_done = terminated or truncated
-                info["part"] = "shop"
-        elif self._qa_done:
-            observation, info = self._refuse("the questions are already answered")
+        elif self._owner[parsed.action.name] not in self._open:
+            heading = self._headings.get(self._owner[parsed.action.name], "objectives of this kind")
+            observation, info = self._refuse(f"the {heading} are already done")
         else:
-            observation, r, terminated, truncated, info = self.qa.step(action)
-            reward += r * self._n_qa / self._n
-            self._qa_done = terminated or truncated
-            info["part"] = "qa"
-        terminated = self._qa_done and self._shop_done
-        truncated = not terminated and (self._turn >= self._limit or "browser_error" in info)
+            name = self._owner[parsed.action.name]
+            observation, r, terminated, truncated, info = self.parts[name].step(action)
+            positions = self._positions[name]
+            reward = r * len(positions) / self.task.n_objectives
+            for position, score in zip(positions, info.get("objective_scores", ()), strict=False):
+                self._scores[position] = float(score)
+            if terminated or truncated:
+                self._open.remove(name)
+            part_truncated = bool(truncated)
+            info["part"] = name
+        terminated = not self._open and not part_truncated
+        truncated = not terminated and (part_truncated or self._turn >= self._limit)
         self._done = terminated or truncated
-        info.update(task_id=self.task.id, n_objectives=self._n, turn=self._turn)
+        info.update(task_id=self.task.id, n_objectives=self.task.n_objectives, turn=self._turn)
+        info.update(objective_scores=list(self._scores), open_parts=list(self._open))
         self._last = observation
+        if self.render_mode == "human":
+            self.render()
         return observation, reward, terminated, truncated, info
 
     def _refuse(self, why: str) -> tuple[str, dict[str, Any]]:
-        info = {"action": None, "violation": None, "violation_message": None, "refused": why, "part": None}
+        info = {"action": None, "action_content": None, "violation": None, "violation_message": None}
+        info.update(refused=why, part=None)
         return self.tags.information_block(f"Invalid action: {why}."), info
 
     def render(self) -> str | None:
-        """``ansi``: the latest message as text."""
+        """``ansi``: the latest message as text; ``human``: print it."""
         return render_turn(self.render_mode, self._turn, self._last)
 
     def close(self) -> None:
-        self.shop.close()
+        """Close every part."""
+        for part in self.parts.values():
+            part.close()
         super().close()

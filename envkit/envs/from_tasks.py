@@ -1,35 +1,115 @@
-"""The right env for a composed task file: QA, shop or composite, from the kinds of its objectives."""
+"""The env for any tasks: the kind's own env for one objective kind, a composite env for several.
+
+``gym.make("envkit/TaskFile-v0", task_file=PATH)`` plays a composed task file whatever
+its objectives are; :func:`make_tasks_env` does the same for tasks in memory. Each
+option goes where it belongs: ``context``, ``format_penalty`` and ``token_counter`` to
+the protocol wrappers, a kind's resource options (``retriever``, ``corpus``, ``shop``)
+to the kind that opens that resource, the rest to the env (or the composite env's
+parts). An option nothing takes is an error naming it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 
+from composers.compose import compose
+from composers.records import Task
+from composers.sources.registry import load_source
 from composers.taskfiles import read_tasks
+from envkit.envs.wrappers import with_protocol
+from envkit.kinds import get_kind, kinds_of
+from envkit.protocol.context import ContextBuilder
+from envkit.protocol.tags import TagSet
+from envkit.protocol.tokens import TokenCounter, count_word_pieces
 
-__all__ = ["make_task_file_env"]
+__all__ = ["make_composite_env", "make_task_file_env", "make_tasks_env"]
+
+_RESOURCE_SAMPLE = 16  # tasks a lazily composed task set shows a kind to find its resource
+
+
+def make_tasks_env(
+    tasks: Sequence[Task],
+    kinds: Sequence[str] | None = None,
+    tags: TagSet | None = None,
+    context: str | ContextBuilder = "consolidated",
+    format_penalty: float = 0.0,
+    token_counter: TokenCounter = count_word_pieces,
+    **options: Any,
+) -> gym.Env[str, str]:
+    """The wrapped env for ``tasks`` whose objectives are of ``kinds`` (default: found in a list of tasks)."""
+    from envkit.envs.composite import CompositeEnv
+
+    if len(tasks) == 0:
+        raise ValueError("no tasks to play")
+    sample = tasks if isinstance(tasks, list) else [tasks[i] for i in range(min(_RESOURCE_SAMPLE, len(tasks)))]
+    names = tuple(kinds) if kinds is not None else kinds_of(sample)
+    resources: dict[str, Any] = {}
+    for name in names:
+        kind = get_kind(name)
+        resource_options, _ = kind.split_options(options)
+        resources[name] = kind.open_resource([kind.objectives_of(t) for t in sample], **resource_options)
+    resource_keys = {k for name in names for k in get_kind(name).resource_options}
+    env_options = {k: v for k, v in options.items() if k not in resource_keys}
+    env: gym.Env[str, str]
+    if len(names) == 1:
+        kind = get_kind(names[0])
+        unknown = set(env_options) - kind.env_options
+        if unknown:
+            raise TypeError(f"the {kind.name} env takes no option(s) {', '.join(sorted(unknown))}")
+        env = kind.make_env(tasks, resources[kind.name], tags or kind.tags(), **env_options)
+    else:
+        env = CompositeEnv(tasks, resources, tags=tags, **env_options)
+    return with_protocol(env, context, format_penalty, token_counter)
 
 
 def make_task_file_env(task_file: str | Path, **options: Any) -> gym.Env[str, str]:
-    """``envkit/MultiObjectiveQA-v0``, ``envkit/WebShop-v0`` or ``envkit/Composite-v0`` over ``task_file``.
-
-    Questions only → the QA env; purchases only → the shop env; both → the composite
-    env. ``options`` go to the factory (``context``, ``token_counter``, ``retriever``...).
-    """
-    from envkit.envs.factory import make_qa_env
-    from envkit.envs.shop_factory import make_composite_env, make_shop_env
-
-    kinds: set[str] = set()
-    for task in read_tasks(task_file):
-        kinds.update(o.kind for o in task.objectives)
-        if len(kinds) == 2:
-            break
-    if not kinds:
+    """The env for a composed task file (``envkit/TaskFile-v0``); ``options`` as :func:`make_tasks_env`."""
+    tasks = list(read_tasks(task_file))
+    if not tasks:
         raise ValueError(f"{task_file}: the task file holds no tasks")
-    if kinds == {"shop"}:
-        return make_shop_env(task_file=task_file, **options)
-    if "shop" in kinds:
-        return make_composite_env(task_file=task_file, **options)
-    return make_qa_env(task_file=task_file, **options)
+    return make_tasks_env(tasks, **options)
+
+
+def make_composite_env(
+    source: str = "synthetic",
+    shop: str = "shop:products=1000,seed=0",
+    n_questions: int = 2,
+    n_goals: int = 1,
+    sources: Sequence[str] | None = None,
+    counts: Sequence[int] | None = None,
+    split: str = "train",
+    seed: int = 0,
+    count: int = 100_000,
+    task_file: str | Path | None = None,
+    **options: Any,
+) -> gym.Env[str, str]:
+    """Episodes that mix objective kinds (``envkit/Composite-v0``).
+
+    By default ``n_questions`` from ``source`` and ``n_goals`` purchases from ``shop``
+    per task; ``sources`` with ``counts`` compose any mix instead (e.g.
+    ``sources=["synthetic", "reasoning_gym:chain_sum"], counts=[2, 2]``). Tasks come
+    from the ``mixed`` composer with exact per-source counts, or from ``task_file``.
+    ``options`` as :func:`make_tasks_env` (``mode``, ``top_k``, ``retriever``, ``context``...).
+    """
+    if task_file is not None:
+        return make_task_file_env(task_file, **options)
+    specs = list(sources) if sources is not None else [source, shop]
+    per_source = list(counts) if counts is not None else [n_questions, n_goals]
+    loaded = [load_source(spec, split) for spec in specs]
+    tasks = compose(loaded, "mixed", sum(per_source), count, split, seed, counts=per_source)
+    present = {s.questions(split)[0].kind for s, c in zip(loaded, per_source, strict=True) if c > 0}
+    if sources is None and n_goals > 0:
+        options.setdefault("shop", shop)  # the shop the goals come from, opened without reading the tasks
+    return make_tasks_env(tasks, kinds=_in_registry_order(present), **options)
+
+
+def _in_registry_order(names: set[str]) -> list[str]:
+    from envkit.kinds import kind_names
+
+    for name in names:
+        get_kind(name)  # an unknown kind fails here, naming it
+    return [name for name in kind_names() if name in names]

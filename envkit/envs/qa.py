@@ -13,9 +13,12 @@ The observation here is the env's latest message only (the task prompt after
 :class:`~envkit.envs.wrappers.ProtocolContext` wrapper that ``gym.make`` applies.
 
 ``info`` keys: ``task_id``, ``n_objectives``, ``turn``, ``action`` (``search``,
-``answer`` or ``None``), ``violation`` (a :class:`ViolationKind` value or ``None``),
-``violation_message``; after a search ``query`` and ``retrieved_ids``; after an answer
-``answers``, ``objective_em``, ``objective_f1``, ``em_sum``, ``em_mean``, ``f1_mean``.
+``answer`` or ``None``), ``action_content`` (the query or the answer text),
+``violation`` (a :class:`ViolationKind` value or ``None``), ``violation_message``,
+``objective_scores`` (each question's score under ``metric``, 0 until answered) and
+``metrics`` (``em_sum``, ``em_mean``, ``f1_mean``: 0 until answered); after a search
+``query`` and ``retrieved_ids``; after an answer ``answers``, ``objective_em``,
+``objective_f1``, ``em_sum``, ``em_mean``, ``f1_mean``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from envkit.envs.episodes import choose_task, read_turn, render_turn
 from envkit.envs.spaces import UnicodeText
 from envkit.eval.metrics import exact_match, f1_score
 from envkit.protocol.parser import Violation, parse_answers
-from envkit.protocol.prompts import qa_prompt
+from envkit.protocol.prompts import PromptSection, qa_prompt
 from envkit.protocol.tags import QA_TAGS, TagSet
 from envkit.retrieval.base import Retriever, format_passages
 
@@ -95,7 +98,30 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
         self.action_space = UnicodeText(max_action_chars)
         self._search_tag, self._answer_tag = tags.actions
         self.task: Task | None = None
+        self._scores: list[float] = []
+        self._metrics: dict[str, float] = {}
         self._turn, self._done, self._last = 0, True, ""
+
+    # -- what a composite env and the runner read ------------------------------------
+
+    def turn_budget(self, task: Task) -> int:
+        """Four turns per question, plus four."""
+        return 4 * task.n_objectives + 4
+
+    def prompt_section(self) -> PromptSection:
+        """The questions as a composite task's section."""
+        assert self.task is not None, "reset() first"
+        info, search, answer = self.tags.information, self._search_tag, self._answer_tag
+        return PromptSection(
+            goal=f"answer {self.task.n_objectives} question(s) by searching a knowledge base",
+            actions=(
+                f"search the knowledge base: <{search}> query </{search}>; the top {self.top_k} passages come back "
+                f"inside <{info}> ... </{info}>.",
+                f"answer all questions at once: <{answer}> answer 1; answer 2; ... </{answer}> (only once).",
+            ),
+            heading="Questions",
+            items=tuple(o.question for o in self.task.objectives),
+        )
 
     # -- episode -----------------------------------------------------------------------
 
@@ -105,13 +131,17 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
         index = choose_task(self.np_random, len(self.tasks), options)
         self.task = self.tasks[index]
         self._turn, self._done = 0, False
-        self._limit = self.max_turns or 4 * self.task.n_objectives + 4
+        self._limit = self.max_turns or self.turn_budget(self.task)
         self._last = qa_prompt(self.task.objectives, self.tags, self.top_k)
+        self._scores = [0.0] * self.task.n_objectives
+        self._metrics = {"em_sum": 0.0, "em_mean": 0.0, "f1_mean": 0.0}
         return self._last, {
             "task_id": self.task.id,
             "task_index": index,
             "n_objectives": self.task.n_objectives,
             "turn": 0,
+            "objective_scores": list(self._scores),
+            "metrics": dict(self._metrics),
         }
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
@@ -123,6 +153,7 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
             "n_objectives": self.task.n_objectives,
             "turn": self._turn,
             "action": None,
+            "action_content": None,
             "violation": None,
             "violation_message": None,
         }
@@ -134,11 +165,13 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
         elif parsed.action.name == self._search_tag:
             passages = self.retriever.search(parsed.action.content, self.top_k)
             info.update(action="search", query=parsed.action.content, retrieved_ids=[p.id for p in passages])
+            info["action_content"] = parsed.action.content
             observation = self.tags.information_block(format_passages(passages))
         else:
             reward, summary = self._score(parsed.action.content, info)
-            info["action"], terminated = "answer", True
+            info["action"], info["action_content"], terminated = "answer", parsed.action.content, True
             observation = self.tags.information_block(summary)
+        info["objective_scores"], info["metrics"] = list(self._scores), dict(self._metrics)
         truncated = not terminated and self._turn >= self._limit
         self._done = terminated or truncated
         self._last = observation
@@ -164,6 +197,8 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
             f1_mean=sum(f1) / n,
         )
         scores = em if self.metric == "em" else f1
+        self._scores = list(scores)
+        self._metrics = {"em_sum": float(sum(em)), "em_mean": sum(em) / n, "f1_mean": sum(f1) / n}
         if self.reward_aggregation == "mean":
             reward = sum(scores) / n
         elif self.reward_aggregation == "sum":

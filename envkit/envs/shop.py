@@ -16,7 +16,8 @@ truncated with ``info["browser_error"]``, and the next ``reset`` starts a new Ch
 
 ``info`` keys: ``task_id``, ``n_objectives``, ``turn``, ``goal_index``, ``page``,
 ``available_actions``, ``action`` (``search``, ``click`` or ``None``) and ``shop_action``
-(its text, e.g. ``search[red shoes]``), ``violation``,
+and ``action_content`` (its text, e.g. ``search[red shoes]``), ``objective_scores``
+(each goal's purchase reward, 0 until bought), ``violation``,
 ``violation_message``, ``refused``; after a purchase ``purchase_reward`` and
 ``goal_rewards``; in browser mode ``url`` and, when asked for, ``html`` and
 ``screenshot`` (PNG bytes).
@@ -34,7 +35,7 @@ from composers.sources.shop.records import Goal
 from envkit.envs.episodes import choose_task, read_turn, render_turn
 from envkit.envs.spaces import UnicodeText
 from envkit.protocol.parser import Violation, ViolationKind
-from envkit.protocol.prompts import shop_prompt
+from envkit.protocol.prompts import PromptSection, shop_prompt
 from envkit.protocol.tags import SHOP_TAGS, TagSet
 from envkit.shop.backends import BrowserShop, ShopBackend, ShopView, TextShop
 from envkit.shop.browser import BrowserFailure  # stdlib-only at import: playwright loads on first launch
@@ -105,22 +106,43 @@ class WebShopEnv(gym.Env[str, str]):
         self.page_observation = ""
         self._rewards: list[float] = []
 
+    def turn_budget(self, task: Task) -> int:
+        """WebShop's 15 turns per goal."""
+        return MAX_TURNS_PER_GOAL * task.n_objectives
+
+    def prompt_section(self) -> PromptSection:
+        """The purchases as a composite task's section (its opening is the first page)."""
+        action = self.tags.actions[0]
+        return PromptSection(
+            goal=f"buy {len(self._goals)} product(s) in WebShop",
+            actions=(
+                f"act in the shop: <{action}> search[keywords] </{action}> or <{action}> click[label] </{action}>; "
+                "buying a product moves on to the next purchase.",
+            ),
+            heading="Purchases",
+            items=tuple(g.instruction_text for g in self._goals),
+            opening=self.tags.information_block(self.page_observation),
+        )
+
+    def _scores(self) -> list[float]:
+        return self._rewards + [0.0] * (len(self._goals) - len(self._rewards))
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         """Start an episode; ``options={"task_index": i}`` picks a task, else one is drawn."""
         super().reset(seed=seed)
         index = choose_task(self.np_random, len(self.tasks), options)
         self.task = self.tasks[index]
-        self._goals = [self.shop.source.goal(o.id) for o in self.task.objectives if o.kind == "shop"]
+        self._goals = [self.shop.source.goal(o.id) for o in self.task.objectives]
         if not self._goals:
             raise ValueError(f"task {self.task.id} has no shop objectives")
         self._turn, self._goal_index, self._rewards, self._done = 0, 0, [], False
-        self._limit = self.max_turns or MAX_TURNS_PER_GOAL * len(self._goals)
+        self._limit = self.max_turns or self.turn_budget(self.task)
         view = self.backend.start(self._goals[0])  # a browser that cannot start is an error here
         prompt = shop_prompt([g.instruction_text for g in self._goals], self.tags)
         self.page_observation = view.page.observation()
         self._last = f"{prompt}\n{self.tags.information_block(self.page_observation)}"
         info = {"task_id": self.task.id, "task_index": index, "n_objectives": len(self._goals), "turn": 0}
-        info.update(self._page_info(view))
+        info.update(self._page_info(view), objective_scores=self._scores())
         return self._last, info
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
@@ -133,6 +155,7 @@ class WebShopEnv(gym.Env[str, str]):
             "turn": self._turn,
             "goal_index": self._goal_index,
             "action": None,
+            "action_content": None,
             "violation": None,
             "violation_message": None,
             "refused": None,
@@ -149,7 +172,7 @@ class WebShopEnv(gym.Env[str, str]):
                 text = f"Invalid action: {shop_action}."
             else:
                 info["action"] = "search" if isinstance(shop_action, Search) else "click"
-                info["shop_action"] = parsed.action.content
+                info["shop_action"] = info["action_content"] = parsed.action.content
                 try:
                     view = self.backend.act(shop_action)
                 except BrowserFailure as failure:
@@ -164,6 +187,7 @@ class WebShopEnv(gym.Env[str, str]):
                     if view.page.kind == "done" and view.page.score is not None:
                         reward, terminated, text = self._purchased(view, info, text)
         truncated = truncated or (not terminated and self._turn >= self._limit)
+        info["objective_scores"] = self._scores()
         self._done = terminated or truncated
         self._last = self.tags.information_block(text)
         if self.render_mode == "human":

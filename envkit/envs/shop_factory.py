@@ -21,15 +21,14 @@ from envkit.envs.wrappers import with_protocol
 from envkit.protocol.context import ContextBuilder
 from envkit.protocol.tags import SHOP_TAGS, TagSet
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
-from envkit.retrieval.factory import needs_documents, open_retriever
 from envkit.shop.shop import DEFAULT_SHOP, open_shop
 
-__all__ = ["make_composite_env", "make_shop_env", "shop_of_tasks"]
+__all__ = ["make_shop_env", "shop_of_tasks"]
 
 
 def shop_of_tasks(tasks: Sequence[Task], retriever: str = "bm25") -> Any:
-    """The one shop that every shop objective of ``tasks`` comes from."""
-    sources = {o.source for t in tasks for o in t.objectives if o.kind == "shop"}
+    """The one shop that every objective of ``tasks`` (shop goals) comes from."""
+    sources = {o.source for t in tasks for o in t.objectives}
     if len(sources) != 1:
         found = ", ".join(sorted(sources)) or "none"
         raise ValueError(f"the tasks must hold shop goals of exactly one shop, found: {found}")
@@ -61,47 +60,4 @@ def make_shop_env(
         store = open_shop(shop, retriever)
         tasks = compose(store.source, "parallel", n_goals, count, split, seed)
     env: gym.Env[str, str] = WebShopEnv(tasks, store, mode=mode, tags=tags, **env_kwargs)
-    return with_protocol(env, context, format_penalty, token_counter)
-
-
-def make_composite_env(
-    source: str = "synthetic",
-    shop: str = DEFAULT_SHOP,
-    n_questions: int = 2,
-    n_goals: int = 1,
-    mode: str = "text",
-    split: str = "train",
-    seed: int = 0,
-    count: int = 100_000,
-    task_file: str | Path | None = None,
-    retriever: str = "bm25",
-    corpus: str | Path | None = None,
-    context: str | ContextBuilder = "consolidated",
-    format_penalty: float = 0.0,
-    token_counter: TokenCounter = count_word_pieces,
-    **env_kwargs: Any,
-) -> gym.Env[str, str]:
-    """Mixed QA + shop episodes: ``n_questions`` from ``source`` and ``n_goals`` purchases per task.
-
-    Tasks come from the ``mixed`` composer with exact per-source counts, or from a task
-    file of such tasks (``envkit compose --strategy mixed --count-per-source ...``).
-    """
-    from envkit.envs.composite import CompositeEnv, _Part
-    from envkit.envs.factory import retriever_for_tasks
-
-    if task_file is not None:
-        tasks: Sequence[Task] = list(read_tasks(task_file))
-        if not tasks:
-            raise ValueError(f"{task_file}: the task file holds no tasks")
-    else:
-        tasks = compose(
-            [source, shop], "mixed", n_questions + n_goals, count, split, seed, counts=(n_questions, n_goals)
-        )
-    store = shop_of_tasks(tasks)
-    if needs_documents(retriever):
-        questions = _Part(tasks, "qa")
-        search = retriever_for_tasks(retriever, [questions[i] for i in range(min(16, len(questions)))], corpus)
-    else:
-        search = open_retriever(retriever)
-    env: gym.Env[str, str] = CompositeEnv(tasks, search, store, mode=mode, **env_kwargs)
     return with_protocol(env, context, format_penalty, token_counter)

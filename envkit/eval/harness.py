@@ -64,11 +64,11 @@ class EvalRow:
         return asdict(self)
 
 
-def _qa_mean(trajectories: Sequence[Trajectory], metric: str) -> float | None:
-    """The mean of a QA metric (an episode that never answered scores 0); None when there are no questions."""
-    if not any(t.n_questions for t in trajectories):
+def _metric_mean(trajectories: Sequence[Trajectory], metric: str) -> float | None:
+    """The mean of a metric the env reports (0 for an episode without it); None when no env reported it."""
+    if not any(metric in t.metrics for t in trajectories):
         return None
-    return statistics.fmean(getattr(t, metric) or 0.0 for t in trajectories)
+    return statistics.fmean(t.metrics.get(metric, 0.0) for t in trajectories)
 
 
 def summarise(trajectories: Sequence[Trajectory], n_objectives: int, builder: str, wall_s: float) -> EvalRow:
@@ -81,9 +81,9 @@ def summarise(trajectories: Sequence[Trajectory], n_objectives: int, builder: st
         n_objectives=n_objectives,
         builder=builder,
         episodes=len(trajectories),
-        em_sum=_qa_mean(trajectories, "em_sum"),
-        em_mean=_qa_mean(trajectories, "em_mean"),
-        f1_mean=_qa_mean(trajectories, "f1_mean"),
+        em_sum=_metric_mean(trajectories, "em_sum"),
+        em_mean=_metric_mean(trajectories, "em_mean"),
+        f1_mean=_metric_mean(trajectories, "f1_mean"),
         success=statistics.fmean(t.success for t in trajectories),
         reward=statistics.fmean(t.reward for t in trajectories),
         peak_context_tokens=statistics.fmean(t.peak_context_tokens for t in trajectories),
@@ -132,7 +132,7 @@ def evaluate(
 
 def suite_cases(folder: str | Path, builders: Sequence[str], split: str = "test", **env_options: Any) -> list[EvalCase]:
     """One case per (task file of ``split``, builder) of a suite, in the manifest's order."""
-    from envkit.envs.from_tasks import make_task_file_env
+    from envkit.envs import TASK_FILE_ENV_ID
 
     folder = Path(folder)
     entries = [e for e in read_manifest(folder)["files"] if e["split"] == split]
@@ -143,7 +143,7 @@ def suite_cases(folder: str | Path, builders: Sequence[str], split: str = "test"
         path = folder / Path(entry["path"]).name
 
         def make_env(path: Path = path, **options: Any) -> gym.Env[str, str]:
-            return make_task_file_env(path, **{**env_options, **options})
+            return gym.make(TASK_FILE_ENV_ID, task_file=path, **{**env_options, **options})
 
         cases.extend(EvalCase(int(entry["n_objectives"]), b, make_env, entry["path"]) for b in builders)
     return cases

@@ -2,36 +2,24 @@
 
 This is MEM1's headline measurement: run an agent on N-objective tasks for several N
 under several context builders, and compare success with peak context tokens. The
-``envkit demo`` command runs it with the oracle on the bundled world.
+``envkit demo`` command runs it with the oracle on the bundled world. It is the eval
+harness with one case per (N, builder) over composed QA tasks, so its rows are
+:class:`~envkit.eval.harness.EvalRow` s like every other evaluation's.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from functools import partial
 
 import gymnasium as gym
 
 from envkit.envs import QA_ENV_ID
+from envkit.eval.harness import EvalCase, EvalRow, evaluate
+from envkit.policy.base import AgentPolicy
 from envkit.policy.scripted import Agent, OracleAgent
-from envkit.rollout.episode import EpisodeResult, run_episode
 
-__all__ = ["ScalingRow", "context_scaling"]
-
-
-@dataclass(frozen=True, slots=True)
-class ScalingRow:
-    """Aggregates of ``episodes`` episodes at one N under one context builder."""
-
-    n_objectives: int
-    builder: str
-    episodes: int
-    success: float
-    em_sum: float
-    em_mean: float
-    peak_context_tokens: float  # median over episodes
-    turns: float  # mean over episodes
+__all__ = ["context_scaling"]
 
 
 def context_scaling(
@@ -43,29 +31,12 @@ def context_scaling(
     seed: int = 0,
     agent_factory: Callable[[], Agent] = OracleAgent,
     on_episode: Callable[[], None] | None = None,
-) -> list[ScalingRow]:
+) -> list[EvalRow]:
     """Run ``episodes`` episodes per (N, builder); episode ``i`` plays task ``i`` for every builder."""
-    rows: list[ScalingRow] = []
-    for n in ns:
-        for builder in builders:
-            env = gym.make(QA_ENV_ID, n_objectives=n, source=source, split=split, seed=seed, context=builder)
-            agent = agent_factory()
-            results: list[EpisodeResult] = []
-            for index in range(episodes):
-                results.append(run_episode(env, agent, task_index=index))
-                if on_episode is not None:
-                    on_episode()
-            env.close()
-            rows.append(
-                ScalingRow(
-                    n_objectives=n,
-                    builder=builder,
-                    episodes=episodes,
-                    success=statistics.fmean(r.success for r in results),
-                    em_sum=statistics.fmean(r.em_sum for r in results),
-                    em_mean=statistics.fmean(r.em_mean for r in results),
-                    peak_context_tokens=statistics.median(r.peak_context_tokens for r in results),
-                    turns=statistics.fmean(r.turns for r in results),
-                )
-            )
-    return rows
+    cases = [
+        EvalCase(n, builder, partial(gym.make, QA_ENV_ID, n_objectives=n, source=source, split=split, seed=seed))
+        for n in ns
+        for builder in builders
+    ]
+    callback = None if on_episode is None else (lambda case, trajectory: on_episode())
+    return evaluate(cases, AgentPolicy(agent_factory), episodes, on_episode=callback)

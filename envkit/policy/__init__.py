@@ -2,7 +2,7 @@
 
 from envkit.policy.base import AgentPolicy, Generation, Policy, TurnRequest
 from envkit.policy.hf import GenerationSettings, HFPolicy
-from envkit.policy.scripted import Agent, OracleAgent, RandomAgent, TaskOracleAgent
+from envkit.policy.scripted import Agent, OracleAgent, RandomAgent
 from envkit.policy.specs import load_policy
 
 __all__ = [
@@ -14,7 +14,6 @@ __all__ = [
     "OracleAgent",
     "Policy",
     "RandomAgent",
-    "TaskOracleAgent",
     "TurnRequest",
     "load_policy",
 ]

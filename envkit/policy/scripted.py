@@ -14,6 +14,8 @@ oracle needs its gold queries and answers, the random agent only N.
 - :class:`RandomAgent` mixes valid searches and answers with every kind of malformed
   turn; it exists to show that no agent output crashes an env.
 - :class:`ShopOracleAgent` buys each shop goal's own product with the goal's options.
+
+The oracle for a task of any kinds is :class:`envkit.kinds.oracle.TaskOracle`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from envkit.protocol.tags import QA_TAGS, SHOP_TAGS, TagSet
 from envkit.shop.engine import BACK, NEXT, PREV
 from envkit.shop.pages import clean_text
 
-__all__ = ["Agent", "MixedOracleAgent", "OracleAgent", "RandomAgent", "ShopOracleAgent", "TaskOracleAgent"]
+__all__ = ["Agent", "OracleAgent", "RandomAgent", "ShopOracleAgent"]
 
 
 class Agent(Protocol):
@@ -142,7 +144,7 @@ class ShopOracleAgent:
         self._goals: list[Any] = []
 
     def reset(self, task: Task) -> None:
-        self._goals = [self.shop.source.goal(o.id) for o in task.objectives if o.kind == "shop"]
+        self._goals = [self.shop.source.goal(o.id) for o in task.objectives]
         self._goal_index = -1
 
     def _start_goal(self, index: int) -> None:
@@ -184,57 +186,3 @@ class ShopOracleAgent:
                     return self._turn(f"{state} Choosing {value}.", action)
             return self._turn(state, "click[buy now]")
         return self._turn(state, "click[< prev]")
-
-
-class MixedOracleAgent:
-    """The composite env's oracle: buys each product (:class:`ShopOracleAgent`), then answers (:class:`OracleAgent`)."""
-
-    def __init__(self, shop: Any, tags: TagSet | None = None) -> None:
-        from envkit.envs.composite import MIXED_TAGS
-
-        tags = tags or MIXED_TAGS
-        search, answer, action = tags.actions
-        self.qa = OracleAgent(TagSet(tags.state, (search, answer), tags.information))
-        self.shop = ShopOracleAgent(shop, TagSet(tags.state, (action,), tags.information))
-
-    def reset(self, task: Task) -> None:
-        questions = tuple(o for o in task.objectives if o.kind != "shop")
-        self._goals_left = sum(o.kind == "shop" for o in task.objectives)
-        self.qa.reset(Task(task.id, questions, task.strategy, task.split, task.seed, task.sources))
-        self.shop.reset(task)
-
-    @property
-    def reached(self) -> bool:
-        return self.qa.reached
-
-    def act(self, observation: str, info: dict[str, Any]) -> str:
-        if info.get("purchase_reward") is not None:
-            self._goals_left -= 1
-        if self._goals_left > 0:
-            return self.shop.act(observation, info)
-        return self.qa.act(observation, info)
-
-
-class TaskOracleAgent:
-    """The oracle each task needs: :class:`OracleAgent` for questions, :class:`ShopOracleAgent` for purchases,
-    :class:`MixedOracleAgent` for both (the shop is opened from the goals' source spec).
-    """
-
-    def __init__(self) -> None:
-        self._agent: Agent = OracleAgent()
-
-    def reset(self, task: Task) -> None:
-        from envkit.shop.shop import open_shop
-
-        shops = {o.source for o in task.objectives if o.kind == "shop"}
-        questions = any(o.kind != "shop" for o in task.objectives)
-        if not shops:
-            self._agent = OracleAgent()
-        elif questions:
-            self._agent = MixedOracleAgent(open_shop(shops.pop()))
-        else:
-            self._agent = ShopOracleAgent(open_shop(shops.pop()))
-        self._agent.reset(task)
-
-    def act(self, observation: str, info: dict[str, Any]) -> str:
-        return self._agent.act(observation, info)

@@ -31,11 +31,12 @@ def load_policy(
     - ``server:URL``: a model behind an OpenAI-compatible completions server, e.g.
       ``vllm serve`` (its tokenizer is loaded from the model id the server reports).
     """
-    from envkit.policy.scripted import RandomAgent, TaskOracleAgent
+    from envkit.kinds.oracle import TaskOracle
+    from envkit.policy.scripted import RandomAgent
 
     model_options: dict[str, Any] = {"generation": generation, "max_context_tokens": max_context_tokens, "seed": seed}
     if spec == "oracle":
-        return AgentPolicy(TaskOracleAgent)
+        return AgentPolicy(TaskOracle)
     if spec == "random":
         return AgentPolicy(lambda: RandomAgent(seed=seed or 0))
     if spec == "tiny":

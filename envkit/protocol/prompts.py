@@ -7,14 +7,35 @@ the env's :class:`TagSet`, so changing a tag changes the instructions too.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from composers.records import Objective
 from envkit.protocol.tags import TagSet
 
-__all__ = ["mixed_prompt", "qa_prompt", "shop_prompt"]
+__all__ = ["PromptSection", "composite_prompt", "numbered", "qa_prompt", "shop_prompt", "state_rules"]
 
 
-def _state_rules(tags: TagSet, result: str) -> str:
+@dataclass(frozen=True, slots=True)
+class PromptSection:
+    """How one kind's objectives are presented inside a composite task's prompt.
+
+    Attributes:
+        goal: what the agent will do, as a clause ("answer 2 question(s) by searching a knowledge base").
+        actions: one line per action the kind allows, describing its tag.
+        heading: the heading of the objectives' list ("Questions").
+        items: the objectives, in order (numbered by the prompt).
+        opening: what the env shows before the first turn besides the prompt (a shop's first page).
+
+    """
+
+    goal: str
+    actions: tuple[str, ...]
+    heading: str
+    items: tuple[str, ...]
+    opening: str = ""
+
+
+def state_rules(tags: TagSet, result: str) -> str:
     """The protocol's memory rules, the same in every prompt: only the latest turn is shown again."""
     s = tags.state
     return (
@@ -24,7 +45,7 @@ def _state_rules(tags: TagSet, result: str) -> str:
     )
 
 
-def _numbered(lines: Sequence[str]) -> str:
+def numbered(lines: Sequence[str]) -> str:
     return "\n".join(f"{i}. {line}" for i, line in enumerate(lines, start=1))
 
 
@@ -33,11 +54,11 @@ def qa_prompt(objectives: Sequence[Objective], tags: TagSet, top_k: int) -> str:
     info = tags.information
     search, answer = tags.actions[0], tags.actions[-1]
     n = len(objectives)
-    questions = _numbered([o.question for o in objectives])
+    questions = numbered([o.question for o in objectives])
     plural = "question" if n == 1 else f"{n} questions"
     return (
         f"You will answer {plural} by searching a knowledge base, one step at a time.\n"
-        + _state_rules(tags, "its result")
+        + state_rules(tags, "its result")
         + f"2. Then do exactly one of:\n"
         f"   - search: <{search}> query </{search}>; the top {top_k} passages come back inside "
         f"<{info}> ... </{info}>.\n"
@@ -51,11 +72,11 @@ def shop_prompt(instructions: Sequence[str], tags: TagSet) -> str:
     """The prompt of a shopping task (one purchase per instruction, in order)."""
     action = tags.actions[-1]
     n = len(instructions)
-    goals = _numbered(instructions)
+    goals = numbered(instructions)
     plural = "one product" if n == 1 else f"{n} products, one after the other"
     return (
         f"You are shopping in WebShop and will buy {plural}, one step at a time.\n"
-        + _state_rules(tags, "the page it led to")
+        + state_rules(tags, "the page it led to")
         + f"2. Then write one action: <{action}> search[keywords] </{action}> on the search page, or "
         f"<{action}> click[label] </{action}> with one of the page's clickables (results, options, "
         f"'description', 'buy now', ...). Choose the options the instruction asks for before buying.\n"
@@ -63,22 +84,15 @@ def shop_prompt(instructions: Sequence[str], tags: TagSet) -> str:
     )
 
 
-def mixed_prompt(questions: Sequence[Objective], purchases: Sequence[str], tags: TagSet, top_k: int) -> str:
-    """The prompt of a task that mixes questions to answer and products to buy."""
-    info = tags.information
-    search, answer, shop = tags.actions
-    listed = _numbered([o.question for o in questions])
-    goals = _numbered(purchases)
+def composite_prompt(sections: Sequence[PromptSection], tags: TagSet) -> str:
+    """The prompt of a task that mixes objectives of several kinds, one section per kind."""
+    goals = [section.goal for section in sections]
+    together = goals[0] if len(goals) == 1 else f"{', '.join(goals[:-1])} and {goals[-1]}"
+    actions = "".join(f"   - {line}\n" for section in sections for line in section.actions)
+    listings = "\n".join(f"{section.heading}:\n{numbered(section.items)}" for section in sections)
     return (
-        f"You will answer {len(questions)} question(s) by searching a knowledge base and buy "
-        f"{len(purchases)} product(s) in WebShop, one step at a time, in any order.\n"
-        + _state_rules(tags, "its result")
-        + f"2. Then do exactly one of:\n"
-        f"   - search the knowledge base: <{search}> query </{search}>; the top {top_k} passages come back "
-        f"inside <{info}> ... </{info}>.\n"
-        f"   - answer all questions at once: <{answer}> answer 1; answer 2; ... </{answer}> (only once).\n"
-        f"   - act in the shop: <{shop}> search[keywords] </{shop}> or <{shop}> click[label] </{shop}>; "
-        f"buying a product moves on to the next purchase.\n"
-        f"The episode ends when the questions are answered and every product is bought.\n"
-        f"Questions:\n{listed}\nPurchases:\n{goals}"
+        f"You will {together}, one step at a time, in any order.\n"
+        + state_rules(tags, "its result")
+        + f"2. Then do exactly one of:\n{actions}"
+        f"The episode ends when every objective below is done.\n{listings}"
     )

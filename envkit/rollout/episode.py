@@ -1,66 +1,32 @@
-"""Run one agent for one episode and summarise what happened.
+"""One agent, one episode: the rollout runner with a batch of one.
 
-:class:`EpisodeResult` holds what eval tables need: the reward, EM/F1 (sum and mean,
-since MEM1 reports the sum), success, turns, violations and the context accounting
-(peak and per-turn tokens) recorded by :class:`~envkit.envs.wrappers.ProtocolContext`.
+There is one episode loop in envkit, :class:`~envkit.rollout.runner.RolloutRunner`;
+:func:`run_episode` plays a scripted :class:`~envkit.policy.scripted.Agent` through it
+on an env you already hold and returns the same
+:class:`~envkit.rollout.trajectory.Trajectory` every rollout, eval and training run
+records, so an episode scores the same wherever it is played.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import gymnasium as gym
 
+from envkit.policy.base import AgentPolicy
 from envkit.policy.scripted import Agent
+from envkit.rollout.runner import RolloutRunner
+from envkit.rollout.trajectory import Trajectory
 
-__all__ = ["EpisodeResult", "run_episode"]
-
-
-@dataclass(slots=True)
-class EpisodeResult:
-    """Outcome of one episode."""
-
-    task_id: str
-    n_objectives: int
-    reward: float = 0.0
-    turns: int = 0
-    answered: bool = False
-    truncated: bool = False
-    em_sum: float = 0.0
-    em_mean: float = 0.0
-    f1_mean: float = 0.0
-    violations: int = 0
-    peak_context_tokens: int = 0
-    context_tokens_per_turn: list[int] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def success(self) -> bool:
-        """Every objective answered exactly."""
-        return self.answered and self.em_mean == 1.0
+__all__ = ["run_episode"]
 
 
 def run_episode(
     env: gym.Env[str, str], agent: Agent, seed: int | None = None, task_index: int | None = None
-) -> EpisodeResult:
-    """Play one episode of ``env`` with ``agent`` (scripted agents get the task)."""
-    options = None if task_index is None else {"task_index": task_index}
-    observation, info = env.reset(seed=seed, options=options)
-    task = env.unwrapped.task  # type: ignore[attr-defined]
-    agent.reset(task)
-    result = EpisodeResult(task_id=task.id, n_objectives=task.n_objectives)
-    done = False
-    while not done:
-        observation, reward, terminated, truncated, info = env.step(agent.act(observation, info))
-        result.reward += float(reward)
-        result.turns += 1
-        result.violations += info.get("violation") is not None
-        done = terminated or truncated
-        result.truncated = truncated
-    if info.get("action") == "answer":
-        result.answered = True
-        result.em_sum, result.em_mean, result.f1_mean = info["em_sum"], info["em_mean"], info["f1_mean"]
-    result.peak_context_tokens = int(info.get("peak_context_tokens", 0))
-    result.context_tokens_per_turn = list(info.get("context_tokens_per_turn", ()))
-    return result
+) -> Trajectory:
+    """Play one episode of ``env`` with ``agent`` (handed the task at reset, as scripted agents are).
+
+    ``task_index`` picks the task, else the env draws one (seeded by ``seed`` when
+    given). The env is left open.
+    """
+    runner = RolloutRunner(lambda: env, AgentPolicy(lambda: agent), batch_size=1, seed=seed)
+    (trajectory,) = runner.run([task_index])
+    return trajectory

@@ -42,8 +42,6 @@ class _Slot:
     observation: str = ""
     info: dict[str, Any] = field(default_factory=dict)
     started: float = 0.0
-    qa_scores: list[float] = field(default_factory=list)
-    shop_scores: list[float] = field(default_factory=list)
 
 
 class RolloutRunner:
@@ -53,12 +51,17 @@ class RolloutRunner:
         make_env: builds one env (e.g. :func:`env_factory`); called ``batch_size`` times.
         policy: any :class:`~envkit.policy.base.Policy`.
         batch_size: episodes played at once (1: sync).
-        seed: seeds each env's first reset (env ``i`` gets ``seed + i``).
+        seed: seeds each env's first reset (env ``i`` gets ``seed + i``); ``None`` leaves the envs' generators as
+            they are.
+
+    The runner reads an env only through Gymnasium's API and the :class:`~envkit.kinds.base.ObjectiveEnv`
+    contract (``tasks``, ``task`` and ``tags`` through any wrappers; ``objective_scores``,
+    ``action_content`` and ``metrics`` in ``info``), so it plays every objective kind alike.
 
     """
 
     def __init__(
-        self, make_env: Callable[[], gym.Env[str, str]], policy: Policy, batch_size: int = 1, seed: int = 0
+        self, make_env: Callable[[], gym.Env[str, str]], policy: Policy, batch_size: int = 1, seed: int | None = 0
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -68,22 +71,24 @@ class RolloutRunner:
     @property
     def n_tasks(self) -> int:
         """How many tasks the env draws from."""
-        return len(self._slot(0).env.unwrapped.tasks)  # type: ignore[attr-defined]
+        return len(self._slot(0).env.get_wrapper_attr("tasks"))
 
     def _slot(self, index: int) -> _Slot:
         while len(self._slots) <= index:
             env = self.make_env()
-            tags = env.unwrapped.tags  # type: ignore[attr-defined]
+            tags = env.get_wrapper_attr("tags")
             self._slots.append(_Slot(env, tuple(f"</{a}>" for a in tags.actions)))
-            env.reset(seed=self.seed + len(self._slots) - 1)
+            if self.seed is not None:
+                env.reset(seed=self.seed + len(self._slots) - 1)
         return self._slots[index]
 
     def run(
         self,
-        episodes: int | Iterable[int],
+        episodes: int | Iterable[int | None],
         on_episode: Callable[[Trajectory], None] | None = None,
     ) -> list[Trajectory]:
-        """Play ``episodes`` (a count: tasks 0..count-1; or the task indices to play, repeats allowed).
+        """Play ``episodes`` (a count: tasks 0..count-1; or the task indices to play, repeats allowed;
+        ``None`` lets the env draw a task).
 
         Trajectories come back in the order of the task indices; ``on_episode`` is called
         as each episode finishes (a progress bar, a writer).
@@ -116,15 +121,17 @@ class RolloutRunner:
                     active[slot_index] = position
         return [r for r in results if r is not None]
 
-    def _begin(self, slot_index: int, task_index: int) -> None:
+    def _begin(self, slot_index: int, task_index: int | None) -> None:
         slot = self._slot(slot_index)
-        slot.observation, slot.info = slot.env.reset(options={"task_index": task_index})
-        task = slot.env.unwrapped.task  # type: ignore[attr-defined]
+        options = None if task_index is None else {"task_index": task_index}
+        slot.observation, slot.info = slot.env.reset(options=options)
+        task = slot.env.get_wrapper_attr("task")
         self.policy.start(slot_index, task)
         builder = str(slot.info.get("context_builder", "unknown"))
-        questions = sum(o.kind != "shop" for o in task.objectives)
-        slot.trajectory = Trajectory(task.id, task_index, task.n_objectives, builder, questions)
-        slot.qa_scores, slot.shop_scores = [], []
+        index = int(slot.info.get("task_index", -1)) if task_index is None else task_index
+        slot.trajectory = Trajectory(task.id, index, task.n_objectives, builder)
+        slot.trajectory.objective_scores = [0.0] * task.n_objectives
+        slot.trajectory.metrics = dict(slot.info.get("metrics") or {})
         slot.started = time.perf_counter()
 
     def _request(self, slot_index: int) -> TurnRequest:
@@ -155,7 +162,7 @@ class RolloutRunner:
                 context=context,
                 output=generation.text,
                 action=info.get("action"),
-                action_content=info.get("query") or info.get("shop_action") or _answer_text(info),
+                action_content=info.get("action_content"),
                 observation=_latest_message(info, observation),
                 reward=float(reward),
                 violation=info.get("violation"),
@@ -167,12 +174,9 @@ class RolloutRunner:
         )
         trajectory.reward += float(reward)
         trajectory.violations += info.get("violation") is not None
-        if "objective_em" in info:
-            trajectory.answered = True
-            trajectory.em_sum, trajectory.em_mean, trajectory.f1_mean = info["em_sum"], info["em_mean"], info["f1_mean"]
-            slot.qa_scores = list(info["objective_em"])
-        if "goal_rewards" in info:
-            slot.shop_scores = list(info["goal_rewards"])
+        if info.get("objective_scores") is not None:
+            trajectory.objective_scores = [float(s) for s in info["objective_scores"]]
+        trajectory.metrics.update(info.get("metrics") or {})
         slot.observation, slot.info = observation, info
         if terminated or truncated:
             trajectory.terminated, trajectory.truncated = bool(terminated), bool(truncated)
@@ -182,7 +186,6 @@ class RolloutRunner:
 
     def _finish(self, slot: _Slot) -> None:
         assert slot.trajectory is not None
-        slot.trajectory.objective_scores = [*slot.qa_scores, *slot.shop_scores]
         slot.trajectory.wall_s = time.perf_counter() - slot.started
 
     def close(self) -> None:
@@ -196,11 +199,6 @@ class RolloutRunner:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _answer_text(info: dict[str, Any]) -> str | None:
-    answers = info.get("answers")
-    return "; ".join(answers) if answers is not None else None
 
 
 def _latest_message(info: dict[str, Any], observation: str) -> str:

@@ -65,20 +65,29 @@ class Trajectory:
     task_index: int
     n_objectives: int
     builder: str
-    n_questions: int = 0  # objectives that are questions (the rest are purchases)
     reward: float = 0.0
     terminated: bool = False
     truncated: bool = False
-    answered: bool = False
-    em_sum: float | None = None
-    em_mean: float | None = None
-    f1_mean: float | None = None
-    objective_scores: list[float] = field(default_factory=list)
+    objective_scores: list[float] = field(default_factory=list)  # per objective, in task order (the env's)
+    metrics: dict[str, float] = field(default_factory=dict)  # what the env reports, e.g. QA's em_sum, em_mean
     violations: int = 0
     budget_exceeded: bool = False
     wall_s: float = 0.0
     gpu_peak_bytes: int | None = None
     turns: list[TurnRecord] = field(default_factory=list)
+
+    @property
+    def em_sum(self) -> float | None:
+        """Questions answered exactly (MEM1's figure); ``None`` when the task has no questions."""
+        return self.metrics.get("em_sum")
+
+    @property
+    def em_mean(self) -> float | None:
+        return self.metrics.get("em_mean")
+
+    @property
+    def f1_mean(self) -> float | None:
+        return self.metrics.get("f1_mean")
 
     @property
     def success(self) -> bool:
@@ -112,6 +121,9 @@ class Trajectory:
         record = {k: getattr(self, k) for k in self.__slots__ if k != "turns"}  # type: ignore[attr-defined]
         record.update(
             format=FORMAT,
+            em_sum=self.em_sum,
+            em_mean=self.em_mean,
+            f1_mean=self.f1_mean,
             success=self.success,
             peak_context_tokens=self.peak_context_tokens,
             mean_context_tokens=self.mean_context_tokens,
@@ -126,7 +138,11 @@ class Trajectory:
         turn_fields = set(TurnRecord.__slots__) - {"generation"}  # type: ignore[attr-defined]
         turns = [TurnRecord(**{k: v for k, v in t.items() if k in turn_fields}) for t in record.get("turns", ())]
         fields = set(cls.__slots__) - {"turns"}  # type: ignore[attr-defined]
-        return cls(**{k: v for k, v in record.items() if k in fields}, turns=turns)
+        trajectory = cls(**{k: v for k, v in record.items() if k in fields}, turns=turns)
+        if "metrics" not in record:  # written before metrics were a field: the QA figures were top-level
+            legacy = {k: record.get(k) for k in ("em_sum", "em_mean", "f1_mean")}
+            trajectory.metrics = {k: float(v) for k, v in legacy.items() if v is not None}
+        return trajectory
 
 
 def write_trajectories(trajectories: Iterable[Trajectory], path: str | Path, token_ids: bool = False) -> int:

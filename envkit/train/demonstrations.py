@@ -18,9 +18,9 @@ from typing import Any
 import gymnasium as gym
 from datasets import Dataset
 
+from envkit.kinds.oracle import TaskOracle
 from envkit.policy.base import AgentPolicy
 from envkit.policy.hf import encode_context
-from envkit.policy.scripted import TaskOracleAgent
 from envkit.rollout.runner import RolloutRunner
 from envkit.rollout.trajectory import Trajectory
 from envkit.train.packing import TurnTokens
@@ -32,7 +32,7 @@ def oracle_trajectories(
     make_env: Callable[[], gym.Env[str, str]], episodes: int | Sequence[int], batch_size: int = 8, seed: int = 0
 ) -> list[Trajectory]:
     """The oracle's episodes of the env ``make_env`` builds (a count: tasks 0..count-1, or task indices)."""
-    with RolloutRunner(make_env, AgentPolicy(TaskOracleAgent), batch_size, seed=seed) as runner:
+    with RolloutRunner(make_env, AgentPolicy(TaskOracle), batch_size, seed=seed) as runner:
         count = episodes if not isinstance(episodes, int) else range(min(episodes, runner.n_tasks))
         return runner.run(count)
 

@@ -41,6 +41,7 @@ from trl import GRPOTrainer
 from trl.models.utils import unwrap_model_for_generation
 from trl.trainer.callbacks import RichProgressCallback
 
+from envkit.envs import TASK_FILE_ENV_ID
 from envkit.policy.completions import CompletionsServerPolicy
 from envkit.policy.hf import GenerationSettings, HFPolicy
 from envkit.policy.vllm import VLLMPolicy
@@ -59,9 +60,7 @@ def make_training_env(args: Mem1GRPOConfig, **overrides: Any) -> gym.Env[str, st
     """The env the config describes: its task file, or tasks composed from its source."""
     options: dict[str, Any] = {"context": args.context, "max_turns": args.max_turns, **overrides}
     if args.task_file is not None:
-        from envkit.envs.from_tasks import make_task_file_env
-
-        return make_task_file_env(args.task_file, **options)
+        return gym.make(TASK_FILE_ENV_ID, task_file=args.task_file, **options)
     return gym.make(
         args.env_id,
         source=args.source,

@@ -105,7 +105,7 @@ def test_shop_presets_generate_playable_suites(tmp_path, monkeypatch):
 
     import envkit  # noqa: F401
     from composers.suites import generate_suite, verify_suite
-    from envkit.policy.scripted import MixedOracleAgent
+    from envkit.kinds.oracle import TaskOracle
     from envkit.rollout.episode import run_episode
 
     monkeypatch.setenv("ENVKIT_CACHE", str(tmp_path / "cache"))
@@ -119,6 +119,6 @@ def test_shop_presets_generate_playable_suites(tmp_path, monkeypatch):
     tasks = read_tasks(test_file)
     assert all([o.kind for o in t.objectives].count("shop") == 2 for t in tasks)
     env = gym.make("envkit/Composite-v0", task_file=test_file)
-    assert run_episode(env, MixedOracleAgent(env.unwrapped.shop.shop), task_index=0).reward == 1.0
+    assert run_episode(env, TaskOracle(), task_index=0).reward == 1.0
     again = generate_suite("webshop", tmp_path / "webshop", scale=0.01)
     assert {f["n_objectives"] for f in again["files"]} == {1}

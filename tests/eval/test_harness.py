@@ -8,7 +8,8 @@ from envkit.envs import QA_ENV_ID
 from envkit.eval.harness import EvalCase, evaluate, suite_cases
 from envkit.eval.report import markdown_table, write_report
 from envkit.policy.base import AgentPolicy
-from envkit.policy.scripted import OracleAgent, RandomAgent, TaskOracleAgent
+from envkit.kinds.oracle import TaskOracle
+from envkit.policy.scripted import OracleAgent, RandomAgent
 from envkit.rollout.trajectory import read_trajectories
 from tests.conftest import SMALL_WORLD
 
@@ -77,7 +78,7 @@ def test_a_mixed_suite_is_evaluated_per_task_file(tmp_path, monkeypatch):
     generate_suite(preset, tmp_path / "suite")
     chosen = suite_cases(tmp_path / "suite", ["consolidated"])
     assert [(c.n_objectives, c.label) for c in chosen] == [(2, "test_mixed_n2.jsonl"), (3, "test_mixed_n3.jsonl")]
-    rows = evaluate(chosen, AgentPolicy(TaskOracleAgent), episodes=3)
+    rows = evaluate(chosen, AgentPolicy(TaskOracle), episodes=3)
     assert [r.success for r in rows] == [1.0, 1.0]
     assert rows[1].em_sum == 2.0  # two questions per task; the purchase counts in success
     with pytest.raises(ValueError, match="no 'train' task files"):

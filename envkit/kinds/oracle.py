@@ -1,0 +1,70 @@
+"""The oracle every task has: each kind's own oracle, one kind after another.
+
+:class:`TaskOracle` is what ``--policy oracle`` plays: handed a task at reset (as
+scripted agents are), it builds the oracle of each kind the task holds and lets them
+take turns in the registry's order, each finishing its kind's objectives before the
+next starts. Each kind's oracle sees only the ``info`` of its own part's turns (and
+the reset's), so a shop oracle that starts after the questions are answered still
+sees its first page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from composers.records import Task
+from envkit.envs.composite import composite_tags
+from envkit.kinds.registry import get_kind, kinds_of
+from envkit.policy.scripted import Agent
+from envkit.protocol.tags import TagSet
+
+__all__ = ["CompositeOracle", "TaskOracle"]
+
+
+class CompositeOracle:
+    """Several kinds' oracles behind one agent, for a composite env with ``tags``."""
+
+    def __init__(self, oracles: dict[str, Agent]) -> None:
+        self.oracles = oracles
+        self._infos: dict[str, dict[str, Any]] = {}
+
+    def reset(self, task: Task) -> None:
+        for name, oracle in self.oracles.items():
+            oracle.reset(get_kind(name).objectives_of(task))
+        self._infos = {}
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        if not self._infos:  # the reset's info opens every part
+            self._infos = dict.fromkeys(self.oracles, info)
+        elif info.get("part") in self._infos:
+            self._infos[info["part"]] = info
+        open_parts = info.get("open_parts") or list(self.oracles)
+        name = next(n for n in open_parts if n in self.oracles)
+        return self.oracles[name].act(observation, self._infos[name])
+
+
+class TaskOracle:
+    """The oracle each task needs, with each kind's default tags (a composite's for mixed tasks)."""
+
+    def __init__(self) -> None:
+        self._agent: Agent | None = None
+
+    def reset(self, task: Task) -> None:
+        names = kinds_of([task])
+        if len(names) == 1:
+            kind = get_kind(names[0])
+            self._agent = kind.oracle([task], kind.tags())
+        else:
+            tags = composite_tags(names)
+            actions = iter(tags.actions)
+            oracles = {}
+            for name in names:
+                kind = get_kind(name)
+                part_tags = TagSet(tags.state, tuple(next(actions) for _ in kind.actions), tags.information)
+                oracles[name] = kind.oracle([kind.objectives_of(task)], part_tags)
+            self._agent = CompositeOracle(oracles)
+        self._agent.reset(task)
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        assert self._agent is not None, "reset() first"
+        return self._agent.act(observation, info)
