@@ -7,8 +7,8 @@ from composers.suites import SuitePart, SuitePreset, generate_suite
 from envkit.envs import QA_ENV_ID
 from envkit.eval.harness import EvalCase, evaluate, suite_cases
 from envkit.eval.report import markdown_table, write_report
-from envkit.policy.base import AgentPolicy
 from envkit.kinds.oracle import TaskOracle
+from envkit.policy.base import AgentPolicy
 from envkit.policy.scripted import OracleAgent, RandomAgent
 from envkit.rollout.trajectory import read_trajectories
 from tests.conftest import SMALL_WORLD
