@@ -10,7 +10,7 @@
      as the peak over the run (max over episodes), the median of episode peaks, and the
      mean per turn. Target (issue 5): consolidated flat in N (≤ 5% growth N = 2 → 32),
      full linear; full/consolidated ≥ 3.7 at N = 16.
-2. The tiny random-init model (``envkit.testing``) on CPU at N = 16: generated tokens/s
+2. The tiny random-init model (``envkit.policy.tiny``) on CPU at N = 16: generated tokens/s
    of batched rollouts (8 episodes at once, 64 new tokens per turn, 12 turns) for both
    builders; the peer is the other builder in the same run.
 3. On a CUDA GPU, when there is one: the same at N = 16 with a real-size Qwen2.5-7B
@@ -121,7 +121,7 @@ def real_size_policy() -> HFPolicy:
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from envkit.testing import tiny_tokenizer
+    from envkit.policy.tiny import tiny_tokenizer
 
     tokenizer = tiny_tokenizer()
     config = Qwen2Config(
@@ -142,7 +142,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from envkit.testing import tiny_policy
+    from envkit.policy.tiny import tiny_policy
 
     targets = {
         "consolidated_retained_growth_2_to_32": "<= 0.05 (flat)",

@@ -1,7 +1,7 @@
 """Training step time and peak memory: masked-trajectory packing against one sequence per turn.
 
 Episodes of T = 4, 8, 16 turns under the ``consolidated`` and the ``full`` context,
-trained by the tiny model (``envkit.testing``, float32, CPU), come from two players:
+trained by the tiny model (``envkit.policy.tiny``, float32, CPU), come from two players:
 
 - ``tiny``: the tiny model itself, on the bundled world at N = 2 (8 episodes, 32 new
   tokens per turn). Its random turns are mostly malformed, so under ``consolidated``
@@ -71,8 +71,8 @@ def measure(player: str, context: str, turns: int, layout: str) -> dict[str, flo
 
     from envkit.envs import QA_ENV_ID
     from envkit.policy.hf import GenerationSettings, HFPolicy
+    from envkit.policy.tiny import tiny_model, tiny_tokenizer
     from envkit.rollout.runner import RolloutRunner, env_factory
-    from envkit.testing import tiny_model, tiny_tokenizer
     from envkit.train.loss import grpo_loss
     from envkit.train.packing import episode_turns, pack_episodes, pack_turns, token_logps
 

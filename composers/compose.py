@@ -33,15 +33,18 @@ STRATEGIES = ("parallel", "chained", "mixed")
 
 
 class TaskSet(Sequence[Task]):
-    """``count`` tasks of a strategy, built on access (nothing is held in memory)."""
+    """``size`` tasks of a strategy, built on access (nothing is held in memory).
+
+    ``len(tasks)`` is the number of tasks; ``tasks.count(task)`` is ``Sequence.count``.
+    """
 
     def __init__(self, strategy: Strategy, count: int) -> None:
         if count < 0:
             raise CompositionError(f"count must be non-negative, got {count}")
-        self.strategy, self.count = strategy, count
+        self.strategy, self.size = strategy, count
 
     def __len__(self) -> int:
-        return self.count
+        return self.size
 
     @overload
     def __getitem__(self, index: int) -> Task: ...
@@ -49,16 +52,16 @@ class TaskSet(Sequence[Task]):
     def __getitem__(self, index: slice) -> list[Task]: ...
     def __getitem__(self, index: int | slice) -> Task | list[Task]:
         if isinstance(index, slice):
-            return [self.strategy.task(i) for i in range(*index.indices(self.count))]
+            return [self.strategy.task(i) for i in range(*index.indices(self.size))]
         if index < 0:
-            index += self.count
-        if not 0 <= index < self.count:
-            raise IndexError(f"task index {index} out of range for {self.count} tasks")
+            index += self.size
+        if not 0 <= index < self.size:
+            raise IndexError(f"task index {index} out of range for {self.size} tasks")
         return self.strategy.task(index)
 
     def __iter__(self) -> Iterator[Task]:
         task = self.strategy.task
-        for index in range(self.count):
+        for index in range(self.size):
             yield task(index)
 
     def write(self, path: str | Path, fmt: str | None = None) -> int:
@@ -78,7 +81,7 @@ class TaskSet(Sequence[Task]):
         s = self.strategy
         return (
             f"TaskSet(strategy={s.name}, n_objectives={s.n_objectives}, split={s.split}, "
-            f"seed={s.seed}, count={self.count})"
+            f"seed={s.seed}, count={self.size})"
         )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 
-from envkit.testing import tiny_model, tiny_tokenizer
+from envkit.policy.tiny import tiny_model, tiny_tokenizer
 from envkit.train import Mem1GRPOConfig, Mem1GRPOTrainer
 
 

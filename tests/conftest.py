@@ -87,9 +87,9 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def tiny():
-    """The tiny tokenizer and model of envkit.testing (built once; tests must leave the weights alone)."""
+    """The tiny tokenizer and model of envkit.policy.tiny (built once; tests must leave the weights alone)."""
     require("torch", "transformers", "tokenizers")
-    from envkit.testing import tiny_model, tiny_tokenizer
+    from envkit.policy.tiny import tiny_model, tiny_tokenizer
 
     tokenizer = tiny_tokenizer()
     return tokenizer, tiny_model(tokenizer)

@@ -9,6 +9,7 @@ not to, ``trajectories.jsonl`` into ``--output``.
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from envkit.cli.demo_cmd import _parse_ns
-from envkit.envs import QA_ENV_ID
+from envkit.envs import TASKS_ENV_ID
 from envkit.eval.harness import EvalCase, evaluate, suite_cases
 from envkit.eval.report import markdown_table, write_report
 from envkit.policy.hf import GenerationSettings
@@ -41,7 +42,7 @@ def _builders(text: str) -> list[str]:
 def eval_command(
     policy: Annotated[str, typer.Option(help=f"Policy: {POLICY_SPECS}.")] = "oracle",
     suite: Annotated[Path | None, typer.Option(help="A suite folder (its test task files are played).")] = None,
-    source: Annotated[str, typer.Option(help="QA source to compose from when no --suite is given.")] = (
+    source: Annotated[str, typer.Option(help="Source (any kind) to compose from without --suite.")] = (
         "synthetic:passages=10000,seed=0"
     ),
     ns: Annotated[str, typer.Option("--ns", help="Numbers of objectives (without --suite).")] = "1,2,4,8,16",
@@ -65,11 +66,10 @@ def eval_command(
         where = f"suite {suite}"
     else:
         cases = [
-            EvalCase(n, b, lambda n=n, **kw: gym.make(QA_ENV_ID, n_objectives=n, source=source, split="test",
-                                                       seed=seed, **kw))
+            EvalCase(n, b, partial(gym.make, TASKS_ENV_ID, n_objectives=n, source=source, split="test", seed=seed))
             for n in _parse_ns(ns)
             for b in chosen
-        ]  # fmt: skip
+        ]
         where = f"source {source}"
     generation = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature)
     agent = load_policy(policy, generation, max_context_tokens, device, seed)

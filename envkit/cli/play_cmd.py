@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from envkit.cli.terminal import play_in_terminal
-from envkit.envs import QA_ENV_ID
+from envkit.envs import TASKS_ENV_ID
 from envkit.policy.specs import POLICY_SPECS
 from envkit.protocol.tags import QA_TAGS
 
@@ -45,8 +45,8 @@ def _watch(
     from envkit.policy.specs import load_policy
 
     agent = load_policy(spec, GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0), seed=seed)
-    agent.start(0, env.unwrapped.task)  # type: ignore[attr-defined]
-    stops = tuple(f"</{a}>" for a in env.unwrapped.tags.actions)  # type: ignore[attr-defined]
+    agent.start(0, env.get_wrapper_attr("task"))
+    stops = tuple(f"</{a}>" for a in env.get_wrapper_attr("tags").actions)
     reward, done = 0.0, False
     while not done:
         console.rule(f"context the agent sees ({info['context_tokens']} tokens)")
@@ -66,7 +66,7 @@ def _watch(
 def play(
     n_objectives: Annotated[int, typer.Option("--n-objectives", "-n", min=1, help="Objectives per task.")] = 2,
     source: Annotated[
-        str, typer.Option("--source", "-s", help="QA source spec (see 'envkit compose --help').")
+        str, typer.Option("--source", "-s", help="Source spec, any objective kind (see 'envkit compose --help').")
     ] = "synthetic",
     strategy: Annotated[str, typer.Option(help="parallel or chained.")] = "parallel",
     split: Annotated[str, typer.Option(help="train or test.")] = "test",
@@ -79,7 +79,7 @@ def play(
     """Play one episode yourself (search, keep notes, answer every question), or watch a policy play it."""
     console = Console(highlight=False)
     kwargs = {"task_file": task_file} if task_file else {"n_objectives": n_objectives, "source": source}
-    env = gym.make(QA_ENV_ID, strategy=strategy, split=split, seed=seed, context=context, **kwargs)
+    env = gym.make(TASKS_ENV_ID, strategy=strategy, split=split, seed=seed, context=context, **kwargs)
     observation, info = env.reset(seed=seed)
     if policy is not None:
         played = _watch(env, observation, info, policy, max_new_tokens, seed, console)
@@ -89,12 +89,10 @@ def play(
     if played is None:
         return
     reward, info = played
-    if info.get("action") == "answer":
-        correct = info["objective_em"]
-        task = env.unwrapped.task  # type: ignore[attr-defined]
-        for index, (objective, given, ok) in enumerate(zip(task.objectives, info["answers"], correct, strict=True), 1):
-            mark = "right" if ok else f"wrong (gold: {objective.golden_answers[0]})"
-            console.print(f"{index}. {given or '(no answer)'}: {mark}", markup=False)
-    else:
-        console.print(f"out of turns after {info['turn']} turns")
+    task = env.get_wrapper_attr("task")
+    scores = info.get("objective_scores") or [0.0] * task.n_objectives
+    for index, (objective, score) in enumerate(zip(task.objectives, scores, strict=True), 1):
+        mark = "achieved" if score == 1.0 else f"score {score:.2f} (gold: {objective.golden_answers[0]})"
+        console.print(f"{index}. [{objective.kind}] {objective.question[:80]}: {mark}", markup=False)
+    console.print(f"episode over after {info['turn']} turns")
     console.print(f"reward {reward:.2f}, peak context {info['peak_context_tokens']} tokens")

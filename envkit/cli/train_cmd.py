@@ -5,7 +5,7 @@ Every :class:`~envkit.train.config.Mem1GRPOConfig` (or
 a YAML key; flags override the YAML file. ``--list-options`` prints them all with their
 help. ``--model`` is a model spec (:mod:`envkit.policy.models`): ``smollm2`` (a real
 pretrained model that installs offline), ``tiny`` (the random-init model of
-:mod:`envkit.testing`, for CPU smoke runs), a model folder (an SFT output, say) or a hub
+:mod:`envkit.policy.tiny`, for CPU smoke runs), a model folder (an SFT output, say) or a hub
 id in the local cache. ``--resume`` continues from the latest checkpoint in
 ``output_dir`` (or from the checkpoint folder given).
 """
@@ -86,7 +86,7 @@ def parse_config(
 def _model(spec: str) -> tuple[Any, Any]:
     """A model spec as the trainers take it: the tiny model in memory, else a folder path and its tokenizer."""
     if spec == "tiny":
-        from envkit.testing import tiny_model, tiny_tokenizer
+        from envkit.policy.tiny import tiny_model, tiny_tokenizer
 
         tokenizer = tiny_tokenizer()
         return tiny_model(tokenizer), tokenizer

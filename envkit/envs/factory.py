@@ -31,12 +31,13 @@ from envkit.protocol.tokens import TokenCounter, count_word_pieces
 from envkit.retrieval.base import Retriever, RetrieverError
 from envkit.retrieval.factory import make_retriever, needs_documents, open_retriever, synthetic_retriever
 
-__all__ = ["DEFAULT_SOURCE", "make_qa_env", "retriever_for_tasks"]
+__all__ = ["DEFAULT_SOURCE", "make_qa_env", "retriever_for_sources", "retriever_for_tasks"]
 
 DEFAULT_SOURCE = "synthetic"
 
 
-def _retriever_for_sources(spec: str, sources: Sequence[QASource], corpus: str | Path | None) -> Retriever:
+def retriever_for_sources(spec: str, sources: Sequence[QASource], corpus: str | Path | None) -> Retriever:
+    """A ``spec`` retriever over ``corpus``, else over the passages ``sources`` ship."""
     if corpus is not None:
         return make_retriever(spec, corpus)
     if len(sources) == 1 and isinstance(sources[0], SyntheticSource):
@@ -105,7 +106,7 @@ def make_qa_env(
         sources = [load_source(s, split) for s in specs]
         tasks = compose(sources, strategy, n_objectives, count, split, seed)
         if isinstance(search, str):
-            search = _retriever_for_sources(search, sources, corpus)
+            search = retriever_for_sources(search, sources, corpus)
     env: gym.Env[str, str] = MultiObjectiveQAEnv(
         tasks,
         search,

@@ -18,6 +18,7 @@ import gymnasium as gym
 
 from composers.compose import compose
 from composers.records import Task
+from composers.sources.base import QASource
 from composers.sources.registry import load_source
 from composers.taskfiles import read_tasks
 from envkit.envs.wrappers import with_protocol
@@ -26,7 +27,7 @@ from envkit.protocol.context import ContextBuilder
 from envkit.protocol.tags import TagSet
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
 
-__all__ = ["make_composite_env", "make_task_file_env", "make_tasks_env"]
+__all__ = ["make_composed_env", "make_composite_env", "make_task_file_env", "make_tasks_env"]
 
 _RESOURCE_SAMPLE = 16  # tasks a lazily composed task set shows a kind to find its resource
 
@@ -34,13 +35,18 @@ _RESOURCE_SAMPLE = 16  # tasks a lazily composed task set shows a kind to find i
 def make_tasks_env(
     tasks: Sequence[Task],
     kinds: Sequence[str] | None = None,
+    sources: Sequence[QASource] = (),
     tags: TagSet | None = None,
     context: str | ContextBuilder = "consolidated",
     format_penalty: float = 0.0,
     token_counter: TokenCounter = count_word_pieces,
     **options: Any,
 ) -> gym.Env[str, str]:
-    """The wrapped env for ``tasks`` whose objectives are of ``kinds`` (default: found in a list of tasks)."""
+    """The wrapped env for ``tasks`` whose objectives are of ``kinds`` (default: found in a list of tasks).
+
+    ``sources`` are the source objects the tasks were composed from, when known: a kind
+    may open its resource from them (the QA kind indexes the passages they ship).
+    """
     from envkit.envs.composite import CompositeEnv
 
     if len(tasks) == 0:
@@ -51,7 +57,8 @@ def make_tasks_env(
     for name in names:
         kind = get_kind(name)
         resource_options, _ = kind.split_options(options)
-        resources[name] = kind.open_resource([kind.objectives_of(t) for t in sample], **resource_options)
+        share = [kind.objectives_of(t) for t in sample]
+        resources[name] = kind.open_resource(share, sources=tuple(sources), **resource_options)
     resource_keys = {k for name in names for k in get_kind(name).resource_options}
     env_options = {k: v for k, v in options.items() if k not in resource_keys}
     env: gym.Env[str, str]
@@ -72,6 +79,34 @@ def make_task_file_env(task_file: str | Path, **options: Any) -> gym.Env[str, st
     if not tasks:
         raise ValueError(f"{task_file}: the task file holds no tasks")
     return make_tasks_env(tasks, **options)
+
+
+def make_composed_env(
+    source: str | QASource | Sequence[str | QASource] = "synthetic",
+    n_objectives: int = 2,
+    strategy: str = "parallel",
+    split: str = "train",
+    seed: int = 0,
+    count: int = 100_000,
+    weights: Sequence[float] | None = None,
+    counts: Sequence[int] | None = None,
+    task_file: str | Path | None = None,
+    **options: Any,
+) -> gym.Env[str, str]:
+    """Tasks composed from any sources, of any kinds (``envkit/Tasks-v0``), or read from ``task_file``.
+
+    ``source``/``strategy``/``n_objectives``/``split``/``seed``/``count`` (and ``weights``
+    or ``counts`` for ``mixed``) compose as :func:`composers.compose` does; ``options``
+    as :func:`make_tasks_env`. One kind plays in its own env, several in a composite env.
+    """
+    if task_file is not None:
+        return make_task_file_env(task_file, **options)
+    specs = [source] if isinstance(source, (str, QASource)) else list(source)
+    loaded = [load_source(spec, split) for spec in specs]
+    tasks = compose(loaded, strategy, n_objectives, count, split, seed, weights=weights, counts=counts)
+    shares = counts if counts is not None else weights if weights is not None else [1] * len(loaded)
+    present = {s.questions(split)[0].kind for s, share in zip(loaded, shares, strict=True) if share > 0}
+    return make_tasks_env(tasks, kinds=_in_registry_order(present), sources=loaded, **options)
 
 
 def make_composite_env(
@@ -95,16 +130,13 @@ def make_composite_env(
     from the ``mixed`` composer with exact per-source counts, or from ``task_file``.
     ``options`` as :func:`make_tasks_env` (``mode``, ``top_k``, ``retriever``, ``context``...).
     """
-    if task_file is not None:
-        return make_task_file_env(task_file, **options)
     specs = list(sources) if sources is not None else [source, shop]
     per_source = list(counts) if counts is not None else [n_questions, n_goals]
-    loaded = [load_source(spec, split) for spec in specs]
-    tasks = compose(loaded, "mixed", sum(per_source), count, split, seed, counts=per_source)
-    present = {s.questions(split)[0].kind for s, c in zip(loaded, per_source, strict=True) if c > 0}
-    if sources is None and n_goals > 0:
+    if task_file is None and sources is None and n_goals > 0:
         options.setdefault("shop", shop)  # the shop the goals come from, opened without reading the tasks
-    return make_tasks_env(tasks, kinds=_in_registry_order(present), **options)
+    return make_composed_env(
+        specs, sum(per_source), "mixed", split, seed, count, counts=per_source, task_file=task_file, **options
+    )
 
 
 def _in_registry_order(names: set[str]) -> list[str]:

@@ -31,7 +31,7 @@ import gymnasium as gym
 from composers.records import Task
 from envkit.envs.episodes import choose_task, read_turn, render_turn
 from envkit.envs.spaces import UnicodeText
-from envkit.eval.metrics import exact_match, f1_score
+from envkit.metrics import exact_match, f1_score
 from envkit.protocol.parser import Violation, parse_answers
 from envkit.protocol.prompts import PromptSection, qa_prompt
 from envkit.protocol.tags import QA_TAGS, TagSet

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import gymnasium as gym
 
 from composers.records import Task
-from envkit.policy.scripted import Agent
+from envkit.protocol.agent import Agent
 from envkit.protocol.prompts import PromptSection
 from envkit.protocol.tags import TagSet
 

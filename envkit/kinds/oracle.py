@@ -15,7 +15,7 @@ from typing import Any
 from composers.records import Task
 from envkit.envs.composite import composite_tags
 from envkit.kinds.registry import get_kind, kinds_of
-from envkit.policy.scripted import Agent
+from envkit.protocol.agent import Agent
 from envkit.protocol.tags import TagSet
 
 __all__ = ["CompositeOracle", "TaskOracle"]

@@ -9,11 +9,60 @@ import gymnasium as gym
 
 from composers.records import Task
 from envkit.kinds.base import ObjectiveKind
-from envkit.policy.scripted import Agent, OracleAgent
-from envkit.protocol.tags import TagSet
+from envkit.protocol.agent import Agent
+from envkit.protocol.tags import QA_TAGS, TagSet
 from envkit.retrieval.base import Retriever
 
-__all__ = ["QAKind"]
+__all__ = ["OracleAgent", "QAKind"]
+
+
+class OracleAgent:
+    """Searches each objective's gold queries, then answers with the gold answers."""
+
+    def __init__(self, tags: TagSet = QA_TAGS, carry_answers: bool = True) -> None:
+        self.tags, self.carry_answers = tags, carry_answers
+        self._plan: list[tuple[int, str]] = []
+        self._step = 0
+        self.reached = True
+
+    def reset(self, task: Task) -> None:
+        self.task = task
+        self._plan = [
+            (index, hop, query)
+            for index, o in enumerate(task.objectives)
+            for hop, query in enumerate(o.queries or (o.question,))
+        ]
+        self._needed = {index: set(o.supporting_ids) for index, o in enumerate(task.objectives)}
+        self._seen: set[str] = set()
+        self._step = 0
+        self.reached = True
+
+    def _state(self, resolved: int, hop: int = 0) -> str:
+        """What the oracle knows before its next action, written so that the action follows from it.
+
+        It lists the answers found so far and, inside a multi-hop question, the entities
+        the previous searches led to (the last one is what it searches next), so an
+        imitating model can see from the state alone which step comes next.
+        """
+        if not self.carry_answers:  # a state of constant size: the probe of a builder's own growth
+            return f"Working on question {min(resolved + 1, len(self.task.objectives))}."
+        found = "; ".join(f"{i + 1}. {self.task.objectives[i].golden_answers[0]}" for i in range(resolved))
+        state = f"Answers so far: {found or 'none'}."
+        if hop > 0:
+            path = " -> ".join(self.task.objectives[resolved].queries[: hop + 1])
+            state += f" Question {resolved + 1}: {path}."
+        return f"{state} {len(self.task.objectives) - resolved} question(s) left."
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        self._seen.update(info.get("retrieved_ids") or ())
+        search, answer = self.tags.actions
+        if self._step < len(self._plan):
+            index, hop, query = self._plan[self._step]
+            self._step += 1
+            return self.tags.format_turn(self._state(index, hop), search, query)
+        self.reached = all(ids <= self._seen for ids in self._needed.values())
+        answers = "; ".join(o.golden_answers[0] for o in self.task.objectives)
+        return self.tags.format_turn(self._state(len(self.task.objectives)), answer, answers)
 
 
 class QAKind(ObjectiveKind):
@@ -21,7 +70,8 @@ class QAKind(ObjectiveKind):
 
     ``retriever`` is a :class:`~envkit.retrieval.base.Retriever`, an index folder or a
     server (used as it is), or a back-end spec that indexes ``corpus`` (a JSONL path)
-    or, without one, the synthetic world the questions come from.
+    or, without one, the passages the composing ``sources`` ship (the synthetic world,
+    HotpotQA contexts), or the synthetic world the questions' ids name.
     """
 
     name = "qa"
@@ -32,15 +82,24 @@ class QAKind(ObjectiveKind):
     )
 
     def open_resource(
-        self, tasks: Sequence[Task], retriever: str | Retriever = "bm25", corpus: str | None = None, **_: Any
+        self,
+        tasks: Sequence[Task],
+        retriever: str | Retriever = "bm25",
+        corpus: str | None = None,
+        sources: Sequence[Any] = (),
+        **_: Any,
     ) -> Retriever:
-        from envkit.envs.factory import retriever_for_tasks
+        from composers.sources.base import CorpusSource
+        from envkit.envs.factory import retriever_for_sources, retriever_for_tasks
         from envkit.retrieval.factory import needs_documents, open_retriever
 
         if not isinstance(retriever, str):
             return retriever
         if not needs_documents(retriever):
             return open_retriever(retriever)
+        passages = [s for s in sources if isinstance(s, CorpusSource)]
+        if corpus is None and passages:
+            return retriever_for_sources(retriever, passages, None)
         return retriever_for_tasks(retriever, [self.objectives_of(t) for t in tasks], corpus)
 
     def make_env(self, tasks: Sequence[Task], resource: Any, tags: TagSet, **options: Any) -> gym.Env[str, str]:

@@ -9,10 +9,69 @@ import gymnasium as gym
 
 from composers.records import Task
 from envkit.kinds.base import ObjectiveKind
-from envkit.policy.scripted import Agent, ShopOracleAgent
-from envkit.protocol.tags import TagSet
+from envkit.protocol.agent import Agent
+from envkit.protocol.tags import SHOP_TAGS, TagSet
+from envkit.shop.engine import BACK, NEXT, PREV
+from envkit.shop.pages import clean_text
 
-__all__ = ["ShopKind"]
+__all__ = ["ShopKind", "ShopOracleAgent"]
+
+
+class ShopOracleAgent:
+    """Buys each goal's own product: searches its name, finds it in the results, picks the goal's options, buys.
+
+    It reads only the observation's ``info`` (page kind and available actions), so it
+    plays text and browser mode alike. If the product is not in the first five result
+    pages, it buys the top result of a search for the goal's product type instead.
+    """
+
+    def __init__(self, shop: Any, tags: TagSet = SHOP_TAGS) -> None:
+        self.shop, self.tags = shop, tags
+        self._goals: list[Any] = []
+
+    def reset(self, task: Task) -> None:
+        self._goals = [self.shop.source.goal(o.id) for o in task.objectives]
+        self._goal_index = -1
+
+    def _start_goal(self, index: int) -> None:
+        self._goal_index, self._pages_seen, self._fallback = index, 0, False
+        self._chosen: set[str] = set()
+
+    def _turn(self, state: str, action: str) -> str:
+        return self.tags.format_turn(state, self.tags.actions[0], action)
+
+    def act(self, observation: str, info: dict[str, Any]) -> str:
+        index = int(info.get("goal_index", 0))
+        if index != self._goal_index:
+            self._start_goal(index)
+        goal = self._goals[index]
+        available = {a.lower() for a in info.get("available_actions", ())}
+        page = info.get("page")
+        state = f"Purchase {index + 1} of {len(self._goals)}: looking for {goal.asin}."
+        if page == "search":
+            query = goal.query if self._fallback else goal.name
+            return self._turn(state, f"search[{query}]")
+        if page == "results":
+            target = f"click[{goal.asin.lower()}]"
+            if target in available:
+                return self._turn(state, target)
+            if not self._fallback and "click[next >]" in available and self._pages_seen < 4:
+                self._pages_seen += 1
+                return self._turn(state, "click[next >]")
+            if not self._fallback:
+                self._fallback = True
+                return self._turn(state, "click[back to search]")
+            navigation = {f"click[{label.lower()}]" for label in (BACK, PREV, NEXT)}
+            first = next((a for a in info["available_actions"] if a.lower() not in navigation), None)
+            return self._turn(state, first or "click[back to search]")
+        if page == "item":
+            for _, value in goal.goal_options:
+                action = f"click[{clean_text(value).lower()}]"
+                if value not in self._chosen and action in available:
+                    self._chosen.add(value)
+                    return self._turn(f"{state} Choosing {value}.", action)
+            return self._turn(state, "click[buy now]")
+        return self._turn(state, "click[< prev]")
 
 
 class ShopKind(ObjectiveKind):

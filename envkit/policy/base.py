@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from composers.records import Task
-from envkit.policy.scripted import Agent
+from envkit.protocol.agent import Agent
 from envkit.protocol.context import Message
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
 

@@ -7,7 +7,7 @@
   parameters), and the weights are copied into a fresh model of the same config,
   because a GGUF-loaded model refuses ``save_pretrained``. The folder is written
   atomically, so an interrupted conversion leaves nothing behind.
-- ``tiny``: the random-init tiny model of :mod:`envkit.testing` (fast CPU tests),
+- ``tiny``: the random-init tiny model of :mod:`envkit.policy.tiny` (fast CPU tests),
   written once to ``$ENVKIT_CACHE/models/tiny`` when a folder is needed.
 - anything else: a model folder, or a hub id already in the local cache.
 
@@ -73,7 +73,7 @@ def model_folder(spec: str) -> str:
             _convert_smollm2(folder)
         return str(folder)
     if spec == "tiny":
-        from envkit.testing import save_tiny_model
+        from envkit.policy.tiny import save_tiny_model
 
         folder = envkit_cache() / "models" / "tiny"
         if not (folder / "config.json").is_file():

@@ -25,7 +25,7 @@ def load_policy(
     - ``random``: random valid and malformed QA turns (a robustness probe);
     - ``smollm2``: SmolLM2-135M-Instruct, a real pretrained model that installs offline
       (:mod:`envkit.policy.models`; extra ``smollm2``);
-    - ``tiny``: the random-init tiny model of :mod:`envkit.testing` (CPU smoke runs);
+    - ``tiny``: the random-init tiny model of :mod:`envkit.policy.tiny` (CPU smoke runs);
     - ``hf:PATH``: a transformers model folder (or a hub id already in the local cache);
     - ``vllm:PATH``: the same model run by vLLM in this process (extra ``vllm``);
     - ``server:URL``: a model behind an OpenAI-compatible completions server, e.g.
@@ -40,7 +40,7 @@ def load_policy(
     if spec == "random":
         return AgentPolicy(lambda: RandomAgent(seed=seed or 0))
     if spec == "tiny":
-        from envkit.testing import tiny_policy
+        from envkit.policy.tiny import tiny_policy
 
         return tiny_policy(device=device, **model_options)
     kind, _, path = spec.partition(":")

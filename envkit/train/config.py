@@ -41,12 +41,12 @@ class EpisodeConfig:
     """The episodes a trainer learns from: which env, which tasks, which context builder (shared by SFT and GRPO)."""
 
     env_id: str = field(
-        default="envkit/MultiObjectiveQA-v0",
-        metadata={"help": "Gymnasium id of the env episodes are played in (QA, WebShop or Composite)."},
+        default="envkit/Tasks-v0",
+        metadata={"help": "Gymnasium id of the env episodes are played in (Tasks-v0: any source)."},
     )
     source: str = field(
         default="synthetic",
-        metadata={"help": "QA source spec to compose training tasks from (ignored with task_file)."},
+        metadata={"help": "Source spec (any kind) to compose training tasks from (ignored with task_file)."},
     )
     task_file: str | None = field(
         default=None, metadata={"help": "A composed task file to train on (e.g. a suite's train_parallel_n2.jsonl)."}

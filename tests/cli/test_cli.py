@@ -119,7 +119,7 @@ def test_play_a_winning_episode_through_stdin(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Doc 1(Title:" in result.stdout
     assert "Invalid turn" in result.stdout
-    assert "1. " in result.stdout and ": right" in result.stdout and "reward 1.00" in result.stdout
+    assert "1. [qa] " in result.stdout and ": achieved" in result.stdout and "reward 1.00" in result.stdout
 
 
 def test_play_ends_cleanly_at_end_of_input():
@@ -161,3 +161,16 @@ def test_eval_with_the_tiny_model(tmp_path):
 )
 def test_eval_bad_input_is_one_line(args, fragment, tmp_path):
     assert_one_line_error(envkit("eval", "-o", str(tmp_path / "r"), *args), fragment)
+
+
+def test_play_and_eval_take_any_objective_kind(tmp_path):
+    from tests.conftest import require
+
+    require("reasoning_gym")
+    result = envkit("play", "-s", "reasoning_gym:chain_sum", "-n", "2", stdin="<IS>x</IS><solve>0</solve>\n" * 2)
+    assert result.returncode == 0, result.stderr
+    assert "Problems:" in result.stdout and "[reasoning]" in result.stdout
+    assert "episode over after 2 turns" in result.stdout
+    report = envkit("eval", "--source", "reasoning_gym:chain_sum", "--ns", "2", "--episodes", "2", "-o", str(tmp_path))
+    assert report.returncode == 0, report.stderr
+    assert "| 2 | consolidated | 2 | 1.000 |" in report.stdout  # the oracle solves every problem

@@ -1,6 +1,6 @@
 import pytest
 
-from envkit.eval.metrics import exact_match, f1_score, normalize_answer
+from envkit.metrics import exact_match, f1_score, normalize_answer
 
 
 @pytest.mark.parametrize(

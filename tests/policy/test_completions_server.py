@@ -58,7 +58,7 @@ def completions_app(model_dir: str):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     require("fastapi", "uvicorn", "httpx", "torch", "transformers", "tokenizers")
-    from envkit.testing import save_tiny_model
+    from envkit.policy.tiny import save_tiny_model
 
     model_dir = str(tmp_path_factory.mktemp("tiny") / "model")
     save_tiny_model(model_dir)

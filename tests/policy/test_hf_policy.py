@@ -17,7 +17,7 @@ def greedy(tiny, **options):
 
 
 def test_tiny_tokenizer_is_deterministic_and_knows_the_protocol(tiny):
-    from envkit.testing import tiny_tokenizer
+    from envkit.policy.tiny import tiny_tokenizer
 
     tokenizer, _ = tiny
     again = tiny_tokenizer()
@@ -174,7 +174,7 @@ def test_a_context_over_budget_is_refused_not_truncated(tiny):
 
 def test_saved_tiny_model_loads_and_generates_the_same(tiny, tmp_path):
     from envkit.policy.specs import load_policy
-    from envkit.testing import save_tiny_model
+    from envkit.policy.tiny import save_tiny_model
 
     save_tiny_model(tmp_path / "tiny")
     settings = GenerationSettings(max_new_tokens=8, temperature=0)

@@ -26,7 +26,7 @@ def rollouts(tokenizer, model, context, episodes=3, turns=4):
 def test_training_forward_reproduces_the_rollout_logprobs(tiny, packing, attn, context):
     import torch
 
-    from envkit.testing import tiny_model
+    from envkit.policy.tiny import tiny_model
 
     tokenizer, _ = tiny
     model = tiny_model(tokenizer, attn_implementation=attn)  # float32

@@ -12,7 +12,7 @@ def oracle_env(context="consolidated", n=2, count=6):
 @pytest.fixture(scope="module")
 def tokenizer():
     require("torch", "transformers", "tokenizers", "trl")
-    from envkit.testing import tiny_tokenizer
+    from envkit.policy.tiny import tiny_tokenizer
 
     return tiny_tokenizer()
 
@@ -86,7 +86,7 @@ def test_the_sft_loss_is_the_per_turn_nll_of_agent_turns_only(tokenizer, tiny, c
 
 
 def test_sft_trainer_learns_the_oracle_turns(tmp_path, tokenizer):
-    from envkit.testing import tiny_model
+    from envkit.policy.tiny import tiny_model
     from envkit.train.sft import Mem1SFTConfig, Mem1SFTTrainer
 
     model = tiny_model(tokenizer)

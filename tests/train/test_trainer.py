@@ -8,7 +8,7 @@ from tests.conftest import SMALL_WORLD, require
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory):
     require("torch", "transformers", "tokenizers", "trl", "peft")
-    from envkit.testing import save_tiny_model
+    from envkit.policy.tiny import save_tiny_model
 
     return str(save_tiny_model(tmp_path_factory.mktemp("model") / "tiny"))
 
