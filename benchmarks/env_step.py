@@ -5,6 +5,10 @@ the env's own. Measured through ``gym.make`` (with Gymnasium's order and passive
 checkers) and on the bare env; the peer in the same run is the protocol parser
 alone on the same turn. Target (issue 2): median step at most 50 microseconds.
 
+Also the time ``gym.make("envkit/Composite-v0")`` takes at 1k and at 100k composed
+tasks: its shop comes from its argument, so the task count should not matter (issue 16;
+before, every task was composed to find the shop: 1.2 s and 4.5 s).
+
     python -m benchmarks.env_step
 """
 
@@ -16,7 +20,7 @@ import gymnasium as gym
 
 import envkit  # noqa: F401
 from benchmarks.measure import median, pin_one_core, write_result
-from envkit.envs import QA_ENV_ID
+from envkit.envs import COMPOSITE_ENV_ID, QA_ENV_ID
 from envkit.protocol.parser import parse_turn
 from envkit.protocol.tags import QA_TAGS
 from envkit.retrieval import Passage
@@ -71,6 +75,14 @@ def main() -> None:
     results["consolidated_step_vs_parse"] = round(
         results["gym_make_consolidated_median_us"] / results["peer_parse_turn_only_median_us"], 2
     )
+    gym.make(COMPOSITE_ENV_ID, count=10).close()  # builds the world's index and the shop once (cached)
+    for count in (1_000, 100_000):
+        makes = []
+        for _ in range(3):
+            start = time.perf_counter()
+            gym.make(COMPOSITE_ENV_ID, count=count).close()
+            makes.append(time.perf_counter() - start)
+        results[f"make_composite_{count}_tasks_median_s"] = round(median(makes), 3)
     results["setting"] = "N=16, 68 turns per episode (4N+4), three fixed passages per search"
     write_result("env_step", "python -m benchmarks.env_step", results, {"median_step_us_excluding_retrieval": "<= 50"})
 

@@ -76,3 +76,17 @@ def test_import_envkit_loads_no_heavy_module():
     code = f"import sys, envkit, composers, envkit.kinds; print([m for m in {heavy!r} if m in sys.modules])"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_public_methods_of_the_core_classes_say_what_they_do():
+    undocumented = []
+    for folder in ("envkit/envs", "envkit/kinds", "envkit/protocol", "envkit/retrieval", "envkit/policy"):
+        for path in sorted((ROOT / folder).glob("*.py")):
+            for cls in ast.parse(path.read_text()).body:
+                if not isinstance(cls, ast.ClassDef) or cls.name.startswith("_"):
+                    continue
+                for node in cls.body:
+                    public = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("_")
+                    if public and ast.get_docstring(node) is None:
+                        undocumented.append(f"{folder}/{path.name}: {cls.name}.{node.name}")
+    assert undocumented == []

@@ -77,11 +77,11 @@ def _shop_source(spec: str) -> ShopSource:
     rest = spec.partition(":")[2]
     if rest.startswith("webshop="):
         return _webshop_source(rest.removeprefix("webshop="), spec)
-    return ShopSource.synthetic(**_numeric_options("shop", rest, spec, _SHOP_OPTIONS))  # type: ignore[arg-type]
+    return ShopSource.synthetic(**_numeric_options("shop", rest, spec, _SHOP_OPTIONS))  # type: ignore[arg-type]  # the table gives each key its type
 
 
 def _synthetic(rest: str, spec: str, split: str) -> QASource:
-    return SyntheticSource(**_numeric_options("synthetic", rest, spec, _SYNTHETIC_OPTIONS))  # type: ignore[arg-type]
+    return SyntheticSource(**_numeric_options("synthetic", rest, spec, _SYNTHETIC_OPTIONS))  # type: ignore[arg-type]  # the table gives each key its type
 
 
 def _shop(rest: str, spec: str, split: str) -> QASource:

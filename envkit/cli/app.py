@@ -44,7 +44,7 @@ class UserError(Exception):
 USER_ERRORS = (UserError, SourceError, RecordError, RetrieverError, ValueError, FileNotFoundError)
 
 
-def _click_classes(name: str, *roots: type) -> tuple[type, ...]:
+def _click_classes(name: str, *roots: type[BaseException]) -> tuple[type[BaseException], ...]:
     """Click's exception class ``name`` as typer raises it (recent typers vendor click)."""
     found = {c for root in roots for c in root.__mro__ if c.__name__ == name}
     try:
@@ -67,14 +67,14 @@ def main(argv: list[str] | None = None) -> None:
     try:
         status = command.main(args=argv, prog_name="envkit", standalone_mode=False)
     except _EXIT as done:
-        sys.exit(done.exit_code)
+        sys.exit(getattr(done, "exit_code", 1))
     except _ABORT:
         print("aborted", file=sys.stderr)
         sys.exit(1)
     except _USAGE as error:
         ctx = getattr(error, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        print(f"error: {error.format_message()}{hint}", file=sys.stderr)
+        print(f"error: {getattr(error, 'format_message', error.__str__)()}{hint}", file=sys.stderr)
         sys.exit(2)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)

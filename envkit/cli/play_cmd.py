@@ -57,7 +57,8 @@ def _watch(
             return None
         console.rule(f"{spec} writes ({turn.generated_tokens} tokens, {turn.latency_s:.1f} s)")
         console.print(turn.text, markup=False)
-        observation, reward, terminated, truncated, info = env.step(turn.text)
+        observation, raw_reward, terminated, truncated, info = env.step(turn.text)
+        reward = float(raw_reward)
         done = terminated or truncated
     console.rule("episode over")
     return float(reward), info

@@ -85,9 +85,11 @@ def serve(
     console = Console(stderr=True)
     with console.status("loading the index"):
         # with jit, both compile the numba scorer before returning, so the first request does not stall
-        retriever = (
-            load_index(index, jit=jit) if index is not None else BM25Retriever(Corpus.from_spec(corpus), jit=jit)
-        )
+        if index is not None:
+            retriever = load_index(index, jit=jit)
+        else:
+            assert corpus is not None  # exactly one of the two, checked above
+            retriever = BM25Retriever(Corpus.from_spec(corpus), jit=jit)
     limits = ServerLimits(max_queries=max_queries, max_topk=max_topk, max_query_chars=max_query_chars)
     console.print(f"serving {retriever!r} on http://{host}:{port} (POST /retrieve, GET /health)")
     run_server(retriever, host=host, port=port, limits=limits)

@@ -30,7 +30,8 @@ def play_in_terminal(
         if line.strip().lower() in QUIT:
             console.print("episode abandoned")
             return None
-        observation, reward, terminated, truncated, info = env.step(to_turn(line))
+        observation, raw_reward, terminated, truncated, info = env.step(to_turn(line))
+        reward = float(raw_reward)
         done = terminated or truncated
     console.rule("episode over")
     return float(reward), info

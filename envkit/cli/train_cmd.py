@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, cast
 
 import typer
 
@@ -33,7 +33,7 @@ class _OneLineParser:
             def error(self, message: str) -> NoReturn:
                 raise ValueError(message)
 
-        return Parser(config_class)
+        return Parser(cast(Any, config_class))  # a dataclass type; HfArgumentParser's stub wants its own alias
 
 
 def _yaml_options(path: Path, fields: set[str], command: str) -> dict[str, Any]:

@@ -15,14 +15,14 @@ composes with the others unchanged.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, cast
 
 import gymnasium as gym
 
 from composers.records import Task
 from envkit.envs.episodes import choose_task, read_turn, render_turn
 from envkit.envs.spaces import UnicodeText
-from envkit.kinds import KindError, ObjectiveKind, get_kind, kind_names
+from envkit.kinds import KindError, ObjectiveEnv, ObjectiveKind, get_kind, kind_names
 from envkit.protocol.parser import Violation
 from envkit.protocol.prompts import composite_prompt
 from envkit.protocol.tags import TagSet
@@ -66,7 +66,7 @@ class CompositeEnv(gym.Env[str, str]):
 
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}  # noqa: RUF012 (Gymnasium declares it per instance)
 
     def __init__(
         self,
@@ -106,7 +106,8 @@ class CompositeEnv(gym.Env[str, str]):
             )
             self._owner.update(dict.fromkeys(part_tags.actions, kind.name))
         self.observation_space = UnicodeText(262_144)
-        self.action_space = UnicodeText(16_384)
+        self._max_action_chars = 16_384
+        self.action_space = UnicodeText(self._max_action_chars)
         self.task: Task | None = None
         self._done, self._last, self._turn = True, "", 0
         self._open: list[str] = []
@@ -120,7 +121,7 @@ class CompositeEnv(gym.Env[str, str]):
         for name, part in self.parts.items():
             share = get_kind(name).objectives_of(task)
             if share.objectives:
-                budget += part.turn_budget(share)  # type: ignore[attr-defined]
+                budget += cast(ObjectiveEnv, part).turn_budget(share)
         return budget
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
@@ -142,7 +143,7 @@ class CompositeEnv(gym.Env[str, str]):
         for name in self._open:
             _, part_info = self.parts[name].reset(options={"task_index": index})
             info.update(part_info)
-            sections.append(self.parts[name].prompt_section())  # type: ignore[attr-defined]
+            sections.append(cast(ObjectiveEnv, self.parts[name]).prompt_section())
             self._headings[name] = sections[-1].heading.lower()
         openings = "".join(f"\n{s.opening}" for s in sections if s.opening)
         self._last = composite_prompt(sections, self.tags) + openings
@@ -155,7 +156,7 @@ class CompositeEnv(gym.Env[str, str]):
         if self._done or self.task is None:
             raise RuntimeError("the episode is over: call reset() before step()")
         self._turn += 1
-        parsed = read_turn(action, self.tags, self.action_space.max_length)
+        parsed = read_turn(action, self.tags, self._max_action_chars)
         reward, part_truncated = 0.0, False
         info: dict[str, Any]
         if isinstance(parsed, Violation):
@@ -169,7 +170,7 @@ class CompositeEnv(gym.Env[str, str]):
             name = self._owner[parsed.action.name]
             observation, r, terminated, truncated, info = self.parts[name].step(action)
             positions = self._positions[name]
-            reward = r * len(positions) / self.task.n_objectives
+            reward = float(r) * len(positions) / self.task.n_objectives
             for position, score in zip(positions, info.get("objective_scores", ()), strict=False):
                 self._scores[position] = float(score)
             if terminated or truncated:
@@ -187,7 +188,7 @@ class CompositeEnv(gym.Env[str, str]):
         return observation, reward, terminated, truncated, info
 
     def _refuse(self, why: str) -> tuple[str, dict[str, Any]]:
-        info = {"action": None, "action_content": None, "violation": None, "violation_message": None}
+        info: dict[str, Any] = {"action": None, "action_content": None, "violation": None, "violation_message": None}
         info.update(refused=why, part=None)
         return self.tags.information_block(f"Invalid action: {why}."), info
 

@@ -13,23 +13,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 
-from composers.compose import compose
 from composers.records import Task
 from composers.sources.base import CorpusSource, QASource
-from composers.sources.registry import load_source
 from composers.sources.synthetic import SyntheticSource
 from composers.sources.synthetic.questions import parse_world_key
-from composers.taskfiles import read_tasks
-from envkit.envs.qa import MultiObjectiveQAEnv
-from envkit.envs.wrappers import with_protocol
-from envkit.protocol.context import ContextBuilder
-from envkit.protocol.tags import QA_TAGS, TagSet
-from envkit.protocol.tokens import TokenCounter, count_word_pieces
 from envkit.retrieval.base import Retriever, RetrieverError
-from envkit.retrieval.factory import make_retriever, needs_documents, open_retriever, synthetic_retriever
+from envkit.retrieval.factory import make_retriever, synthetic_retriever
 
 __all__ = ["DEFAULT_SOURCE", "make_qa_env", "retriever_for_sources", "retriever_for_tasks"]
 
@@ -60,7 +53,7 @@ def retriever_for_tasks(spec: str, tasks: Sequence[Task], corpus: str | Path | N
         return make_retriever(spec, corpus)
     worlds = {parse_world_key(o.id) for t in tasks for o in t.objectives}
     if len(worlds) == 1 and None not in worlds:
-        seed, passages, test_fraction = worlds.pop()  # type: ignore[misc]
+        seed, passages, test_fraction = worlds.pop() or (0, 0, 0.0)  # not None: checked above
         return synthetic_retriever(passages, seed, test_fraction, spec)
     raise RetrieverError("the task file is not from one synthetic world: pass corpus=PATH (a JSONL corpus)")
 
@@ -73,48 +66,19 @@ def make_qa_env(
     seed: int = 0,
     count: int = 100_000,
     task_file: str | Path | None = None,
-    retriever: str | Retriever = "bm25",
-    corpus: str | Path | None = None,
-    top_k: int = 3,
-    max_turns: int | None = None,
-    metric: str = "em",
-    reward: str = "mean",
-    context: str | ContextBuilder = "consolidated",
-    format_penalty: float = 0.0,
-    token_counter: TokenCounter = count_word_pieces,
-    tags: TagSet = QA_TAGS,
-    render_mode: str | None = None,
+    **options: Any,
 ) -> gym.Env[str, str]:
     """Build the multi-objective QA env with its protocol wrappers.
 
     ``source``/``strategy``/``n_objectives``/``split``/``seed``/``count`` compose tasks
     on the fly (see :func:`composers.compose`); ``task_file`` loads composed tasks
-    instead. ``context`` picks the context builder, ``format_penalty`` the penalty per
-    protocol violation. Everything else is passed to :class:`MultiObjectiveQAEnv`.
+    instead. ``options``: ``retriever`` (a spec or a :class:`Retriever`) and ``corpus``
+    (a JSONL path; default: the passages the sources ship, or the synthetic world the
+    task file's questions come from); ``context`` (the context builder),
+    ``format_penalty``, ``token_counter`` and ``tags``; and what
+    :class:`MultiObjectiveQAEnv` takes (``top_k``, ``max_turns``, ``metric``,
+    ``reward``, ``render_mode``...).
     """
-    tasks: Sequence[Task]
-    # a retriever object, an index folder or a server is used as it is; a corpus spec indexes the tasks' passages
-    search = retriever if not isinstance(retriever, str) or needs_documents(retriever) else open_retriever(retriever)
-    if task_file is not None:
-        tasks = list(read_tasks(task_file))
-        if not tasks:
-            raise ValueError(f"{task_file}: the task file holds no tasks")
-        if isinstance(search, str):
-            search = retriever_for_tasks(search, tasks, corpus)
-    else:
-        specs = [source] if isinstance(source, (str, QASource)) else list(source)
-        sources = [load_source(s, split) for s in specs]
-        tasks = compose(sources, strategy, n_objectives, count, split, seed)
-        if isinstance(search, str):
-            search = retriever_for_sources(search, sources, corpus)
-    env: gym.Env[str, str] = MultiObjectiveQAEnv(
-        tasks,
-        search,
-        top_k=top_k,
-        max_turns=max_turns,
-        metric=metric,
-        reward=reward,
-        tags=tags,
-        render_mode=render_mode,
-    )
-    return with_protocol(env, context, format_penalty, token_counter)
+    from envkit.envs.from_tasks import make_composed_env
+
+    return make_composed_env(source, n_objectives, strategy, split, seed, count, task_file=task_file, **options)

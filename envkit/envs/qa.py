@@ -24,7 +24,7 @@ The observation here is the env's latest message only (the task prompt after
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 
@@ -62,7 +62,7 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
 
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}  # noqa: RUF012 (Gymnasium declares it per instance)
 
     def __init__(
         self,
@@ -145,6 +145,7 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
         }
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Apply one agent turn: a search returns passages, an answer scores and ends the episode."""
         if self._done or self.task is None:
             raise RuntimeError("the episode is over: call reset() before step()")
         self._turn += 1

@@ -26,7 +26,7 @@ and ``action_content`` (its text, e.g. ``search[red shoes]``), ``objective_score
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 
@@ -37,7 +37,7 @@ from envkit.envs.spaces import UnicodeText
 from envkit.protocol.parser import Violation, ViolationKind
 from envkit.protocol.prompts import PromptSection, shop_prompt
 from envkit.protocol.tags import SHOP_TAGS, TagSet
-from envkit.shop.backends import BrowserShop, ShopBackend, ShopView, TextShop
+from envkit.shop.backends import BrowserSettings, BrowserShop, ShopBackend, ShopView, TextShop
 from envkit.shop.browser import BrowserFailure  # stdlib-only at import: playwright loads on first launch
 from envkit.shop.pages import Search, parse_shop_action
 from envkit.shop.shop import Shop
@@ -57,14 +57,12 @@ class WebShopEnv(gym.Env[str, str]):
         mode: ``"text"`` or ``"browser"``.
         max_turns: turns before ``truncated``; default 15 per goal (WebShop's limit).
         tags: the protocol's tag names (one action tag).
-        html, screenshot: browser mode: add the page's HTML / a PNG to ``info``.
-        action_timeout: browser mode: seconds an action may take.
-        server_url: browser mode: use a running shop server instead of starting one.
-        chromium: browser mode: the Chromium binary (default: found on ``PATH``).
+        browser: browser mode's settings (:class:`~envkit.shop.backends.BrowserSettings`: HTML and
+            screenshots in ``info``, action timeout, a running server, the Chromium binary).
 
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}  # noqa: RUF012 (Gymnasium declares it per instance)
 
     def __init__(
         self,
@@ -73,11 +71,7 @@ class WebShopEnv(gym.Env[str, str]):
         mode: str = "text",
         max_turns: int | None = None,
         tags: TagSet = SHOP_TAGS,
-        html: bool = False,
-        screenshot: bool = False,
-        action_timeout: float = 10.0,
-        server_url: str | None = None,
-        chromium: str | None = None,
+        browser: BrowserSettings | None = None,
         max_action_chars: int = 4096,
         render_mode: str | None = None,
     ) -> None:
@@ -96,9 +90,7 @@ class WebShopEnv(gym.Env[str, str]):
         self.observation_space = UnicodeText(262_144)
         self.action_space = UnicodeText(max_action_chars)
         self.backend: ShopBackend = (
-            TextShop(shop)
-            if mode == "text"
-            else BrowserShop(shop, server_url, chromium, action_timeout, html=html, screenshot=screenshot)
+            TextShop(shop) if mode == "text" else BrowserShop(shop, browser or BrowserSettings())
         )
         self.task: Task | None = None
         self._goals: list[Goal] = []
@@ -146,6 +138,7 @@ class WebShopEnv(gym.Env[str, str]):
         return self._last, info
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Apply one agent turn in the shop; a purchase scores its goal and moves to the next one."""
         if self._done or self.task is None:
             raise RuntimeError("the episode is over: call reset() before step()")
         self._turn += 1
@@ -195,7 +188,8 @@ class WebShopEnv(gym.Env[str, str]):
         return self._last, reward, terminated, truncated, info
 
     def _purchased(self, view: ShopView, info: dict[str, Any], text: str) -> tuple[float, bool, str]:
-        score = float(view.page.score)  # type: ignore[arg-type]
+        assert view.page.score is not None  # a "done" page always carries its score
+        score = float(view.page.score)
         self._rewards.append(score)
         info["purchase_reward"], info["goal_rewards"] = score, list(self._rewards)
         self._goal_index += 1
@@ -225,5 +219,6 @@ class WebShopEnv(gym.Env[str, str]):
         return render_turn(self.render_mode, self._turn, self._last)
 
     def close(self) -> None:
+        """Stop the browser and the shop server (text mode holds nothing)."""
         self.backend.close()
         super().close()

@@ -16,11 +16,6 @@ import gymnasium as gym
 from composers.compose import compose
 from composers.records import Task
 from composers.taskfiles import read_tasks
-from envkit.envs.shop import WebShopEnv
-from envkit.envs.wrappers import with_protocol
-from envkit.protocol.context import ContextBuilder
-from envkit.protocol.tags import SHOP_TAGS, TagSet
-from envkit.protocol.tokens import TokenCounter, count_word_pieces
 from envkit.shop.shop import DEFAULT_SHOP, open_shop
 
 __all__ = ["make_shop_env", "shop_of_tasks"]
@@ -37,20 +32,23 @@ def shop_of_tasks(tasks: Sequence[Task], retriever: str = "bm25") -> Any:
 
 def make_shop_env(
     shop: str = DEFAULT_SHOP,
-    mode: str = "text",
     n_goals: int = 1,
     split: str = "train",
     seed: int = 0,
     count: int = 100_000,
     task_file: str | Path | None = None,
     retriever: str = "bm25",
-    context: str | ContextBuilder = "consolidated",
-    format_penalty: float = 0.0,
-    token_counter: TokenCounter = count_word_pieces,
-    tags: TagSet = SHOP_TAGS,
-    **env_kwargs: Any,
+    **options: Any,
 ) -> gym.Env[str, str]:
-    """Build the shop env with its protocol wrappers (see :class:`WebShopEnv` for ``env_kwargs``)."""
+    """Build the shop env with its protocol wrappers.
+
+    ``n_goals`` purchases per task from ``shop``'s goals, or the tasks of ``task_file``;
+    ``retriever`` is the shop's product search. ``options``: ``context``,
+    ``format_penalty``, ``token_counter``, ``tags`` and what :class:`WebShopEnv` takes
+    (``mode``, ``browser``, ``max_turns``...).
+    """
+    from envkit.envs.from_tasks import make_tasks_env
+
     if task_file is not None:
         tasks: Sequence[Task] = list(read_tasks(task_file))
         if not tasks:
@@ -59,5 +57,4 @@ def make_shop_env(
     else:
         store = open_shop(shop, retriever)
         tasks = compose(store.source, "parallel", n_goals, count, split, seed)
-    env: gym.Env[str, str] = WebShopEnv(tasks, store, mode=mode, tags=tags, **env_kwargs)
-    return with_protocol(env, context, format_penalty, token_counter)
+    return make_tasks_env(tasks, kinds=("shop",), shop=store, **options)

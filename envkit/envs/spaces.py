@@ -35,6 +35,7 @@ class UnicodeText(Text):
         super().__init__(max_length, min_length=min_length, charset=string.printable, seed=seed)
 
     def contains(self, x: Any) -> bool:
+        """Any ``str`` of an allowed length (Gymnasium's ``Text`` would check a character set)."""
         return isinstance(x, str) and self.min_length <= len(x) <= self.max_length
 
     def __repr__(self) -> str:
@@ -47,7 +48,7 @@ class UnicodeText(Text):
             and self.max_length == other.max_length
         )
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # a live view changes: unhashable, as a list is
 
 
 @gym_shared_memory.create_shared_memory.register(UnicodeText)
@@ -64,7 +65,7 @@ class SharedTextBatch(Sequence[str]):
     def __len__(self) -> int:
         return len(self._rows)
 
-    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]  # int indices only: a batch of envs
         row = self._rows[index]
         return row[1 : 1 + row[0]].tobytes().decode("utf-32-le")
 
@@ -77,7 +78,7 @@ class SharedTextBatch(Sequence[str]):
     def __repr__(self) -> str:
         return f"SharedTextBatch({tuple(self)!r})"
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # a live view changes: unhashable, as a list is
 
 
 @gym_shared_memory.read_from_shared_memory.register(UnicodeText)

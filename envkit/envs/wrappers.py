@@ -54,6 +54,7 @@ class ProtocolContext(gym.Wrapper[str, str, str, str]):
         return render_messages(messages), {"messages": messages, "context_tokens": tokens}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """Start an episode; the observation is the prompt as the builder shows it."""
         prompt, info = self.env.reset(seed=seed, options=options)
         self._prompt = {"role": "user", "content": prompt}
         self._turn_messages = []
@@ -66,7 +67,9 @@ class ProtocolContext(gym.Wrapper[str, str, str, str]):
         return observation, info
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        message, reward, terminated, truncated, info = self.env.step(action)
+        """Step the env, then rebuild the context the agent sees next and account its tokens."""
+        message, raw_reward, terminated, truncated, info = self.env.step(action)
+        reward = float(raw_reward)
         output = action if isinstance(action, str) else repr(action)
         self._turn_messages.append({"role": "assistant", "content": output})
         self._turn_messages.append({"role": "user", "content": message})
@@ -93,7 +96,9 @@ class FormatPenalty(gym.Wrapper[str, str, str, str]):
         self.penalty = penalty
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        observation, reward, terminated, truncated, info = self.env.step(action)
+        """Step the env; subtract the penalty when the turn broke the protocol."""
+        observation, raw_reward, terminated, truncated, info = self.env.step(action)
+        reward = float(raw_reward)
         if info.get("violation") is not None:
             reward -= self.penalty
             info["format_penalty"] = self.penalty

@@ -14,6 +14,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -117,11 +118,11 @@ def evaluate(
         raise ValueError(f"episodes must be at least 1, got {episodes}")
     rows = []
     for case in cases:
-        runner = RolloutRunner(lambda case=case: case.make_env(context=case.builder), policy, batch_size)
+        runner = RolloutRunner(partial(case.make_env, context=case.builder), policy, batch_size)
         with runner:
             count = min(episodes, runner.n_tasks)
             started = time.perf_counter()
-            callback = None if on_episode is None else (lambda t, case=case: on_episode(case, t))
+            callback = None if on_episode is None else partial(on_episode, case)
             trajectories = runner.run(count, on_episode=callback)
             wall = time.perf_counter() - started
         if trajectories_path is not None:
@@ -138,7 +139,7 @@ def suite_cases(folder: str | Path, builders: Sequence[str], split: str = "test"
     entries = [e for e in read_manifest(folder)["files"] if e["split"] == split]
     if not entries:
         raise ValueError(f"{folder}: the suite has no {split!r} task files")
-    cases = []
+    cases: list[EvalCase] = []
     for entry in entries:
         path = folder / Path(entry["path"]).name
 

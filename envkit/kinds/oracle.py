@@ -29,11 +29,13 @@ class CompositeOracle:
         self._infos: dict[str, dict[str, Any]] = {}
 
     def reset(self, task: Task) -> None:
+        """Reset each kind's oracle on its own objectives of ``task``."""
         for name, oracle in self.oracles.items():
             oracle.reset(get_kind(name).objectives_of(task))
         self._infos = {}
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
+        """The turn of the first kind whose objectives are still open, from that kind's latest info."""
         if not self._infos:  # the reset's info opens every part
             self._infos = dict.fromkeys(self.oracles, info)
         elif info.get("part") in self._infos:
@@ -50,6 +52,7 @@ class TaskOracle:
         self._agent: Agent | None = None
 
     def reset(self, task: Task) -> None:
+        """Build the oracle ``task`` needs (one kind's, or a composite of several) and reset it."""
         names = kinds_of([task])
         if len(names) == 1:
             kind = get_kind(names[0])
@@ -66,5 +69,6 @@ class TaskOracle:
         self._agent.reset(task)
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
+        """The current oracle's next turn."""
         assert self._agent is not None, "reset() first"
         return self._agent.act(observation, info)

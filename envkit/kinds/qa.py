@@ -21,11 +21,12 @@ class OracleAgent:
 
     def __init__(self, tags: TagSet = QA_TAGS, carry_answers: bool = True) -> None:
         self.tags, self.carry_answers = tags, carry_answers
-        self._plan: list[tuple[int, str]] = []
+        self._plan: list[tuple[int, int, str]] = []  # (objective, hop, query)
         self._step = 0
         self.reached = True
 
     def reset(self, task: Task) -> None:
+        """Plan the gold queries of every objective of ``task``, in order."""
         self.task = task
         self._plan = [
             (index, hop, query)
@@ -54,6 +55,7 @@ class OracleAgent:
         return f"{state} {len(self.task.objectives) - resolved} question(s) left."
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
+        """The next gold search, or the gold answers once every search is done."""
         self._seen.update(info.get("retrieved_ids") or ())
         search, answer = self.tags.actions
         if self._step < len(self._plan):
@@ -89,6 +91,7 @@ class QAKind(ObjectiveKind):
         sources: Sequence[Any] = (),
         **_: Any,
     ) -> Retriever:
+        """The retriever the questions are searched with (see the class docstring)."""
         from composers.sources.base import CorpusSource
         from envkit.envs.factory import retriever_for_sources, retriever_for_tasks
         from envkit.retrieval.factory import needs_documents, open_retriever
@@ -103,9 +106,11 @@ class QAKind(ObjectiveKind):
         return retriever_for_tasks(retriever, [self.objectives_of(t) for t in tasks], corpus)
 
     def make_env(self, tasks: Sequence[Task], resource: Any, tags: TagSet, **options: Any) -> gym.Env[str, str]:
+        """A :class:`~envkit.envs.qa.MultiObjectiveQAEnv` over ``tasks``."""
         from envkit.envs.qa import MultiObjectiveQAEnv
 
         return MultiObjectiveQAEnv(tasks, resource, tags=tags, **options)
 
     def oracle(self, tasks: Sequence[Task], tags: TagSet) -> Agent:
+        """The QA oracle (it needs nothing but the task it is handed)."""
         return OracleAgent(tags)

@@ -14,7 +14,7 @@ Register nothing else: the source is :mod:`composers.sources.reasoning_gym`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 
@@ -56,7 +56,7 @@ class ReasoningEnv(gym.Env[str, str]):
 
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}  # noqa: RUF012 (Gymnasium declares it per instance)
 
     def __init__(
         self,
@@ -161,10 +161,12 @@ class ReasoningOracle:
         self._next = 0
 
     def reset(self, task: Task) -> None:
+        """Keep the reference answer of every problem of ``task``."""
         self._answers = [o.golden_answers[0] for o in task.objectives if o.kind == ReasoningKind.name]
         self._next = 0
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
+        """The next problem's reference answer."""
         index = min(self._next, len(self._answers) - 1)
         self._next += 1
         state = f"Problems answered: {index} of {len(self._answers)}. Now problem {index + 1}."
@@ -179,10 +181,13 @@ class ReasoningKind(ObjectiveKind):
     env_options = frozenset({"max_turns", "max_action_chars", "render_mode"})
 
     def open_resource(self, tasks: Sequence[Task], **options: Any) -> None:
+        """Nothing: each objective regenerates its problem from its id."""
         return None
 
     def make_env(self, tasks: Sequence[Task], resource: Any, tags: TagSet, **options: Any) -> gym.Env[str, str]:
+        """A :class:`ReasoningEnv` over ``tasks``."""
         return ReasoningEnv(tasks, tags=tags, **options)
 
     def oracle(self, tasks: Sequence[Task], tags: TagSet) -> ReasoningOracle:
+        """The reasoning oracle (it answers from the task it is handed)."""
         return ReasoningOracle(tags)

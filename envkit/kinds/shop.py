@@ -30,6 +30,7 @@ class ShopOracleAgent:
         self._goals: list[Any] = []
 
     def reset(self, task: Task) -> None:
+        """Look up the goal of every objective of ``task``."""
         self._goals = [self.shop.source.goal(o.id) for o in task.objectives]
         self._goal_index = -1
 
@@ -41,6 +42,7 @@ class ShopOracleAgent:
         return self.tags.format_turn(state, self.tags.actions[0], action)
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
+        """The next action towards the current goal, chosen from the page kind and its actions."""
         index = int(info.get("goal_index", 0))
         if index != self._goal_index:
             self._start_goal(index)
@@ -87,17 +89,14 @@ class ShopKind(ObjectiveKind):
         {
             "mode",
             "max_turns",
-            "html",
-            "screenshot",
-            "action_timeout",
-            "server_url",
-            "chromium",
+            "browser",
             "max_action_chars",
             "render_mode",
         }
     )
 
     def open_resource(self, tasks: Sequence[Task], shop: Any = None, **_: Any) -> Any:
+        """The shop the goals come from (or the one given as ``shop``)."""
         from envkit.envs.shop_factory import shop_of_tasks
         from envkit.shop.shop import open_shop
 
@@ -106,9 +105,11 @@ class ShopKind(ObjectiveKind):
         return open_shop(shop) if isinstance(shop, str) else shop
 
     def make_env(self, tasks: Sequence[Task], resource: Any, tags: TagSet, **options: Any) -> gym.Env[str, str]:
+        """A :class:`~envkit.envs.shop.WebShopEnv` over ``tasks``."""
         from envkit.envs.shop import WebShopEnv
 
         return WebShopEnv(tasks, resource, tags=tags, **options)
 
     def oracle(self, tasks: Sequence[Task], tags: TagSet) -> Agent:
+        """The shop oracle over the shop the tasks' goals come from."""
         return ShopOracleAgent(self.open_resource(tasks), tags)

@@ -129,12 +129,14 @@ class AgentPolicy:
         self.agents: dict[int, Agent] = {}
 
     def start(self, slot: int, task: Task) -> None:
+        """Reset the slot's agent on ``task`` (one agent per slot, made on first use)."""
         agent = self.agents.get(slot)
         if agent is None:
             agent = self.agents[slot] = self.agent_factory()
         agent.reset(task)
 
     def act(self, requests: Sequence[TurnRequest]) -> list[Generation]:
+        """Each request's agent writes its turn; tokens are counted as the env counts them."""
         generations = []
         for request in requests:
             started = time.perf_counter()

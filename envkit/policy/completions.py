@@ -73,12 +73,14 @@ class CompletionsServerPolicy:
         self._sampled = 0
 
     def close(self) -> None:
+        """Close the HTTP client."""
         self._client.close()
 
     def start(self, slot: int, task: Task) -> None:
         """Learned policies are not told the task: it is in the prompt."""
 
     def act(self, requests: Sequence[TurnRequest]) -> list[Generation]:
+        """One completions request per batch; contexts over budget are refused, not cut."""
         prompts = [encode_context(self.tokenizer, r.messages) for r in requests]
         return generate_within_budget(prompts, requests, self.max_context_tokens, self._generate)
 

@@ -134,6 +134,7 @@ class HFPolicy:
         return encode_context(self.tokenizer, messages)
 
     def act(self, requests: Sequence[TurnRequest]) -> list[Generation]:
+        """Render each context with the chat template and sample every turn in one batched decode loop."""
         prompts = [self.encode(r.messages) for r in requests]
         return generate_within_budget(prompts, requests, self.max_context_tokens, self._generate)
 

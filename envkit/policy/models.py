@@ -102,4 +102,4 @@ def load_model(spec: str, device: str = "cpu", dtype: Any = None) -> tuple[Any, 
         raise ValueError(f"model {spec!r}: cannot load the model ({first})") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model.to(device).eval(), tokenizer
+    return model.to(device).eval(), tokenizer  # type: ignore[arg-type]  # transformers' stub of .to

@@ -36,6 +36,7 @@ class RandomAgent:
         self.n_objectives = 1
 
     def reset(self, task: Task) -> None:
+        """Remember N, so random answers have the right count."""
         self.n_objectives = task.n_objectives
 
     def _words(self, observation: str, k: int) -> str:
@@ -43,6 +44,7 @@ class RandomAgent:
         return " ".join(self.rng.choice(words) for _ in range(k))
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
+        """A random valid or malformed turn."""
         s, (search, answer) = self.tags.state, self.tags.actions
         query = self._words(observation, self.rng.randint(1, 4))
         if self.rng.random() >= self.malformed_rate:

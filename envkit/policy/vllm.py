@@ -64,6 +64,7 @@ class VLLMPolicy:
         """Learned policies are not told the task: it is in the prompt."""
 
     def act(self, requests: Sequence[TurnRequest]) -> list[Generation]:
+        """Render each context and sample every turn in one vLLM call."""
         prompts = [encode_context(self.tokenizer, r.messages) for r in requests]
         return generate_within_budget(prompts, requests, self.max_context_tokens, self._generate)
 

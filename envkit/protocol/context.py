@@ -48,7 +48,10 @@ class PastTurn:
 class ContextBuilder(Protocol):
     """Decides which past turns are retained in the next context."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The builder's spec (``consolidated``, ``window(2)``), as reports and trajectories name it."""
+        ...
 
     def retained(self, n_turns: int) -> range:
         """Indices of the past turns (0-based, oldest first) kept in the context."""
@@ -62,6 +65,7 @@ class Consolidated:
     name: str = "consolidated"
 
     def retained(self, n_turns: int) -> range:
+        """Only the latest turn."""
         return range(max(0, n_turns - 1), n_turns)
 
 
@@ -72,6 +76,7 @@ class Full:
     name: str = "full"
 
     def retained(self, n_turns: int) -> range:
+        """Every turn."""
         return range(n_turns)
 
 
@@ -87,9 +92,11 @@ class Window:
 
     @property
     def name(self) -> str:
+        """``window(k)``, the spec that builds this builder again."""
         return f"window({self.k})"
 
     def retained(self, n_turns: int) -> range:
+        """The last ``k`` turns."""
         return range(max(0, n_turns - self.k), n_turns)
 
 

@@ -44,10 +44,12 @@ class QueryBatcher:
         self.batches = 0  # back-end calls made, for tests and metrics
 
     async def start(self) -> None:
+        """Start the worker that groups concurrent queries into batches."""
         self._queue = asyncio.Queue()
         self._worker = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        """Stop the worker; queued queries are answered first."""
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -13,6 +13,7 @@ same tokens and differ only in speed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,7 @@ class BM25Retriever(BaseRetriever):
             docs, scores = self._bm25s.retrieve(
                 [ids[i] for i in todo], k=k, show_progress=False, n_threads=self.n_threads
             )
-            rows = zip(docs.tolist(), scores.tolist(), strict=True)
+            rows: Iterable[tuple[list[int], list[float]]] = zip(docs.tolist(), scores.tolist(), strict=True)
         else:
             rows = (self._top_k(self._bm25s.get_scores(ids[i]), k) for i in todo)
         for query_index, (top_docs, top_scores) in zip(todo, rows, strict=True):

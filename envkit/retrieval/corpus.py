@@ -39,6 +39,7 @@ class Corpus:
         return len(self.ids)
 
     def passage(self, index: int, score: float = 0.0) -> Passage:
+        """The passage at ``index`` (ids, titles and texts are kept in three lists)."""
         return Passage(self.ids[index], self.titles[index], self.texts[index], score)
 
     def index_texts(self) -> list[str]:
@@ -51,6 +52,7 @@ class Corpus:
 
     @classmethod
     def from_documents(cls, documents: Iterable[tuple[str, str, str]]) -> Corpus:
+        """A corpus from ``(id, title, text)`` triples, in order."""
         corpus = cls()
         for doc_id, title, text in documents:
             corpus.ids.append(doc_id)

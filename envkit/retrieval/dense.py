@@ -33,9 +33,13 @@ class Encoder(Protocol):
 
     dimension: int
 
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of the queries (with the model's query prefix)."""
+        ...
 
-    def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray: ...
+    def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Unit vectors of the passages (with the model's passage prefix)."""
+        ...
 
 
 def _encode_in_chunks(
@@ -96,7 +100,10 @@ class SentenceEncoder:
         dimension = (
             getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         )
-        self.dimension = int(dimension())
+        size = dimension()
+        if size is None:
+            raise RetrieverError(f"the encoder {self.model_name!r} does not report its embedding dimension")
+        self.dimension = int(size)
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self._model.encode(
@@ -105,9 +112,11 @@ class SentenceEncoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of the queries, with the query prefix."""
         return self._encode([self.query_prefix + t for t in texts])
 
     def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Unit vectors of the passages, with the passage prefix."""
         prefixed = [self.passage_prefix + t for t in texts]
         return _encode_in_chunks(self._encode, prefixed, self.batch_size * 16, self.dimension, progress)
 
@@ -150,9 +159,11 @@ class HashingEncoder:
         return vectors / np.maximum(norms, 1e-12)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Hashed bag-of-words vectors of the queries (no model: tests and smoke runs)."""
         return self._encode(texts)
 
     def encode_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Hashed bag-of-words vectors of the passages."""
         return _encode_in_chunks(self._encode, texts, 10_000, self.dimension, progress)
 
 
@@ -168,10 +179,10 @@ def _new_index(kind: str, dimension: int, vectors: np.ndarray, hnsw_m: int, ivf_
         return index
     lists = ivf_lists or max(1, min(4096, int(4 * np.sqrt(len(vectors)))))
     quantizer = faiss.IndexFlatIP(dimension)
-    index = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
-    index.train(vectors)
-    index.nprobe = min(lists, 16)
-    return index
+    ivf = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
+    ivf.train(vectors)
+    ivf.nprobe = min(lists, 16)
+    return ivf
 
 
 class DenseRetriever(BaseRetriever):
@@ -201,6 +212,7 @@ class DenseRetriever(BaseRetriever):
         return cls(corpus, encoder, index)
 
     def save(self, folder: str | Path) -> None:
+        """Write the faiss index, the passages and the encoder's name to ``folder``."""
         import faiss
 
         faiss.write_index(self.index, str(Path(folder) / INDEX_FILE))

@@ -54,7 +54,7 @@ class HybridRetriever(BaseRetriever):
         self.retrievers, self.weights, self.depth, self.rrf_k = list(retrievers), weights, depth, rrf_k
 
     def __len__(self) -> int:
-        return len(self.retrievers[0])  # type: ignore[arg-type]
+        return len(self.retrievers[0])  # type: ignore[arg-type]  # its members are sized corpora (checked in __init__)
 
     def _batch_search(self, queries: list[str], k: int) -> list[list[Passage]]:
         depth = max(self.depth, k)

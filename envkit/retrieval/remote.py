@@ -91,6 +91,7 @@ class RemoteRetriever(BaseRetriever):
             raise RetrieverError(f"retrieval server at {self.url} is unreachable ({error})") from None
 
     def close(self) -> None:
+        """Close the HTTP connection pool."""
         self._client.close()
 
     def __repr__(self) -> str:

@@ -11,6 +11,7 @@ concurrent requests into one back-end call.
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -82,7 +83,7 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        size = len(retriever) if hasattr(retriever, "__len__") else None  # type: ignore[arg-type]
+        size = len(retriever) if isinstance(retriever, Sized) else None
         return {"status": "ok", "backend": type(retriever).__name__, "passages": size, "batches": batcher.batches}
 
     @app.post("/retrieve")

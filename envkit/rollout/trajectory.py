@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ class TurnRecord:
     generation: Generation | None = field(default=None, repr=False)
 
     def to_dict(self, token_ids: bool = False) -> dict[str, Any]:
-        record = {k: getattr(self, k) for k in self.__slots__ if k != "generation"}  # type: ignore[attr-defined]
+        record = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "generation"}
         if token_ids and self.generation is not None:
             record.update(
                 prompt_ids=self.generation.prompt_ids,
@@ -118,7 +118,7 @@ class Trajectory:
                    for t in self.turns)  # fmt: skip
 
     def to_dict(self, token_ids: bool = False) -> dict[str, Any]:
-        record = {k: getattr(self, k) for k in self.__slots__ if k != "turns"}  # type: ignore[attr-defined]
+        record = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "turns"}
         record.update(
             format=FORMAT,
             em_sum=self.em_sum,
@@ -135,10 +135,10 @@ class Trajectory:
 
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> Trajectory:
-        turn_fields = set(TurnRecord.__slots__) - {"generation"}  # type: ignore[attr-defined]
+        turn_fields = {f.name for f in fields(TurnRecord)} - {"generation"}
         turns = [TurnRecord(**{k: v for k, v in t.items() if k in turn_fields}) for t in record.get("turns", ())]
-        fields = set(cls.__slots__) - {"turns"}  # type: ignore[attr-defined]
-        trajectory = cls(**{k: v for k, v in record.items() if k in fields}, turns=turns)
+        names = {f.name for f in fields(cls)} - {"turns"}
+        trajectory = cls(**{k: v for k, v in record.items() if k in names}, turns=turns)
         if "metrics" not in record:  # written before metrics were a field: the QA figures were top-level
             legacy = {k: record.get(k) for k in ("em_sum", "em_mean", "f1_mean")}
             trajectory.metrics = {k: float(v) for k, v in legacy.items() if v is not None}

@@ -79,26 +79,38 @@ class TextShop:
         self._goal = self._page = None
 
 
+@dataclass(frozen=True, slots=True)
+class BrowserSettings:
+    """How browser mode runs.
+
+    Attributes:
+        html: add each page's HTML to ``info``.
+        screenshot: add a PNG of each page to ``info``.
+        action_timeout: seconds an action may take before it is a browser failure.
+        server_url: a running shop server to use instead of starting one on 127.0.0.1.
+        chromium: the Chromium binary (default: found on ``PATH``).
+
+    """
+
+    html: bool = False
+    screenshot: bool = False
+    action_timeout: float = 10.0
+    server_url: str | None = None
+    chromium: str | None = None
+
+
 class BrowserShop:
-    """Shop sessions in Chromium against the shop's server (started here unless ``server_url`` is given)."""
+    """Shop sessions in Chromium against the shop's server (started here unless ``settings.server_url`` is given)."""
 
     mode = "browser"
 
-    def __init__(
-        self,
-        shop: Shop,
-        server_url: str | None = None,
-        executable_path: str | None = None,
-        action_timeout: float = 10.0,
-        html: bool = False,
-        screenshot: bool = False,
-    ) -> None:
+    def __init__(self, shop: Shop, settings: BrowserSettings = BrowserSettings()) -> None:
         from envkit.shop.server import ShopServer  # the shop extra (fastapi, uvicorn, jinja2)
 
-        self._server = ShopServer(shop) if server_url is None else None
-        url = server_url or self._server.url  # type: ignore[union-attr]
-        self.driver = BrowserDriver(url, executable_path=executable_path, action_timeout=action_timeout)
-        self.want_html, self.want_screenshot = html, screenshot
+        self._server = ShopServer(shop) if settings.server_url is None else None
+        url = self._server.url if self._server is not None else str(settings.server_url)
+        self.driver = BrowserDriver(url, executable_path=settings.chromium, action_timeout=settings.action_timeout)
+        self.want_html, self.want_screenshot = settings.html, settings.screenshot
         self._page: Page | None = None
         self._url = ""
 
@@ -124,7 +136,7 @@ class BrowserShop:
                 return self._view(self.driver.search(action.query))
             assert isinstance(action, Click)
             label = self._page.find(action.label)
-            return self._view(self.driver.click(self._page.clickables.index(label)))  # type: ignore[arg-type]
+            return self._view(self.driver.click(self._page.clickables.index(label)))  # type: ignore[arg-type]  # find() returned a clickable
         except NavigationRefused as refused:
             return self._view(self.driver.snapshot(), str(refused))
 

@@ -89,33 +89,36 @@ class _Sessions:
         return len(self._items)
 
 
-def create_shop_app(shop: Shop, split: str = "test", max_sessions: int = 10_000) -> Any:
-    """The FastAPI app of ``shop``; ``/`` starts sessions on random goals of ``split``."""
-    app = FastAPI(title="envkit shop", docs_url=None, redoc_url=None, openapi_url=None)
-    sessions = _Sessions(max_sessions)
-    engine = shop.engine
-    app.state.sessions = sessions
+def _error(status: int, message: str) -> HTMLResponse:
+    body = f"<!doctype html><title>{status}</title><p data-error>{html.escape(message)}</p><p><a href='/'>Start</a>"
+    return HTMLResponse(body, status_code=status)
 
-    def error(status: int, message: str) -> HTMLResponse:
-        body = f"<!doctype html><title>{status}</title><p data-error>{html.escape(message)}</p><p><a href='/'>Start</a>"
-        return HTMLResponse(body, status_code=status)
 
-    def session_or_error(sid: str) -> _Session | HTMLResponse:
+class _ShopRoutes:
+    """The app's handlers over one shop and its sessions (each route a method; FastAPI reads their signatures)."""
+
+    def __init__(self, shop: Shop, split: str, max_sessions: int) -> None:
+        self.shop, self.split, self.engine = shop, split, shop.engine
+        self.sessions = _Sessions(max_sessions)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _session(self, sid: str) -> _Session | HTMLResponse:
         if not _SESSION_ID.match(sid):
-            return error(404, "no such session")
-        session = sessions.get(sid)
+            return _error(404, "no such session")
+        session = self.sessions.get(sid)
         if session is None:
-            return error(404, f"unknown session {sid}: start one at /s/{sid}/?goal=ID or at /")
+            return _error(404, f"unknown session {sid}: start one at /s/{sid}/?goal=ID or at /")
         return session
 
-    def render(sid: str, session: _Session, state: ShopState) -> HTMLResponse:
+    def _render(self, sid: str, session: _Session, state: ShopState) -> HTMLResponse:
         try:
-            page = engine.page(state, session.goal.instruction_text, session.score)
+            page = self.engine.page(state, session.goal.instruction_text, session.score)
         except KeyError:
-            return error(404, f"no product {state.asin}")
+            return _error(404, f"no product {state.asin}")
 
         def href(label: str) -> str:
-            target = engine.step(state, Click(label), page)
+            target = self.engine.step(state, Click(label), page)
             if isinstance(target, str):  # cannot happen for the page's own clickables
                 return state_url(sid, state)
             if label == BUY and state.page == "item":
@@ -124,93 +127,98 @@ def create_shop_app(shop: Shop, split: str = "test", max_sessions: int = 10_000)
 
         return HTMLResponse(render_html(page, href, f"/s/{sid}/results"))
 
-    def item_state(request: Request, asin: str, page: str, detail: str = "") -> ShopState | HTMLResponse:
-        product = shop.catalog.get(asin)
+    def _item_state(self, request: Request, asin: str, page: str, detail: str = "") -> ShopState | HTMLResponse:
+        product = self.shop.catalog.get(asin)
         if product is None:
-            return error(404, f"no product {asin}")
+            return _error(404, f"no product {asin}")
         params = request.query_params
         try:
             page_no = int(params.get("p", "1"))
-            pairs = json.loads(params.get("o", "[]"))
-            options = tuple((str(n), str(v)) for n, v in pairs)
+            options = tuple((str(n), str(v)) for n, v in json.loads(params.get("o", "[]")))
         except (ValueError, TypeError):
-            return error(400, "malformed page number or options")
+            return _error(400, "malformed page number or options")
         allowed = dict(product.options)
         if page_no < 1 or any(v not in allowed.get(n, ()) for n, v in options):
-            return error(400, "page number or option not offered for this product")
+            return _error(400, "page number or option not offered for this product")
         return ShopState(page, params.get("q", ""), page_no, asin, options, detail)
 
-    @app.get("/health")
-    def health() -> JSONResponse:
-        return JSONResponse({"status": "ok", "products": len(shop.catalog), "sessions": len(sessions)})
+    def _item_page(self, sid: str, asin: str, request: Request, page: str, detail: str = "") -> HTMLResponse:
+        session = self._session(sid)
+        if isinstance(session, HTMLResponse):
+            return session
+        state = self._item_state(request, asin, page, detail)
+        return state if isinstance(state, HTMLResponse) else self._render(sid, session, state)
 
-    @app.get("/")
-    def start() -> RedirectResponse:
-        goals = shop.source.goals(split)
+    # -- routes -------------------------------------------------------------------------
+
+    def health(self) -> JSONResponse:
+        return JSONResponse({"status": "ok", "products": len(self.shop.catalog), "sessions": len(self.sessions)})
+
+    def start(self) -> RedirectResponse:
+        goals = self.shop.source.goals(self.split)
         goal = goals[random.randrange(len(goals))]
         return RedirectResponse(f"/s/{uuid.uuid4().hex[:16]}/?goal={quote(goal.id, safe='')}", status_code=303)
 
-    @app.get("/s/{sid}/", response_class=HTMLResponse)
-    def search_page(sid: str, goal: str | None = None) -> HTMLResponse:
+    def search_page(self, sid: str, goal: str | None = None) -> HTMLResponse:
         if not _SESSION_ID.match(sid):
-            return error(404, "no such session")
+            return _error(404, "no such session")
         if goal is not None:
             try:
-                sessions.put(sid, _Session(shop.source.goal(goal)))
+                self.sessions.put(sid, _Session(self.shop.source.goal(goal)))
             except SourceError:
-                return error(404, f"no goal {goal}")
-        session = session_or_error(sid)
-        if isinstance(session, HTMLResponse):
-            return session
-        return render(sid, session, ShopState())
+                return _error(404, f"no goal {goal}")
+        session = self._session(sid)
+        return session if isinstance(session, HTMLResponse) else self._render(sid, session, ShopState())
 
-    @app.get("/s/{sid}/results", response_class=HTMLResponse)
-    def results(sid: str, q: str = "", p: str = "1") -> HTMLResponse:
-        session = session_or_error(sid)
+    def results(self, sid: str, q: str = "", p: str = "1") -> HTMLResponse:
+        session = self._session(sid)
         if isinstance(session, HTMLResponse):
             return session
         if not p.isdigit() or int(p) < 1 or not q.strip():
-            return error(400, "a results page needs a query and a page number from 1")
-        return render(sid, session, ShopState("results", " ".join(q.split()), int(p)))
+            return _error(400, "a results page needs a query and a page number from 1")
+        return self._render(sid, session, ShopState("results", " ".join(q.split()), int(p)))
 
-    @app.get("/s/{sid}/item/{asin}", response_class=HTMLResponse)
-    def item(sid: str, asin: str, request: Request) -> HTMLResponse:
-        session = session_or_error(sid)
-        if isinstance(session, HTMLResponse):
-            return session
-        state = item_state(request, asin, "item")
-        return state if isinstance(state, HTMLResponse) else render(sid, session, state)
+    def item(self, sid: str, asin: str, request: Request) -> HTMLResponse:
+        return self._item_page(sid, asin, request, "item")
 
-    @app.get("/s/{sid}/item/{asin}/{detail}", response_class=HTMLResponse)
-    def item_detail(sid: str, asin: str, detail: str, request: Request) -> HTMLResponse:
-        session = session_or_error(sid)
-        if isinstance(session, HTMLResponse):
-            return session
+    def item_detail(self, sid: str, asin: str, detail: str, request: Request) -> HTMLResponse:
         if detail not in _DETAIL_TABS:
-            return error(404, f"no tab {detail!r}")
-        state = item_state(request, asin, "detail", detail)
-        return state if isinstance(state, HTMLResponse) else render(sid, session, state)
+            session = self._session(sid)
+            return session if isinstance(session, HTMLResponse) else _error(404, f"no tab {detail!r}")
+        return self._item_page(sid, asin, request, "detail", detail)
 
-    @app.post("/s/{sid}/buy/{asin}")
-    def buy(sid: str, asin: str, request: Request) -> Any:
-        session = session_or_error(sid)
+    def buy(self, sid: str, asin: str, request: Request) -> Any:
+        session = self._session(sid)
         if isinstance(session, HTMLResponse):
             return session
-        state = item_state(request, asin, "item")
+        state = self._item_state(request, asin, "item")
         if isinstance(state, HTMLResponse):
             return state
-        session.score = engine.purchase(state, session.goal).total
+        session.score = self.engine.purchase(state, session.goal).total
         return RedirectResponse(f"/s/{sid}/done", status_code=303)
 
-    @app.get("/s/{sid}/done", response_class=HTMLResponse)
-    def done(sid: str) -> HTMLResponse:
-        session = session_or_error(sid)
+    def done(self, sid: str) -> HTMLResponse:
+        session = self._session(sid)
         if isinstance(session, HTMLResponse):
             return session
         if session.score is None:
-            return error(409, "nothing bought yet in this session")
-        return render(sid, session, ShopState("done"))
+            return _error(409, "nothing bought yet in this session")
+        return self._render(sid, session, ShopState("done"))
 
+
+def create_shop_app(shop: Shop, split: str = "test", max_sessions: int = 10_000) -> Any:
+    """The FastAPI app of ``shop``; ``/`` starts sessions on random goals of ``split``."""
+    app = FastAPI(title="envkit shop", docs_url=None, redoc_url=None, openapi_url=None)
+    routes = _ShopRoutes(shop, split, max_sessions)
+    app.state.sessions = routes.sessions
+    app.get("/health")(routes.health)
+    app.get("/")(routes.start)
+    app.get("/s/{sid}/", response_class=HTMLResponse)(routes.search_page)
+    app.get("/s/{sid}/results", response_class=HTMLResponse)(routes.results)
+    app.get("/s/{sid}/item/{asin}", response_class=HTMLResponse)(routes.item)
+    app.get("/s/{sid}/item/{asin}/{detail}", response_class=HTMLResponse)(routes.item_detail)
+    app.post("/s/{sid}/buy/{asin}")(routes.buy)
+    app.get("/s/{sid}/done", response_class=HTMLResponse)(routes.done)
     return app
 
 

@@ -75,7 +75,12 @@ class EpisodeConfig:
 
 @dataclass
 class TrainerDefaults:
-    """TRL's defaults that cost on a CPU or in parity, changed for every envkit trainer (see the module docstring)."""
+    """TRL's defaults that cost on a CPU or in parity, changed for every envkit trainer (see the module docstring).
+
+    ``bf16`` and ``gradient_checkpointing`` are ``None`` ("decide for this machine")
+    until :meth:`apply_defaults` resolves them, where TRL declares plain ``bool``: the
+    configs that mix this class in carry a ``type: ignore[misc]`` for that.
+    """
 
     bf16: bool | None = field(
         default=None, metadata={"help": "bf16 mixed precision (default: on where a CUDA GPU supports it)."}
@@ -102,7 +107,7 @@ class TrainerDefaults:
 
 
 @dataclass
-class Mem1GRPOConfig(EpisodeConfig, TrainerDefaults, GRPOConfig):
+class Mem1GRPOConfig(EpisodeConfig, TrainerDefaults, GRPOConfig):  # type: ignore[misc]  # see TrainerDefaults
     """GRPO over multi-turn envkit episodes with masked trajectories (see the module docstring)."""
 
     max_context_tokens: int = field(

@@ -27,7 +27,7 @@ completion), the baseline the masked packing is benchmarked against.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -83,7 +83,7 @@ class PackedBatch:
     row_episode: torch.Tensor  # (rows,) long: which episode a row belongs to
 
     def as_dict(self) -> dict[str, torch.Tensor]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import torch
@@ -37,7 +37,7 @@ __all__ = ["Mem1SFTConfig", "Mem1SFTTrainer"]
 
 
 @dataclass
-class Mem1SFTConfig(EpisodeConfig, TrainerDefaults, SFTConfig):
+class Mem1SFTConfig(EpisodeConfig, TrainerDefaults, SFTConfig):  # type: ignore[misc]  # see TrainerDefaults
     """Supervised warm-up on oracle episodes (see the module docstring).
 
     ``n_tasks`` oracle episodes are played (each a dataset row); ``per_device_train_batch_size``
@@ -55,7 +55,7 @@ class Mem1SFTConfig(EpisodeConfig, TrainerDefaults, SFTConfig):
         default_factory=lambda: {"skip_prepare_dataset": True},
         metadata={"help": "Kept as is: the episodes are tokenized by envkit, not by TRL."},
     )
-    remove_unused_columns: bool | None = field(
+    remove_unused_columns: bool = field(
         default=False, metadata={"help": "Kept False: the collator reads the episode columns."}
     )
 
@@ -97,7 +97,7 @@ class Mem1SFTTrainer(SFTTrainer):
 
     """
 
-    _tag_names: ClassVar[list[str]] = ["trl", "sft", "envkit", "mem1"]
+    _tag_names = ["trl", "sft", "envkit", "mem1"]  # noqa: RUF012 (TRL declares it per instance)
 
     def __init__(
         self,
@@ -126,7 +126,7 @@ class Mem1SFTTrainer(SFTTrainer):
             peft_config=peft_config,
             callbacks=[RichProgressCallback(), *callbacks],
         )
-        self.loss_is_scaled_for_ga = False  # a mean per micro-batch: the Trainer divides it for accumulation
+        self.loss_is_scaled_for_ga = False  # type: ignore[assignment]  # TRL declares None; a mean per micro-batch: the Trainer divides it for accumulation
 
     def compute_loss(
         self, model: Any, inputs: dict[str, torch.Tensor], return_outputs: bool = False, num_items_in_batch: Any = None

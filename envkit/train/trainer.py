@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, cast
 
 import gymnasium as gym
 import torch
@@ -53,10 +53,13 @@ from envkit.train.loss import group_advantages, grpo_loss
 from envkit.train.packing import episode_turns, pack_episodes, pack_turns, token_logps
 from envkit.train.rewards import env_reward, format_reward
 
+if TYPE_CHECKING:
+    from envkit.train.sft import Mem1SFTConfig
+
 __all__ = ["Mem1GRPOTrainer", "make_training_env", "trainer_tokenizer"]
 
 
-def make_training_env(args: Mem1GRPOConfig, **overrides: Any) -> gym.Env[str, str]:
+def make_training_env(args: Mem1GRPOConfig | Mem1SFTConfig, **overrides: Any) -> gym.Env[str, str]:
     """The env the config describes: its task file, or tasks composed from its source."""
     options: dict[str, Any] = {"context": args.context, "max_turns": args.max_turns, **overrides}
     if args.task_file is not None:
@@ -101,7 +104,8 @@ class Mem1GRPOTrainer(GRPOTrainer):
 
     """
 
-    _tag_names: ClassVar[list[str]] = ["trl", "grpo", "envkit", "mem1"]
+    _tag_names = ["trl", "grpo", "envkit", "mem1"]  # noqa: RUF012 (TRL declares it per instance)
+    args: Mem1GRPOConfig  # what TRL's Trainer stores, typed as the config this trainer takes
 
     def __init__(
         self,
@@ -136,9 +140,10 @@ class Mem1GRPOTrainer(GRPOTrainer):
         self._runner = RolloutRunner(build_env, _NoPolicy(), args.rollout_batch_size, seed=args.seed)
         tasks = self._runner.n_tasks
         train_dataset = Dataset.from_dict({"prompt": [f"task {i}" for i in range(tasks)], "task_index": range(tasks)})
+        self._pad_token_id = int(processing_class.pad_token_id)
         super().__init__(
             model=model,
-            reward_funcs=list(reward_funcs),
+            reward_funcs=cast(list[Any], list(reward_funcs)),
             args=args,
             train_dataset=train_dataset,
             processing_class=processing_class,
@@ -150,8 +155,11 @@ class Mem1GRPOTrainer(GRPOTrainer):
     # -- rollouts ----------------------------------------------------------------------
 
     def _generation_settings(self) -> GenerationSettings:
+        longest = self.args.max_completion_length
+        if longest is None:
+            raise ValueError("max_completion_length must be set: it is the longest turn a policy may write")
         return GenerationSettings(
-            max_new_tokens=self.args.max_completion_length,
+            max_new_tokens=longest,
             temperature=self.temperature,
             top_p=self.top_p,
             top_k=max(0, self.top_k or 0),
@@ -203,9 +211,14 @@ class Mem1GRPOTrainer(GRPOTrainer):
                 generation.llm.sleep(level=2)
                 generation._llm_weights_sleeping = True
 
+    def _model(self) -> torch.nn.Module:
+        """The policy model (TRL types ``self.model`` as optional; it is set once the trainer is built)."""
+        assert self.model is not None
+        return self.model
+
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         device = self.accelerator.device
-        mode = "train" if self.model.training else "eval"
+        mode = "train" if self._model().training else "eval"
         trajectories = self._rollout([int(row["task_index"]) for row in inputs])
         self.trajectories = trajectories
         episodes = [
@@ -219,16 +232,16 @@ class Mem1GRPOTrainer(GRPOTrainer):
         completion_ids = [[i for turn in episode for i in turn.completion_ids] for episode in turns]
         per_func = self._calculate_rewards(episodes, prompts, completions, completion_ids)  # gathered over processes
         rewards = (per_func * self.reward_weights.to(device).unsqueeze(0)).nansum(dim=1)
-        advantages = group_advantages(rewards, self.num_generations, self.scale_rewards)
+        advantages = group_advantages(rewards, int(self.num_generations or 1), self.scale_rewards)
         local = slice(self.accelerator.process_index * len(inputs), (self.accelerator.process_index + 1) * len(inputs))
         advantages = advantages[local]
 
-        chunks = self.args.steps_per_generation if mode == "train" else 1
+        chunks = int(self.args.steps_per_generation or 1) if mode == "train" else 1  # TRL sets it in __post_init__
         if self.args.packing == "masked":
-            packed = pack_episodes(turns, self.processing_class.pad_token_id, chunks)
+            packed = pack_episodes(turns, self._pad_token_id, chunks)
         else:
             rows = sum(len(t) for t in turns)
-            packed = pack_turns(turns, self.processing_class.pad_token_id, -(-max(rows, 1) // chunks) * chunks)
+            packed = pack_turns(turns, self._pad_token_id, -(-max(rows, 1) // chunks) * chunks)
         batch = {name: tensor.to(device) for name, tensor in packed.as_dict().items()}
         batch["advantages"] = advantages[batch["row_episode"].clamp(min=0)] * (batch["row_episode"] >= 0)
         if self.use_vllm:  # vLLM's kernels are not the training forward's: π_old from the model, vLLM's for IS
@@ -253,12 +266,12 @@ class Mem1GRPOTrainer(GRPOTrainer):
         for start in range(0, batch["input_ids"].shape[0], rows):
             chunk = {k: v[start : start + rows] for k, v in batch.items()}
             if not reference:
-                parts.append(token_logps(self.model, chunk, self.temperature))
+                parts.append(token_logps(self._model(), chunk, self.temperature))
             elif self.ref_model is not None:
                 parts.append(token_logps(self.ref_model, chunk, self.temperature))
             else:  # PEFT: the base model is the reference
                 with self.accelerator.unwrap_model(self.model).disable_adapter():
-                    parts.append(token_logps(self.model, chunk, self.temperature))
+                    parts.append(token_logps(self._model(), chunk, self.temperature))
         return torch.cat(parts)
 
     def _log_episodes(
@@ -282,7 +295,7 @@ class Mem1GRPOTrainer(GRPOTrainer):
                      num_items_in_batch: Any = None) -> torch.Tensor:  # fmt: skip
         if return_outputs:
             raise ValueError("Mem1GRPOTrainer does not return outputs")
-        mode = "train" if self.model.training else "eval"
+        mode = "train" if self._model().training else "eval"
         logps = token_logps(model, inputs, self.temperature)
         loss, stats = grpo_loss(
             logps,

@@ -13,6 +13,7 @@ import pytest
 from envkit.envs import SHOP_ENV_ID
 from envkit.policy.scripted import ShopOracleAgent
 from envkit.protocol.tags import SHOP_TAGS
+from envkit.shop.backends import BrowserSettings
 from envkit.shop.browser import BrowserDriver, BrowserFailure, find_chromium
 from envkit.shop.server import ShopServer
 from tests.conftest import require
@@ -48,7 +49,7 @@ def browser_ready():
 
 @pytest.fixture(scope="module")
 def browser_env(browser_ready, small_shop):
-    env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser", screenshot=True, html=True)
+    env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser", browser=BrowserSettings(screenshot=True, html=True))
     yield env
     env.close()
 
@@ -111,7 +112,7 @@ def test_navigation_outside_the_shop_is_refused(browser_ready, small_shop):
 
 
 def test_a_chromium_crash_is_reported_and_reset_recovers(browser_ready, small_shop):
-    env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser", action_timeout=5.0)
+    env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser", browser=BrowserSettings(action_timeout=5.0))
     try:
         env.reset(options={"task_index": 0})
         driver = env.unwrapped.backend.driver
@@ -143,7 +144,7 @@ def test_close_leaves_no_chromium_behind(browser_ready, small_shop):
 
 
 def test_a_slow_action_times_out_into_info(browser_ready, small_shop, monkeypatch):
-    env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser", action_timeout=1.0)
+    env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser", browser=BrowserSettings(action_timeout=1.0))
     try:
         env.reset(options={"task_index": 0})
         search = small_shop.search.search

@@ -126,8 +126,8 @@ class ShopSource:
             if not entry.get("instruction") or not entry.get("instruction_attributes"):
                 continue
             names = sorted(n for n, _ in product.options)
-            values = dict(product.options)
-            for k, combination in enumerate(itertools.product(*(values[n] for n in names))):
+            choices = dict(product.options)
+            for k, combination in enumerate(itertools.product(*(choices[n] for n in names))):
                 goals.append(
                     derive_goal(
                         f"{product.asin}#{k}",
@@ -199,7 +199,7 @@ class _SyntheticGoals(Sequence[Goal]):
     def __len__(self) -> int:
         return len(self.catalog)
 
-    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]  # Sequence's int/slice overloads
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         if not 0 <= index < len(self):
@@ -225,16 +225,16 @@ class _SyntheticGoals(Sequence[Goal]):
         raise SourceError(f"the synthetic catalog has no goal {goal_id!r}")
 
 
-class _Mapped(Sequence):  # type: ignore[type-arg]
+class _Mapped(Sequence):  # type: ignore[type-arg]  # of whatever function returns
     """``function(item)`` for each item of ``items``, computed when read (random access)."""
 
-    def __init__(self, items: Sequence, function: Callable) -> None:  # type: ignore[type-arg]
+    def __init__(self, items: Sequence, function: Callable) -> None:  # type: ignore[type-arg]  # any items, any function
         self._items, self._function = items, function
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]  # Sequence's int/slice overloads
         if isinstance(index, slice):
             return [self._function(item) for item in self._items[index]]
         return self._function(self._items[index])

@@ -155,7 +155,7 @@ class Goal:
                 pairs = tuple((str(k), str(v)) for k, v in options.items())
             else:
                 pairs = tuple(
-                    ("", str(o)) if isinstance(o, str) else (str(o[0]), str(o[1]))  # type: ignore[index]
+                    ("", str(o)) if isinstance(o, str) else (str(o[0]), str(o[1]))  # type: ignore[index]  # a [name, value] pair from JSON
                     for o in options
                 )
             return cls(
