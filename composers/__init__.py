@@ -6,7 +6,7 @@ them into :class:`Task` records; :func:`compose` wraps both and returns a lazy
 :class:`TaskSet` that writes JSONL/Parquet files or a ``datasets.Dataset``.
 """
 
-from composers.compose import STRATEGIES, TaskSet, compose
+from composers.compose import STRATEGY_TABLE, TaskSet, compose
 from composers.records import Objective, RecordError, Task
 from composers.sources.base import SourceError, SourceUnavailable
 from composers.sources.registry import load_source
@@ -14,7 +14,7 @@ from composers.sources.synthetic import SyntheticSource, SyntheticWorld
 from composers.taskfiles import read_tasks, write_tasks
 
 __all__ = [
-    "STRATEGIES",
+    "STRATEGY_TABLE",
     "Objective",
     "RecordError",
     "SourceError",

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, overload
 
 from composers.records import Task
 from composers.sources.base import QASource
 from composers.sources.registry import load_source
+from composers.spec_table import SpecTable
 from composers.strategies.base import CompositionError, Strategy
 from composers.strategies.chained import Chained
 from composers.strategies.mixed import Mixed
@@ -27,9 +29,47 @@ from composers.taskfiles import write_tasks
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["STRATEGIES", "TaskSet", "compose"]
+__all__ = ["STRATEGY_TABLE", "CompositionOptions", "TaskSet", "compose"]
 
-STRATEGIES = ("parallel", "chained", "mixed")
+
+@dataclass(frozen=True, slots=True)
+class CompositionOptions:
+    """What :func:`compose` passes to a strategy besides its sources."""
+
+    n_objectives: int
+    split: str
+    seed: int
+    weights: Sequence[float] | None = None
+    counts: Sequence[int] | None = None
+    shuffle: bool = True
+
+
+def _one_source(strategy: str, sources: Sequence[QASource], options: CompositionOptions) -> QASource:
+    if options.weights is not None or options.counts is not None:
+        raise CompositionError(f"weights and counts are for the 'mixed' strategy, not {strategy!r}")
+    if len(sources) != 1:
+        raise CompositionError(f"strategy {strategy!r} takes one source, got {len(sources)} (use 'mixed')")
+    return sources[0]
+
+
+def _parallel(rest: str, spec: str, sources: Sequence[QASource], options: CompositionOptions) -> Strategy:
+    source = _one_source(spec, sources, options)
+    return Parallel(source, options.n_objectives, options.split, options.seed, options.shuffle)
+
+
+def _chained(rest: str, spec: str, sources: Sequence[QASource], options: CompositionOptions) -> Strategy:
+    return Chained(_one_source(spec, sources, options), options.n_objectives, options.split, options.seed)
+
+
+def _mixed(rest: str, spec: str, sources: Sequence[QASource], options: CompositionOptions) -> Strategy:
+    return Mixed(sources, options.n_objectives, options.split, options.seed, options.weights, options.counts)
+
+
+STRATEGY_TABLE: SpecTable[Strategy] = SpecTable("strategy", CompositionError)
+"""Composition strategies by name; ``STRATEGY_TABLE.register(name, factory)`` adds one."""
+STRATEGY_TABLE.register("parallel", _parallel)
+STRATEGY_TABLE.register("chained", _chained)
+STRATEGY_TABLE.register("mixed", _mixed)
 
 
 class TaskSet(Sequence[Task]):
@@ -114,15 +154,8 @@ def compose(
 
     """
     specs = [source] if isinstance(source, (str, QASource)) else list(source)
+    if strategy not in STRATEGY_TABLE:
+        raise CompositionError(f"unknown strategy {strategy!r} (use {STRATEGY_TABLE.usage()})")
     sources = [load_source(s, split) for s in specs]
-    if strategy == "mixed":
-        return TaskSet(Mixed(sources, n_objectives, split, seed, weights, counts), count)
-    if weights is not None or counts is not None:
-        raise CompositionError(f"weights and counts are for the 'mixed' strategy, not {strategy!r}")
-    if len(sources) != 1:
-        raise CompositionError(f"strategy {strategy!r} takes one source, got {len(sources)} (use 'mixed')")
-    if strategy == "parallel":
-        return TaskSet(Parallel(sources[0], n_objectives, split, seed, shuffle), count)
-    if strategy == "chained":
-        return TaskSet(Chained(sources[0], n_objectives, split, seed), count)
-    raise CompositionError(f"unknown strategy {strategy!r} (use {', '.join(STRATEGIES)})")
+    options = CompositionOptions(n_objectives, split, seed, weights, counts, shuffle)
+    return TaskSet(STRATEGY_TABLE.resolve(strategy, sources, options), count)

@@ -28,8 +28,9 @@ from composers.sources.files import FileSource
 from composers.sources.hub import FLASHRAG_CONFIGS, FLASHRAG_REPO, HubSource
 from composers.sources.shop import ShopSource
 from composers.sources.synthetic import SyntheticSource
+from composers.spec_table import SpecTable
 
-__all__ = ["SourceFactory", "load_source", "register_source", "source_specs"]
+__all__ = ["SOURCES", "SourceFactory", "load_source", "register_source", "source_specs"]
 
 _SYNTHETIC_OPTIONS = {"passages": int, "seed": int, "max_hops": int, "questions": int, "test_fraction": float}
 _SHOP_OPTIONS = {"products": int, "seed": int, "test_fraction": float}
@@ -118,26 +119,25 @@ def _reasoning_gym(rest: str, spec: str, split: str) -> QASource:
 SourceFactory = Callable[[str, str, str], QASource]
 """Builds a source from ``(rest of the spec after the prefix, the whole spec, the split a bare file serves)``."""
 
-_FACTORIES: dict[str, tuple[SourceFactory, str]] = {
-    "synthetic": (_synthetic, "synthetic[:passages=N,seed=S,max_hops=H]"),
-    "flashrag": (_flashrag, "flashrag:CONFIG"),
-    "hf": (_hub, "hf:REPO[:CONFIG]"),
-    "file": (_file, "file:PATH"),
-    "shop": (_shop, "shop[:products=N,seed=S], shop:webshop=DIR"),
-    "reasoning_gym": (_reasoning_gym, "reasoning_gym:NAME[,NAME...][,size=N,seed=S]"),
-}
+SOURCES: SpecTable[QASource] = SpecTable("source", SourceError)
+SOURCES.register("synthetic", _synthetic, "synthetic[:passages=N,seed=S,max_hops=H]")
+SOURCES.register("flashrag", _flashrag, "flashrag:CONFIG")
+SOURCES.register("hf", _hub, "hf:REPO[:CONFIG]")
+SOURCES.register("file", _file, "file:PATH")
+SOURCES.register("shop", _shop, "shop[:products=N,seed=S], shop:webshop=DIR")
+SOURCES.register("reasoning_gym", _reasoning_gym, "reasoning_gym:NAME[,NAME...][,size=N,seed=S]")
 
 
 def register_source(prefix: str, factory: SourceFactory, usage: str) -> None:
     """Make ``PREFIX[:...]`` specs build sources with ``factory``; ``usage`` is its line in help texts."""
     if not prefix.isidentifier():
         raise SourceError(f"a source prefix must be a name, got {prefix!r}")
-    _FACTORIES[prefix] = (factory, usage)
+    SOURCES.register(prefix, factory, usage)
 
 
 def source_specs() -> str:
     """Every spec form the registry knows (for help texts and errors)."""
-    return ", ".join(usage for _, usage in _FACTORIES.values())
+    return SOURCES.usage()
 
 
 def load_source(spec: str | QASource, split: str = "train") -> QASource:
@@ -148,8 +148,4 @@ def load_source(spec: str | QASource, split: str = "train") -> QASource:
     """
     if not isinstance(spec, str):
         return spec
-    prefix, _, rest = spec.partition(":")
-    entry = _FACTORIES.get(prefix)
-    if entry is None:
-        raise SourceError(f"unknown source {spec!r} (use {source_specs()})")
-    return entry[0](rest, spec, split)
+    return SOURCES.resolve(spec, split)

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from composers.compose import STRATEGIES
+from composers.compose import STRATEGY_TABLE
 from composers.compose import compose as compose_tasks
 from composers.sources.registry import source_specs
 from composers.taskfiles import FORMATS, task_format, write_tasks
@@ -22,7 +22,7 @@ def compose(
     source: Annotated[
         list[str], typer.Option("--source", "-s", help=f"QA source, repeat for 'mixed'. Specs: {source_specs()}.")
     ] = ["synthetic"],  # noqa: B006 - typer reads the default
-    strategy: Annotated[str, typer.Option(help=f"Composition strategy: {', '.join(STRATEGIES)}.")] = "parallel",
+    strategy: Annotated[str, typer.Option(help=f"Composition strategy: {STRATEGY_TABLE.usage()}.")] = "parallel",
     n_objectives: Annotated[int, typer.Option("--n-objectives", "-n", min=1, help="Objectives per task (N).")] = 2,
     count: Annotated[int, typer.Option(min=1, help="Number of tasks to write.")] = 1000,
     split: Annotated[str, typer.Option(help="Split to draw questions from: train or test.")] = "train",

@@ -8,6 +8,7 @@ from typing import Any
 import gymnasium as gym
 
 from composers.records import Task
+from composers.sources.shop import ShopSource
 from envkit.kinds.base import ObjectiveKind
 from envkit.protocol.agent import Agent
 from envkit.protocol.tags import SHOP_TAGS, TagSet
@@ -79,7 +80,8 @@ class ShopOracleAgent:
 class ShopKind(ObjectiveKind):
     """``kind="shop"``: the resource is the :class:`~envkit.shop.shop.Shop` the goals' ``source`` names.
 
-    ``shop`` overrides it with a shop object or a spec (``shop:products=1000,seed=0``).
+    ``shop`` overrides it with a :class:`Shop`, a :class:`ShopSource` or a spec
+    (``shop:products=1000,seed=0``).
     """
 
     name = "shop"
@@ -102,7 +104,7 @@ class ShopKind(ObjectiveKind):
 
         if shop is None:
             return shop_of_tasks([self.objectives_of(t) for t in tasks])
-        return open_shop(shop) if isinstance(shop, str) else shop
+        return open_shop(shop) if isinstance(shop, str | ShopSource) else shop
 
     def make_env(self, tasks: Sequence[Task], resource: Any, tags: TagSet, **options: Any) -> gym.Env[str, str]:
         """A :class:`~envkit.envs.shop.WebShopEnv` over ``tasks``."""

@@ -4,12 +4,72 @@ from __future__ import annotations
 
 from typing import Any
 
+from composers.spec_table import SpecTable
 from envkit.policy.base import AgentPolicy, Policy
 from envkit.policy.hf import GenerationSettings
 
-__all__ = ["POLICY_SPECS", "load_policy"]
+__all__ = ["POLICIES", "POLICY_SPECS", "load_policy"]
 
-POLICY_SPECS = "oracle, random, smollm2, tiny, hf:PATH, vllm:PATH or server:URL"
+
+ModelOptions = dict[str, Any]
+
+
+def _oracle(rest: str, spec: str, options: ModelOptions, device: str) -> Policy:
+    from envkit.kinds.oracle import TaskOracle
+
+    return AgentPolicy(TaskOracle)
+
+
+def _random(rest: str, spec: str, options: ModelOptions, device: str) -> Policy:
+    from envkit.policy.scripted import RandomAgent
+
+    return AgentPolicy(lambda: RandomAgent(seed=options["seed"] or 0))
+
+
+def _tiny(rest: str, spec: str, options: ModelOptions, device: str) -> Policy:
+    from envkit.policy.tiny import tiny_policy
+
+    policy: Policy = tiny_policy(device=device, **options)
+    return policy
+
+
+def _hf(rest: str, spec: str, options: ModelOptions, device: str) -> Policy:
+    from envkit.policy.hf import HFPolicy
+
+    if spec.startswith("hf:") and not rest:
+        raise ValueError("hf: needs a model folder or hub id, e.g. hf:Qwen/Qwen2.5-7B-Instruct")
+    try:
+        return HFPolicy.from_pretrained(rest or spec, device=device, **options)
+    except ValueError as error:
+        raise ValueError(f"policy {spec!r}: {error}") from None
+
+
+def _vllm(rest: str, spec: str, options: ModelOptions, device: str) -> Policy:
+    from envkit.policy.vllm import VLLMPolicy
+
+    if not rest:
+        raise ValueError("vllm: needs a model, e.g. vllm:Qwen/Qwen2.5-7B-Instruct")
+    return VLLMPolicy(rest, **options)
+
+
+def _server(rest: str, spec: str, options: ModelOptions, device: str) -> Policy:
+    from envkit.policy.completions import CompletionsServerPolicy
+
+    if not rest:
+        raise ValueError("server: needs a URL, e.g. server:http://127.0.0.1:8000")
+    return CompletionsServerPolicy(rest, **options)
+
+
+POLICIES: SpecTable[Policy] = SpecTable("policy", ValueError)
+"""Policies by spec; ``POLICIES.register(prefix, factory, usage)`` adds one."""
+POLICIES.register("oracle", _oracle)
+POLICIES.register("random", _random)
+POLICIES.register("smollm2", _hf)
+POLICIES.register("tiny", _tiny)
+POLICIES.register("hf", _hf, "hf:PATH")
+POLICIES.register("vllm", _vllm, "vllm:PATH")
+POLICIES.register("server", _server, "server:URL")
+POLICY_SPECS = POLICIES.usage()
 
 
 def load_policy(
@@ -21,7 +81,7 @@ def load_policy(
 ) -> Policy:
     """Build the policy ``spec`` names.
 
-    - ``oracle``: the scripted oracle each task needs (questions, purchases or both);
+    - ``oracle``: the scripted oracle each task needs (any objective kinds);
     - ``random``: random valid and malformed QA turns (a robustness probe);
     - ``smollm2``: SmolLM2-135M-Instruct, a real pretrained model that installs offline
       (:mod:`envkit.policy.models`; extra ``smollm2``);
@@ -31,32 +91,5 @@ def load_policy(
     - ``server:URL``: a model behind an OpenAI-compatible completions server, e.g.
       ``vllm serve`` (its tokenizer is loaded from the model id the server reports).
     """
-    from envkit.kinds.oracle import TaskOracle
-    from envkit.policy.scripted import RandomAgent
-
-    model_options: dict[str, Any] = {"generation": generation, "max_context_tokens": max_context_tokens, "seed": seed}
-    if spec == "oracle":
-        return AgentPolicy(TaskOracle)
-    if spec == "random":
-        return AgentPolicy(lambda: RandomAgent(seed=seed or 0))
-    if spec == "tiny":
-        from envkit.policy.tiny import tiny_policy
-
-        return tiny_policy(device=device, **model_options)
-    kind, _, path = spec.partition(":")
-    if spec == "smollm2" or (kind == "hf" and path):
-        from envkit.policy.hf import HFPolicy
-
-        try:
-            return HFPolicy.from_pretrained(path or spec, device=device, **model_options)
-        except ValueError as error:
-            raise ValueError(f"policy {spec!r}: {error}") from None
-    if kind == "vllm" and path:
-        from envkit.policy.vllm import VLLMPolicy
-
-        return VLLMPolicy(path, **model_options)
-    if kind == "server" and path:
-        from envkit.policy.completions import CompletionsServerPolicy
-
-        return CompletionsServerPolicy(path, **model_options)
-    raise ValueError(f"unknown policy {spec!r} (use {POLICY_SPECS})")
+    options: ModelOptions = {"generation": generation, "max_context_tokens": max_context_tokens, "seed": seed}
+    return POLICIES.resolve(spec, options, device)

@@ -16,11 +16,14 @@ time, so rollout and training see identical contexts.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from composers.spec_table import SpecTable
+
 __all__ = [
+    "CONTEXT_BUILDERS",
     "Consolidated",
     "ContextBuilder",
     "Full",
@@ -119,18 +122,31 @@ def render_messages(messages: Sequence[Message]) -> str:
     return "\n\n".join(m["content"] for m in messages)
 
 
-_WINDOW = re.compile(r"window\((\d+)\)\Z|window[:=](\d+)\Z")
+def _no_option(builder: type[Consolidated] | type[Full]) -> Callable[[str, str], ContextBuilder]:
+    def build(rest: str, spec: str) -> ContextBuilder:
+        if rest:
+            raise ValueError(f"context builder {spec!r} takes no option")
+        return builder()
+
+    return build
+
+
+def _window(rest: str, spec: str) -> ContextBuilder:
+    match = re.fullmatch(r"(\d+)\)", rest)
+    if match is None:
+        raise ValueError(f"bad context builder {spec!r}: use window(K) with K a positive integer")
+    return Window(int(match.group(1)))
+
+
+CONTEXT_BUILDERS: SpecTable[ContextBuilder] = SpecTable("context builder", ValueError, separator="(")
+"""Context builders by spec; ``CONTEXT_BUILDERS.register(name, factory, usage)`` adds one."""
+CONTEXT_BUILDERS.register("consolidated", _no_option(Consolidated), "'consolidated'")
+CONTEXT_BUILDERS.register("full", _no_option(Full), "'full'")
+CONTEXT_BUILDERS.register("window", _window, "'window(K)'")
 
 
 def make_context_builder(spec: str | ContextBuilder) -> ContextBuilder:
-    """Build a builder from ``"consolidated"``, ``"full"`` or ``"window(k)"``."""
+    """Build a builder from ``"consolidated"``, ``"full"`` or ``"window(k)"`` (``window:k`` too)."""
     if isinstance(spec, ContextBuilder):
         return spec
-    if spec == "consolidated":
-        return Consolidated()
-    if spec == "full":
-        return Full()
-    match = _WINDOW.match(spec)
-    if match:
-        return Window(int(match.group(1) or match.group(2)))
-    raise ValueError(f"unknown context builder {spec!r}: use 'consolidated', 'full' or 'window(K)'")
+    return CONTEXT_BUILDERS.resolve(re.sub(r"\Awindow[:=](\d+)\Z", r"window(\1)", spec))

@@ -8,13 +8,13 @@ when used.
 from envkit.retrieval.base import BaseRetriever, Passage, Retriever, RetrieverError, format_passages
 from envkit.retrieval.bm25 import BM25Retriever
 from envkit.retrieval.corpus import Corpus
-from envkit.retrieval.factory import RETRIEVER_SPECS, make_retriever, open_retriever
+from envkit.retrieval.factory import RETRIEVERS, make_retriever, open_retriever, retriever_specs
 from envkit.retrieval.hybrid import HybridRetriever, reciprocal_rank_fusion
 from envkit.retrieval.remote import RemoteRetriever
 from envkit.retrieval.store import build_index, load_index
 
 __all__ = [
-    "RETRIEVER_SPECS",
+    "RETRIEVERS",
     "BM25Retriever",
     "BaseRetriever",
     "Corpus",
@@ -29,4 +29,5 @@ __all__ = [
     "make_retriever",
     "open_retriever",
     "reciprocal_rank_fusion",
+    "retriever_specs",
 ]

@@ -19,14 +19,26 @@ from functools import lru_cache
 from pathlib import Path
 
 from composers.sources.synthetic import SyntheticWorld
+from composers.spec_table import SpecTable
 from envkit.retrieval.base import Retriever, RetrieverError
 from envkit.retrieval.bm25 import BACKENDS, BM25Retriever
 from envkit.retrieval.corpus import Corpus
 
-__all__ = ["RETRIEVER_SPECS", "make_retriever", "needs_documents", "open_retriever", "synthetic_retriever"]
+__all__ = [
+    "RETRIEVERS",
+    "make_retriever",
+    "needs_documents",
+    "open_retriever",
+    "retriever_specs",
+    "synthetic_retriever",
+]
 
-RETRIEVER_SPECS = "bm25, bm25:rank_bm25, lucene, dense, dense:hnsw, dense:ivf, hybrid, index:PATH, http://HOST:PORT"
-_DENSE_KINDS = {"dense": "flat", "dense:flat": "flat", "dense:hnsw": "hnsw", "dense:ivf": "ivf"}
+_DENSE_KINDS = ("flat", "hnsw", "ivf")
+
+
+def retriever_specs() -> str:
+    """Every retriever spec form, for help texts and errors."""
+    return f"{RETRIEVERS.usage()}, index:PATH, http://HOST:PORT"
 
 
 def needs_documents(spec: str) -> bool:
@@ -44,32 +56,48 @@ def open_retriever(spec: str) -> Retriever:
         from envkit.retrieval.remote import RemoteRetriever
 
         return RemoteRetriever(spec)
-    raise RetrieverError(f"{spec!r} needs a corpus to index (use {RETRIEVER_SPECS})")
+    raise RetrieverError(f"{spec!r} needs a corpus to index (use {retriever_specs()})")
 
 
-def _from_corpus(spec: str, corpus: Corpus) -> Retriever:
-    kind, _, option = spec.partition(":")
-    if kind == "bm25":
-        backend = option or "bm25s"
-        if backend not in BACKENDS:
-            raise RetrieverError(f"unknown BM25 backend {backend!r} (use {' or '.join(BACKENDS)})")
-        return BM25Retriever(corpus, backend=backend)
-    if spec == "lucene":
-        from envkit.retrieval.lucene import LuceneRetriever, build_lucene_index
+def _bm25(option: str, spec: str, corpus: Corpus) -> Retriever:
+    backend = option or "bm25s"
+    if backend not in BACKENDS:
+        raise RetrieverError(f"unknown BM25 backend {backend!r} (use {' or '.join(BACKENDS)})")
+    return BM25Retriever(corpus, backend=backend)
 
-        folder = Path(tempfile.mkdtemp(prefix="envkit-lucene-"))
-        retriever = LuceneRetriever(build_lucene_index(corpus, folder / "index"))
-        weakref.finalize(retriever, shutil.rmtree, folder, True)  # the index lives as long as its retriever
-        return retriever
-    if spec in _DENSE_KINDS:
-        from envkit.retrieval.dense import DenseRetriever, SentenceEncoder
 
-        return DenseRetriever.build(corpus, SentenceEncoder(), _DENSE_KINDS[spec])
-    if spec == "hybrid":
-        from envkit.retrieval.hybrid import HybridRetriever
+def _lucene(option: str, spec: str, corpus: Corpus) -> Retriever:
+    from envkit.retrieval.lucene import LuceneRetriever, build_lucene_index
 
-        return HybridRetriever([_from_corpus("bm25", corpus), _from_corpus("dense", corpus)])
-    raise RetrieverError(f"unknown retriever {spec!r} (use {RETRIEVER_SPECS})")
+    if option:
+        raise RetrieverError(f"lucene takes no option, got {spec!r}")
+    folder = Path(tempfile.mkdtemp(prefix="envkit-lucene-"))
+    retriever = LuceneRetriever(build_lucene_index(corpus, folder / "index"))
+    weakref.finalize(retriever, shutil.rmtree, folder, True)  # the index lives as long as its retriever
+    return retriever
+
+
+def _dense(option: str, spec: str, corpus: Corpus) -> Retriever:
+    from envkit.retrieval.dense import DenseRetriever, SentenceEncoder
+
+    kind = option or "flat"
+    if kind not in _DENSE_KINDS:
+        raise RetrieverError(f"unknown dense index kind {kind!r} (use {', '.join(_DENSE_KINDS)})")
+    return DenseRetriever.build(corpus, SentenceEncoder(), kind)
+
+
+def _hybrid(option: str, spec: str, corpus: Corpus) -> Retriever:
+    from envkit.retrieval.hybrid import HybridRetriever
+
+    return HybridRetriever([RETRIEVERS.resolve("bm25", corpus), RETRIEVERS.resolve("dense", corpus)])
+
+
+RETRIEVERS: SpecTable[Retriever] = SpecTable("retriever", RetrieverError)
+"""Retriever specs that index a corpus they are given; ``RETRIEVERS.register`` adds one."""
+RETRIEVERS.register("bm25", _bm25, "bm25, bm25:rank_bm25")
+RETRIEVERS.register("lucene", _lucene, "lucene")
+RETRIEVERS.register("dense", _dense, "dense, dense:hnsw, dense:ivf")
+RETRIEVERS.register("hybrid", _hybrid, "hybrid")
 
 
 @lru_cache(maxsize=8)
@@ -83,9 +111,9 @@ def make_retriever(spec: str, documents: Iterable[tuple[str, str, str]] | str | 
     """A retriever of kind ``spec``; corpus specs index ``documents`` (tuples or a corpus file)."""
     if not needs_documents(spec):
         return open_retriever(spec)
-    if spec.partition(":")[0] not in ("bm25", "lucene", "dense", "hybrid"):
-        raise RetrieverError(f"unknown retriever {spec!r} (use {RETRIEVER_SPECS})")
+    if spec.partition(":")[0] not in RETRIEVERS:  # before reading a corpus for nothing
+        raise RetrieverError(f"unknown retriever {spec!r} (use {retriever_specs()})")
     if documents is None:
         raise RetrieverError(f"retriever {spec!r} needs a corpus to index")
     corpus = Corpus.from_jsonl(documents) if isinstance(documents, (str, Path)) else Corpus.from_documents(documents)
-    return _from_corpus(spec, corpus)
+    return RETRIEVERS.resolve(spec, corpus)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,19 @@ from composers.atomic import atomic_folder
 from envkit.retrieval.base import Retriever, RetrieverError
 from envkit.retrieval.corpus import Corpus
 
-__all__ = ["INDEX_BACKENDS", "MANIFEST", "build_index", "load_index"]
+__all__ = [
+    "INDEX_BACKENDS",
+    "MANIFEST",
+    "BuildOptions",
+    "IndexBackend",
+    "build_index",
+    "load_index",
+    "register_index_backend",
+]
 
 MANIFEST = "envkit-index.json"
 FORMAT = "envkit.index/1"
 CORPUS_FILE = "corpus.parquet"
-INDEX_BACKENDS = ("bm25", "lucene", "dense")
 
 
 def _save_corpus(corpus: Corpus, folder: Path) -> None:
@@ -41,6 +49,93 @@ def _load_corpus(folder: Path) -> Corpus:
     return Corpus(table.column("id").to_pylist(), table.column("title").to_pylist(), table.column("text").to_pylist())
 
 
+@dataclass(frozen=True, slots=True)
+class BuildOptions:
+    """What a back-end may be asked at build time (each back-end reads what it needs)."""
+
+    dense_model: str | None = None
+    dense_kind: str = "flat"
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    threads: int = 2
+    progress: Callable[[int], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexBackend:
+    """How one back-end writes an index folder and opens it again.
+
+    ``build(corpus, folder, options)`` writes the back-end's files and returns the
+    parameters to record in the manifest; ``load(folder, params, jit)`` opens them.
+    ``stores_text``: the back-end keeps the passages itself (else ``corpus.parquet`` does).
+    """
+
+    build: Callable[[Corpus, Path, BuildOptions], dict[str, Any]]
+    load: Callable[[Path, dict[str, Any], bool], Retriever]
+    stores_text: bool = False
+
+
+def _build_bm25(corpus: Corpus, folder: Path, options: BuildOptions) -> dict[str, Any]:
+    from envkit.retrieval.bm25 import BM25Retriever
+
+    retriever = BM25Retriever(corpus)
+    retriever.save(folder)
+    return dict(retriever.params)
+
+
+def _load_bm25(folder: Path, params: dict[str, Any], jit: bool) -> Retriever:
+    from envkit.retrieval.bm25 import BM25Retriever
+
+    return BM25Retriever.load(folder, _load_corpus(folder), params, jit=jit)
+
+
+def _build_lucene(corpus: Corpus, folder: Path, options: BuildOptions) -> dict[str, Any]:
+    from envkit.retrieval.lucene import build_lucene_index
+
+    build_lucene_index(corpus, folder / "lucene", threads=options.threads)
+    return {}
+
+
+def _load_lucene(folder: Path, params: dict[str, Any], jit: bool) -> Retriever:
+    from envkit.retrieval.lucene import LuceneRetriever
+
+    return LuceneRetriever(folder / "lucene")
+
+
+def _build_dense(corpus: Corpus, folder: Path, options: BuildOptions) -> dict[str, Any]:
+    from envkit.retrieval.dense import DenseRetriever, SentenceEncoder
+
+    encoder = SentenceEncoder(options.dense_model, options.query_prefix, options.passage_prefix)
+    DenseRetriever.build(corpus, encoder, options.dense_kind, progress=options.progress).save(folder)
+    return {
+        "model": encoder.model_name if options.dense_model else None,
+        "kind": options.dense_kind,
+        "query_prefix": options.query_prefix,
+        "passage_prefix": options.passage_prefix,
+        "dimension": encoder.dimension,
+    }
+
+
+def _load_dense(folder: Path, params: dict[str, Any], jit: bool) -> Retriever:
+    from envkit.retrieval.dense import DenseRetriever, SentenceEncoder
+
+    encoder = SentenceEncoder(params.get("model"), params.get("query_prefix", ""), params.get("passage_prefix", ""))
+    return DenseRetriever.load(folder, _load_corpus(folder), encoder)
+
+
+INDEX_BACKENDS: dict[str, IndexBackend] = {
+    "bm25": IndexBackend(_build_bm25, _load_bm25),
+    "lucene": IndexBackend(_build_lucene, _load_lucene, stores_text=True),
+    "dense": IndexBackend(_build_dense, _load_dense),
+}
+"""The index back-ends by name; :func:`register_index_backend` adds one."""
+
+
+def register_index_backend(name: str, backend: IndexBackend) -> None:
+    """Make ``envkit index build --backend NAME`` and :func:`load_index` know another back-end."""
+    INDEX_BACKENDS[name] = backend
+
+
 def build_index(
     backend: str,
     corpus: Corpus,
@@ -54,36 +149,16 @@ def build_index(
     progress: Callable[[int], None] | None = None,
 ) -> Path:
     """Build a ``backend`` index of ``corpus`` into the new folder ``folder``."""
-    if backend not in INDEX_BACKENDS:
+    row = INDEX_BACKENDS.get(backend)
+    if row is None:
         raise RetrieverError(f"unknown index back-end {backend!r} (use {', '.join(INDEX_BACKENDS)})")
     folder = Path(folder)
     if folder.exists():
         raise RetrieverError(f"{folder} already exists: refusing to overwrite an index")
-    params: dict[str, Any] = {}
+    options = BuildOptions(dense_model, dense_kind, query_prefix, passage_prefix, threads, progress)
     with atomic_folder(folder) as staging:
-        if backend == "bm25":
-            from envkit.retrieval.bm25 import BM25Retriever
-
-            retriever = BM25Retriever(corpus)
-            retriever.save(staging)
-            params = retriever.params
-        elif backend == "lucene":
-            from envkit.retrieval.lucene import build_lucene_index
-
-            build_lucene_index(corpus, staging / "lucene", threads=threads)
-        else:
-            from envkit.retrieval.dense import DenseRetriever, SentenceEncoder
-
-            encoder = SentenceEncoder(dense_model, query_prefix, passage_prefix)
-            DenseRetriever.build(corpus, encoder, dense_kind, progress=progress).save(staging)
-            params = {
-                "model": encoder.model_name if dense_model else None,
-                "kind": dense_kind,
-                "query_prefix": query_prefix,
-                "passage_prefix": passage_prefix,
-                "dimension": encoder.dimension,
-            }
-        if backend != "lucene":  # Lucene stores the raw passages itself
+        params = row.build(corpus, staging, options)
+        if not row.stores_text:
             _save_corpus(corpus, staging)
         manifest = {"format": FORMAT, "backend": backend, "passages": len(corpus), "params": params}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
@@ -103,17 +178,7 @@ def load_index(folder: str | Path, jit: bool = False) -> Retriever:
     if manifest.get("format") != FORMAT:
         raise RetrieverError(f"{manifest_path}: unsupported index format {manifest.get('format')!r}")
     backend, params = manifest.get("backend"), manifest.get("params") or {}
-    if backend == "bm25":
-        from envkit.retrieval.bm25 import BM25Retriever
-
-        return BM25Retriever.load(folder, _load_corpus(folder), params, jit=jit)
-    if backend == "lucene":
-        from envkit.retrieval.lucene import LuceneRetriever
-
-        return LuceneRetriever(folder / "lucene")
-    if backend == "dense":
-        from envkit.retrieval.dense import DenseRetriever, SentenceEncoder
-
-        encoder = SentenceEncoder(params.get("model"), params.get("query_prefix", ""), params.get("passage_prefix", ""))
-        return DenseRetriever.load(folder, _load_corpus(folder), encoder)
-    raise RetrieverError(f"{manifest_path}: unknown back-end {backend!r}")
+    row = INDEX_BACKENDS.get(str(backend))
+    if row is None:
+        raise RetrieverError(f"{manifest_path}: unknown back-end {backend!r}")
+    return row.load(folder, params, jit)

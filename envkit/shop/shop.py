@@ -48,10 +48,9 @@ class Shop:
 
 def _cache_key(source: ShopSource, retriever: str) -> str:
     parts = [_CACHE_VERSION, source.name, retriever]
-    if source.name.startswith("shop:webshop="):  # files can change under the same name
-        for path in sorted(Path(source.name.partition("=")[2]).glob("items_*.json")):
-            stat = path.stat()
-            parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    for path in source.files:  # files can change under the same name
+        stat = path.stat()
+        parts.append(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
 
 
@@ -79,6 +78,10 @@ def _open(spec: str, retriever: str, cache: str) -> Shop:
     source = load_source(spec)
     if not isinstance(source, ShopSource):
         raise ValueError(f"{spec!r} is not a shop source (use shop[:products=N,seed=S] or shop:webshop=DIR)")
+    return _open_source(source, retriever, cache)
+
+
+def _open_source(source: ShopSource, retriever: str, cache: str) -> Shop:
     folder = Path(cache) / _cache_key(source, retriever)
     if not (folder / "catalog.sqlite").is_file():
         try:
@@ -98,7 +101,7 @@ def _open(spec: str, retriever: str, cache: str) -> Shop:
 def open_shop(
     spec: str | ShopSource = DEFAULT_SHOP, retriever: str = "bm25", cache_dir: str | Path | None = None
 ) -> Shop:
-    """The shop of a source spec (cached per process and on disk)."""
+    """The shop of a source spec (cached per process and on disk), or of the :class:`ShopSource` given (as it is)."""
     if isinstance(spec, ShopSource):
-        spec = spec.name
+        return _open_source(spec, retriever, str(cache_dir or cache_root()))
     return _open(spec, retriever, str(cache_dir or cache_root()))

@@ -186,7 +186,7 @@ def test_saved_tiny_model_loads_and_generates_the_same(tiny, tmp_path):
 
 @pytest.mark.parametrize(
     ("spec", "fragment"),
-    [("gpt5", "unknown policy"), ("hf:", "unknown policy"), ("hf:/no/such/folder", "cannot load the model")],
+    [("gpt5", "unknown policy"), ("hf:", "hf: needs a model folder"), ("hf:/no/such/folder", "cannot load the model")],
 )
 def test_bad_policy_specs_are_one_line_errors(spec, fragment):
     from envkit.policy.specs import load_policy

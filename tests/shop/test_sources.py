@@ -85,3 +85,27 @@ def test_mixed_counts_compose_questions_and_purchases():
         compose(["synthetic:passages=2000,seed=3", "shop:products=300,seed=1"], "mixed", 3, 5, counts=(1, 1))
     with pytest.raises(CompositionError, match="not both"):
         compose(["synthetic", "shop:products=300,seed=1"], "mixed", 2, 5, weights=(1, 1), counts=(1, 1))
+
+
+def test_a_shop_source_object_is_used_as_given(webshop_folder, tmp_path):
+    import gymnasium as gym
+
+    from composers import compose
+    from composers.sources.shop import ShopSource
+    from envkit.envs import TASK_FILE_ENV_ID
+    from envkit.kinds.shop import ShopOracleAgent
+    from envkit.rollout.episode import run_episode
+    from envkit.shop.shop import open_shop
+
+    files = sorted(webshop_folder.glob("items_*.json"))
+    products = next(f for f in files if f.name.startswith("items_shuffle"))
+    attributes = next(f for f in files if f.name.startswith("items_ins_v2"))
+    source = ShopSource.webshop(products, attributes)  # named after a file, not a resolvable spec
+    shop = open_shop(source, cache_dir=tmp_path)
+    assert shop.source is source and len(shop.catalog) == 3
+    tasks = compose(source, "parallel", 1, 2, split="train")
+    path = tmp_path / "goals.jsonl"
+    tasks.write(path)
+    env = gym.make(TASK_FILE_ENV_ID, task_file=path, shop=source)
+    rewards = [run_episode(env, ShopOracleAgent(shop), task_index=i).reward for i in range(2)]
+    assert rewards == [1.0, 1.0], rewards

@@ -68,6 +68,7 @@ class ShopSource:
     def __init__(self, name: str, products: Sequence[Product] | SyntheticCatalog, goals: Sequence[Goal],
                  splits: dict[str, range]) -> None:  # fmt: skip
         self.name, self._products, self._goals, self._splits = name, products, goals, splits
+        self.files: tuple[Path, ...] = ()  # the files it was read from (a cache of it must change with them)
         self._by_id: dict[str, int] | None = None
         self._objectives: dict[str, Sequence[Objective]] = {}
 
@@ -143,7 +144,10 @@ class ShopSource:
         test = max(1, round(500 * n / _WEBSHOP_HUMAN_GOALS)) if n >= 3 else 0
         dev = test + (max(1, round(1000 * n / _WEBSHOP_HUMAN_GOALS)) if n >= 3 else 0)
         splits = {"test": range(0, test), "dev": range(test, dev), "train": range(dev, n)}
-        return cls(name or f"shop:webshop={products_file}", products, goals, splits)
+        source = cls(name or f"shop:webshop={products_file}", products, goals, splits)
+        given = (products_file, attributes_file, human_goals_file)
+        source.files = tuple(Path(f) for f in given if f is not None)
+        return source
 
     # -- catalog -------------------------------------------------------------------------
 
