@@ -4,8 +4,8 @@ Tasks come either from a composer (``source`` + ``strategy`` + ``n_objectives``)
 from a composed task file (``task_file``). The retriever is a
 :class:`~envkit.retrieval.base.Retriever` object or a spec (``"bm25"``) over a corpus:
 ``corpus`` (a JSONL path) when given, else the passages the sources ship (the
-synthetic world, HotpotQA contexts). For a task file of synthetic tasks the world is
-rebuilt from the objective ids, so no corpus needs to be named.
+synthetic world, HotpotQA contexts). For a task file the corpus is the one its objectives
+name as their ``source`` (the synthetic world, a local file), so no corpus needs to be named.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any
 import gymnasium as gym
 
 from composers.records import Task
-from composers.sources.base import CorpusSource, QASource
+from composers.sources.base import CorpusSource, QASource, SourceError
+from composers.sources.registry import load_source
 from composers.sources.synthetic import SyntheticSource
 from composers.sources.synthetic.questions import parse_world_key
 from envkit.retrieval.base import Retriever, RetrieverError
@@ -47,15 +48,38 @@ def retriever_for_sources(spec: str, sources: Sequence[QASource], corpus: str | 
         raise RetrieverError(f"source(s) {names} ship no passages: pass corpus=PATH (a JSONL corpus)") from None
 
 
+_LOCAL_SOURCES = ("synthetic:", "file:")  # specs a task file can name that resolve without a network
+
+
+def _named_corpora(tasks: Sequence[Task]) -> list[CorpusSource] | None:
+    """The corpora the objectives' ``source`` specs name, when every one resolves locally to a corpus."""
+    names = {o.source for t in tasks for o in t.objectives}
+    if not names or not all(name.startswith(_LOCAL_SOURCES) for name in names):
+        return None
+    try:
+        sources = [load_source(name) for name in sorted(names)]
+    except SourceError:
+        return None
+    corpora = [s for s in sources if isinstance(s, CorpusSource)]
+    return corpora if len(corpora) == len(sources) else None
+
+
 def retriever_for_tasks(spec: str, tasks: Sequence[Task], corpus: str | Path | None) -> Retriever:
-    """A ``spec`` retriever over ``corpus``, else over the synthetic world the tasks' questions come from."""
+    """A ``spec`` retriever over ``corpus``, else over the corpus the tasks' objectives name as their ``source``.
+
+    Task files written before objectives named their world as a spec (``source:
+    "synthetic"``) are resolved from the world key in their objective ids.
+    """
     if corpus is not None:
         return make_retriever(spec, corpus)
+    corpora = _named_corpora(tasks)
+    if corpora is not None:
+        return retriever_for_sources(spec, corpora, None)
     worlds = {parse_world_key(o.id) for t in tasks for o in t.objectives}
     if len(worlds) == 1 and None not in worlds:
         seed, passages, test_fraction = worlds.pop() or (0, 0, 0.0)  # not None: checked above
         return synthetic_retriever(passages, seed, test_fraction, spec)
-    raise RetrieverError("the task file is not from one synthetic world: pass corpus=PATH (a JSONL corpus)")
+    raise RetrieverError("the tasks' sources ship no corpus envkit can open here: pass corpus=PATH (a JSONL corpus)")
 
 
 def make_qa_env(

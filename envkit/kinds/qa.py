@@ -73,7 +73,8 @@ class QAKind(ObjectiveKind):
     ``retriever`` is a :class:`~envkit.retrieval.base.Retriever`, an index folder or a
     server (used as it is), or a back-end spec that indexes ``corpus`` (a JSONL path)
     or, without one, the passages the composing ``sources`` ship (the synthetic world,
-    HotpotQA contexts), or the synthetic world the questions' ids name.
+    HotpotQA contexts), or the corpus the questions' own ``source`` specs name (a task
+    file of synthetic questions names its world: ``synthetic:passages=10000,seed=0``).
     """
 
     name = "qa"

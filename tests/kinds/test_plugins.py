@@ -149,3 +149,23 @@ def test_one_loop_scores_a_shop_episode_the_same_way_everywhere(tmp_path, monkey
         batched = r.run(3)
     assert [t.success for t in one_by_one] == [t.success for t in batched] == [True, True, True]
     assert [t.reward for t in one_by_one] == [t.reward for t in batched]
+
+
+def test_task_records_name_the_corpus_they_are_answered_from(tmp_path):
+    import json
+
+    tasks = compose("synthetic:passages=600,seed=5", "chained", 3, 4, split="test")
+    assert {o.source for t in tasks for o in t.objectives} == {"synthetic:passages=600,seed=5"}
+    path = tmp_path / "tasks.jsonl"
+    tasks.write(path)
+    env = gym.make(TASK_FILE_ENV_ID, task_file=path)  # the corpus comes from the records alone
+    assert all(run_episode(env, TaskOracle(), task_index=i).success for i in range(4))
+    # a file written before records named their world (source "synthetic") still replays from its ids
+    legacy = tmp_path / "legacy.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for record in lines:
+        for objective in record["objectives"]:
+            objective["source"] = "synthetic"
+    legacy.write_text("".join(json.dumps(record) + "\n" for record in lines))
+    env = gym.make(TASK_FILE_ENV_ID, task_file=legacy)
+    assert all(run_episode(env, TaskOracle(), task_index=i).success for i in range(4))

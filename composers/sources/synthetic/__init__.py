@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 
 from composers.records import Objective
 from composers.sources.base import Document, SourceError
-from composers.sources.synthetic.questions import SOURCE_NAME, sample_chain, sample_question
+from composers.sources.synthetic.questions import sample_chain, sample_question, world_spec
 from composers.sources.synthetic.world import SPLITS, SyntheticWorld
 
 __all__ = ["SyntheticSource", "SyntheticWorld"]
@@ -25,8 +25,6 @@ class SyntheticSource:
 
     """
 
-    name = SOURCE_NAME
-
     def __init__(
         self,
         passages: int = 10_000,
@@ -44,6 +42,8 @@ class SyntheticSource:
         if questions is not None and questions < 1:
             raise SourceError(f"questions must be positive, got {questions}")
         self.max_hops, self._bank_size = max_hops, questions
+        extra = (f",max_hops={max_hops}" if max_hops != 3 else "") + (f",questions={questions}" if questions else "")
+        self.name = world_spec(self.world) + extra  # a spec that builds this source again
         self._banks: dict[str, list[Objective]] = {}
 
     def _check_split(self, split: str) -> None:

@@ -14,12 +14,13 @@ Two generators, both pure functions of ``(world, split, key)``:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from composers.records import Objective
 from composers.sources.synthetic.names import hash_key
 from composers.sources.synthetic.world import RELATIONS, SPLITS, TYPES, Relation, SyntheticWorld
 
-__all__ = ["SOURCE_NAME", "parse_world_key", "sample_chain", "sample_question", "world_key"]
+__all__ = ["SOURCE_NAME", "parse_world_key", "sample_chain", "sample_question", "world_key", "world_spec"]
 
 SOURCE_NAME = "synthetic"
 _WORLD_KEY = re.compile(r"syn(-?\d+)-(\d+)-t([0-9.eE-]+):")
@@ -40,6 +41,18 @@ def _random_entity(world: SyntheticWorld, split: str, h: int) -> int:
 
 def _prefix(world: SyntheticWorld) -> str:
     return world_key(world)
+
+
+def world_spec(world: SyntheticWorld) -> str:
+    """The source spec that rebuilds ``world`` (and its corpus): what its objectives name as their ``source``."""
+    return _spec(world.passages, world.seed, world.test_fraction)
+
+
+@lru_cache(maxsize=64)
+def _spec(passages: int, seed: int, test_fraction: float) -> str:
+    """One string object per world, shared by its objectives (a question bank holds 50k of them)."""
+    spec = f"{SOURCE_NAME}:passages={passages},seed={seed}"
+    return spec if test_fraction == 0.1 else f"{spec},test_fraction={test_fraction:g}"
 
 
 def world_key(world: SyntheticWorld) -> str:
@@ -88,7 +101,7 @@ def sample_question(world: SyntheticWorld, split: str, key: int, max_hops: int =
         id=f"{_prefix(world)}:{path_entities[0]}:{signature}",
         question=final.question.format(s=subject),
         golden_answers=(world.value(entity, final),),
-        source=SOURCE_NAME,
+        source=world_spec(world),
         supporting_ids=tuple(str(e) for e in path_entities),
         queries=tuple(world.name(e) for e in path_entities),
     )
@@ -137,7 +150,7 @@ def sample_chain(world: SyntheticWorld, split: str, n: int, key: int) -> tuple[O
                 id=f"{prefix}:{entity}:{relation.name}",
                 question=relation.question.format(s=subject),
                 golden_answers=(world.value(entity, relation) if target is None else world.name(target),),
-                source=SOURCE_NAME,
+                source=world_spec(world),
                 supporting_ids=(str(entity),),
                 queries=(world.name(entity),),
                 depends_on=depends_on,
