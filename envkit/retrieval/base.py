@@ -31,8 +31,8 @@ class Passage:
 
     @property
     def contents(self) -> str:
-        r"""Search-R1's ``contents`` field: ``"Title"\\ntext``."""
-        return f'"{self.title}"\n{self.text}'
+        r"""Search-R1's ``contents``: the title line, a newline, the text (what the corpus held)."""
+        return f"{self.title}\n{self.text}" if self.text else self.title
 
 
 class BaseRetriever:
@@ -82,7 +82,12 @@ class Retriever(Protocol):
 
 
 def format_passages(passages: Sequence[Passage]) -> str:
-    """``Doc 1(Title: ...) text`` lines, as MEM1 and Search-R1 render search results."""
+    """Search results exactly as Search-R1's and MEM1's ``_passages2string`` render them.
+
+    ``Doc {i}(Title: {title line}) {text}`` and a newline per passage, the title line as
+    the corpus wrote it (quoted in wiki-18). No passage at all is ``No results.`` (where
+    the original renders an empty string) so that an agent is told so.
+    """
     if not passages:
         return "No results."
-    return "\n".join(f"Doc {i}(Title: {p.title}) {p.text}" for i, p in enumerate(passages, start=1))
+    return "".join(f"Doc {i}(Title: {p.title}) {p.text}\n" for i, p in enumerate(passages, start=1))

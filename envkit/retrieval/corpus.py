@@ -20,11 +20,13 @@ __all__ = ["Corpus", "split_contents"]
 
 
 def split_contents(contents: str) -> tuple[str, str]:
-    r"""Split Search-R1's ``"Title"\\ntext`` into ``(title, text)``."""
-    head, sep, text = contents.partition("\n")
-    if not sep:
-        return "", contents
-    return head.strip().strip('"'), text
+    r"""Split Search-R1's ``contents`` into ``(title, text)`` as Search-R1 does: the first line, as it is, and the rest.
+
+    wiki-18 writes the title line quoted (``"Paris"``); other corpora do not. The line is
+    kept exactly, so the passage renders, and goes back over the wire, as it came.
+    """
+    head, _, text = contents.partition("\n")
+    return head, text
 
 
 @dataclass(slots=True)

@@ -49,7 +49,7 @@ def build_lucene_index(
     count, batch = 0, []
     try:
         for doc_id, title, text in rows:
-            batch.append(json.dumps({"id": doc_id, "contents": f'"{title}"\n{text}'}))
+            batch.append(json.dumps({"id": doc_id, "contents": f"{title}\n{text}"}))
             if len(batch) == _BATCH:
                 indexer.add_batch_raw(batch)
                 count, batch = count + len(batch), []

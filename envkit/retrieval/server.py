@@ -19,21 +19,37 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ValidationError
 
 from envkit.retrieval.base import Retriever
 from envkit.retrieval.batching import QueryBatcher
 
-__all__ = ["ServerLimits", "create_app", "serve"]
+__all__ = ["RetrieveRequest", "ServerLimits", "create_app", "serve"]
 
 
 @dataclass(frozen=True, slots=True)
 class ServerLimits:
-    """Bounds on what one request may ask for."""
+    """Bounds on what one request may ask for, and the ``topk`` of a request that names none."""
 
     max_queries: int = 512
     max_topk: int = 100
     max_query_chars: int = 2048
     max_body_bytes: int = 4 * 1024 * 1024
+    default_topk: int = 3
+
+
+class RetrieveRequest(BaseModel):
+    """The body of ``POST /retrieve``, read exactly as Search-R1's server reads it.
+
+    Its pydantic model takes ``queries`` (a list of strings, possibly empty: MEM1's and
+    Search-R1's rollouts call every turn, with ``[]`` when no row searched), ``topk``
+    (an integer, a numeric string such as ``"3"``, or ``null``/``0`` for the server's
+    default) and ``return_scores`` (pydantic's booleans: ``true``, ``1``, ``"yes"``...).
+    """
+
+    queries: list[str]
+    topk: int | None = None
+    return_scores: bool = False
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -41,25 +57,22 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def _validate(payload: Any, limits: ServerLimits) -> tuple[list[str], int, bool] | str:
-    if not isinstance(payload, dict):
-        return "the body must be a JSON object"
-    queries = payload.get("queries")
-    if not isinstance(queries, list) or not all(isinstance(q, str) for q in queries):
-        return "'queries' must be a list of strings"
-    if not queries:
-        return "'queries' is empty"
+    try:
+        request = RetrieveRequest.model_validate(payload)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        return f"{where}: {first['msg']}"
+    queries = request.queries
     if len(queries) > limits.max_queries:
         return f"{len(queries)} queries exceed the limit of {limits.max_queries} per request"
-    longest = max(len(q) for q in queries)
+    longest = max((len(q) for q in queries), default=0)
     if longest > limits.max_query_chars:
         return f"a query of {longest} characters exceeds the limit of {limits.max_query_chars}"
-    topk = payload.get("topk", 3)
-    if not isinstance(topk, int) or isinstance(topk, bool) or not 1 <= topk <= limits.max_topk:
-        return f"'topk' must be an integer from 1 to {limits.max_topk}"
-    return_scores = payload.get("return_scores", False)
-    if not isinstance(return_scores, bool):
-        return "'return_scores' must be true or false"
-    return queries, topk, return_scores
+    topk = request.topk or limits.default_topk  # Search-R1: a missing, null or 0 topk is the server's default
+    if not 1 <= topk <= limits.max_topk:
+        return f"'topk' must be from 1 to {limits.max_topk}, got {topk}"
+    return queries, topk, request.return_scores
 
 
 def create_app(
@@ -99,6 +112,8 @@ def create_app(
         if isinstance(checked, str):
             return _error(422, checked)
         queries, topk, return_scores = checked
+        if not queries:  # as the original: an empty batch is an empty result
+            return Response(orjson.dumps({"result": []}), media_type="application/json")
         try:
             results = await batcher.search(queries, topk)
         except Exception as error:  # the back-end failed; the server keeps serving

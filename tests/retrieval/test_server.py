@@ -1,7 +1,9 @@
 import concurrent.futures
+import json
 import time
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
 from tests.conftest import SMALL_WORLD, LiveServer, require
 
@@ -45,14 +47,13 @@ def test_health(client):
     ("body", "status", "fragment"),
     [
         (b"{not json", 400, "malformed JSON"),
-        (b"[1, 2]", 422, "JSON object"),
-        (b'{"queries": "one"}', 422, "list of strings"),
-        (b'{"queries": []}', 422, "empty"),
+        (b"[1, 2]", 422, "body: Input should be a valid dictionary"),
+        (b'{"queries": "one"}', 422, "queries: Input should be a valid list"),
         (b'{"queries": ["a","b","c","d","e","f","g","h","i"]}', 422, "exceed the limit of 8"),
         (b'{"queries": ["a"], "topk": 11}', 422, "from 1 to 10"),
-        (b'{"queries": ["a"], "topk": 0}', 422, "from 1 to 10"),
-        (b'{"queries": ["a"], "topk": true}', 422, "topk"),
-        (b'{"queries": ["a"], "return_scores": "yes"}', 422, "return_scores"),
+        (b'{"queries": ["a"], "topk": -2}', 422, "from 1 to 10"),
+        (b'{"queries": ["a"], "topk": 2.5}', 422, "topk: Input should be a valid integer"),
+        (b'{"queries": ["a"], "return_scores": "maybe"}', 422, "return_scores"),
         (b'{"queries": ["' + b"x" * 300 + b'"]}', 422, "exceeds the limit of 200"),
     ],
 )
@@ -141,3 +142,89 @@ def test_remote_retriever_rejects_a_server_that_is_not_a_retrieval_server():
             RemoteRetriever(live.url, retries=0).search("q")
     finally:
         live.stop()
+
+
+class _SearchR1QueryRequest(BaseModel):
+    """The request model of Search-R1's ``search_r1/search/retrieval_server.py``, field for field."""
+
+    queries: list[str]
+    topk: int | None = None
+    return_scores: bool = False
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"queries": []},
+        {"queries": [], "topk": 3, "return_scores": True},
+        {"queries": ["city"], "topk": "2"},
+        {"queries": ["city"], "topk": 2.0},
+        {"queries": ["city"], "topk": " 4 "},
+        {"queries": ["city"], "topk": None},
+        {"queries": ["city"], "topk": 0},
+        {"queries": ["city"]},
+        {"queries": ["city"], "topk": True},
+        {"queries": ["city"], "return_scores": "true"},
+        {"queries": ["city"], "return_scores": 1},
+        {"queries": ["city"], "topk": 2.5},
+        {"queries": [1]},
+        {"queries": "city"},
+        {"topk": 3},
+    ],
+)
+def test_requests_are_read_as_search_r1s_server_reads_them(client, payload):
+    """Accepted and refused alike; a missing, null or 0 topk is the server's default (3)."""
+    try:
+        original = _SearchR1QueryRequest.model_validate(payload)
+    except ValidationError:
+        original = None
+    response = client.post("/retrieve", json=payload)
+    if original is None:
+        assert response.status_code == 422
+        return
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]  # what MEM1's and Search-R1's clients read
+    assert len(result) == len(original.queries)
+    topk = original.topk or 3
+    for hits in result:
+        assert len(hits) == topk
+        assert ("score" in hits[0]) == original.return_scores
+
+
+def _search_r1_passages2string(retrieval_result: list[dict]) -> str:
+    """Search-R1's (and MEM1's) ``_passages2string`` in ``search_r1/llm_agent/generation.py``, as written there."""
+    format_reference = ""
+    for idx, doc_item in enumerate(retrieval_result):
+        content = doc_item["document"]["contents"]
+        title = content.split("\n")[0]
+        text = "\n".join(content.split("\n")[1:])
+        format_reference += f"Doc {idx + 1}(Title: {title}) {text}\n"
+    return format_reference
+
+
+def test_passages_render_and_travel_exactly_as_search_r1_renders_them(tmp_path):
+    import httpx
+
+    from envkit.retrieval.base import format_passages
+    from envkit.retrieval.factory import make_retriever
+    from envkit.retrieval.server import ServerLimits, create_app
+
+    contents = [
+        '"Velmora"\nVelmora is a river town.',  # wiki-18: quoted title line
+        "Velmora Bridge\nThe bridge of Velmora town.",  # FlashRAG samples: some titles unquoted
+        '"Velmora (band)"\nA band.\nIt formed in Velmora.',  # text over several lines
+        "Velmora",  # no text line at all
+    ]
+    corpus = tmp_path / "wiki.jsonl"
+    corpus.write_text("".join(json.dumps({"id": str(i), "contents": c}) + "\n" for i, c in enumerate(contents)))
+    retriever = make_retriever("bm25", corpus)
+    live = LiveServer(create_app(retriever, ServerLimits()))
+    try:
+        body = {"queries": ["Velmora"], "topk": 4, "return_scores": True}
+        result = httpx.post(f"{live.url}/retrieve", json=body, timeout=10).json()
+    finally:
+        live.stop()
+    hits = result["result"][0]
+    assert sorted(hit["document"]["contents"] for hit in hits) == sorted(contents)  # byte for byte
+    local = retriever.search("Velmora", k=4)
+    assert format_passages(local) == _search_r1_passages2string(hits)
