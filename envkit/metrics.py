@@ -30,10 +30,14 @@ def exact_match(prediction: str, golden_answers: Iterable[str]) -> float:
     return float(any(predicted == normalize_answer(g) for g in golden_answers))
 
 
+_EXACT_ONLY = ("yes", "no", "noanswer")
+
+
 def _f1(prediction_tokens: list[str], gold: str) -> float:
     gold_norm = normalize_answer(gold)
-    # HotpotQA's script: yes/no/noanswer only match exactly
-    if gold_norm in ("yes", "no", "noanswer") and prediction_tokens != [gold_norm]:
+    predicted = " ".join(prediction_tokens)
+    # HotpotQA's official script: a yes/no/noanswer on either side scores only when both are equal
+    if (predicted in _EXACT_ONLY or gold_norm in _EXACT_ONLY) and predicted != gold_norm:
         return 0.0
     gold_tokens = gold_norm.split()
     common = Counter(prediction_tokens) & Counter(gold_tokens)

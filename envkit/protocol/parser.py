@@ -139,17 +139,20 @@ def parse_answers(content: str) -> list[str]:
     """Split an answer element into one answer per objective, in order.
 
     Two forms are accepted: ``a1; a2; ...`` and the numbered ``1. a1 2. a2`` (one per
-    line or inline, ``1)`` too). In the numbered form, item ``k`` goes to position
-    ``k``; a number that is missing leaves an empty answer in its place.
+    line or inline, ``1)`` too). The numbered form is read only when the whole answer is
+    one: items numbered in increasing order from 1, and not a lone ``1. ...`` holding a
+    ``;`` (``1. FC Köln; Berlin`` is two answers, the first a club named "1. FC Köln").
+    In the numbered form, item ``k`` goes to position ``k``; a number that is missing
+    leaves an empty answer in its place.
     """
     if _NUMBERED_START.match(content):
         parts = _NUMBERED_ITEM.split(content)
         # parts = [prefix, n1, text1, n2, text2, ...]
-        by_number: dict[int, str] = {}
-        for number, answer in zip(parts[1::2], parts[2::2], strict=True):
-            by_number.setdefault(int(number), answer.strip().rstrip(";").strip())
-        if by_number:
-            last = max(by_number)
-            if last <= 4 * len(by_number) + 8:
-                return [by_number.get(k, "") for k in range(1, last + 1)]
+        numbers = [int(n) for n in parts[1::2]]
+        answers = [a.strip().rstrip(";").strip() for a in parts[2::2]]
+        increasing = all(a < b for a, b in zip(numbers, numbers[1:], strict=False))
+        lone_with_separator = len(numbers) == 1 and ";" in parts[2]
+        if numbers and increasing and not lone_with_separator and numbers[-1] <= 4 * len(numbers) + 8:
+            by_number = dict(zip(numbers, answers, strict=True))
+            return [by_number.get(k, "") for k in range(1, numbers[-1] + 1)]
     return [part.strip() for part in content.split(";")]

@@ -102,3 +102,45 @@ def test_format_then_parse_round_trips(state, content, action):
 )
 def test_parse_answers(content, expected):
     assert parse_answers(content) == expected
+
+
+@pytest.mark.parametrize(
+    ("content", "answers"),
+    [
+        ("1. FC Köln; Berlin", ["1. FC Köln", "Berlin"]),  # a club named "1. FC Köln", then a second answer
+        ("1. FC Köln", ["FC Köln"]),  # a lone numbered item is still the numbered form
+        ("1. Paris 2. Rome", ["Paris", "Rome"]),
+        ("1) Paris; 2) Rome", ["Paris", "Rome"]),
+        ("2. Rome 1. Paris", ["2. Rome 1. Paris"]),  # not numbered in order: not a numbered list
+    ],
+)
+def test_a_numbered_list_is_read_only_when_the_whole_answer_is_one(content, answers):
+    assert parse_answers(content) == answers
+
+
+def test_the_oracle_scores_on_golds_that_look_numbered(tmp_path):
+    import json
+
+    import gymnasium as gym
+
+    from envkit.envs import QA_ENV_ID
+    from envkit.policy.scripted import OracleAgent
+    from envkit.rollout.episode import run_episode
+
+    qa = tmp_path / "clubs.jsonl"
+    rows = [
+        {"id": "0", "question": "Which club plays at the RheinEnergieStadion?", "golden_answers": ["1. FC Köln"]},
+        {"id": "1", "question": "Which city is the German capital?", "golden_answers": ["Berlin"]},
+    ]
+    qa.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    corpus = tmp_path / "corpus.jsonl"
+    docs = [
+        ("RheinEnergieStadion", "1. FC Köln plays at the RheinEnergieStadion."),
+        ("Berlin", "Berlin is the capital."),
+    ]
+    corpus.write_text(
+        "".join(json.dumps({"id": str(i), "title": t, "text": x}) + "\n" for i, (t, x) in enumerate(docs))
+    )
+    env = gym.make(QA_ENV_ID, source=f"file:{qa}", n_objectives=2, corpus=corpus)
+    trajectory = run_episode(env, OracleAgent(), task_index=0)
+    assert trajectory.objective_scores == [1.0, 1.0] and trajectory.success
