@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from envkit.protocol.tags import QA_TAGS, TagSet
 
@@ -150,7 +151,7 @@ def parse_answers(content: str) -> list[str]:
         # parts = [prefix, n1, text1, n2, text2, ...]
         numbers = [int(n) for n in parts[1::2]]
         answers = [a.strip().rstrip(";").strip() for a in parts[2::2]]
-        increasing = all(a < b for a, b in zip(numbers, numbers[1:], strict=False))
+        increasing = all(a < b for a, b in pairwise(numbers))
         lone_with_separator = len(numbers) == 1 and ";" in parts[2]
         if numbers and increasing and not lone_with_separator and numbers[-1] <= 4 * len(numbers) + 8:
             by_number = dict(zip(numbers, answers, strict=True))
