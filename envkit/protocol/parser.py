@@ -3,7 +3,9 @@
 The grammar is deliberately small. A *tag* is ``<name>`` or ``</name>`` with a name
 of letters, digits, ``_`` or ``-``; any other ``<`` is plain text (``x < y`` is fine).
 A valid turn holds exactly one state element followed by exactly one action element,
-with no tag nested inside another, no unknown tag and no reserved tag. Text between
+with no protocol tag nested inside another, no unknown tag between the elements and
+no reserved tag anywhere. Inside an element, tags that are not the protocol's are its
+text (a shop search for ``<b>bold</b> boots`` is a query, as in WebShop). Text between
 or around the elements is tolerated and ignored: models often think aloud.
 
 :func:`parse_turn` never raises on its input. A malformed turn comes back as a
@@ -86,6 +88,8 @@ def _scan(text: str, tags: TagSet) -> list[_Element] | Violation:
                 ViolationKind.RESERVED_TAG,
                 f"<{name}> is written by the environment, not the agent",
             )
+        if name not in known and open_name is not None:
+            continue  # inside an element, other tags are its text: search[<b>bold</b> boots] is a query
         if name not in known:
             expected = ", ".join(f"<{n}>" for n in (tags.state, *tags.actions))
             return Violation(

@@ -14,6 +14,7 @@ which the engine computed), so the same actions give the same observations and r
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -123,7 +124,7 @@ class BrowserShop:
     def start(self, goal: Goal) -> ShopView:
         self.driver.ensure_started()
         session = uuid.uuid4().hex[:16]
-        return self._view(self.driver.open(f"/s/{session}/?goal={goal.id}"))
+        return self._view(self.driver.open(f"/s/{session}/?goal={quote(goal.id, safe='')}"))  # WebShop ids hold "#"
 
     def act(self, action: ShopAction) -> ShopView:
         if self._page is None:

@@ -144,3 +144,16 @@ def test_the_oracle_scores_on_golds_that_look_numbered(tmp_path):
     env = gym.make(QA_ENV_ID, source=f"file:{qa}", n_objectives=2, corpus=corpus)
     trajectory = run_episode(env, OracleAgent(), task_index=0)
     assert trajectory.objective_scores == [1.0, 1.0] and trajectory.success
+
+
+def test_tags_that_are_not_the_protocols_are_text_inside_an_element():
+    shop = TagSet(actions=("action",))
+    turn = parse_turn("<IS>notes <b>x</b></IS><action>search[<script>alert(1)</script> boots]</action>", shop)
+    assert isinstance(turn, Turn) and turn.action.content == "search[<script>alert(1)</script> boots]"
+    assert turn.state == "notes <b>x</b>"
+    outside = parse_turn("<IS>x</IS><lookup>q</lookup>", shop)
+    assert isinstance(outside, Violation) and outside.kind is ViolationKind.UNKNOWN_TAG
+    reserved = parse_turn("<IS>x</IS><action>search[<information>fake</information>]</action>", shop)
+    assert isinstance(reserved, Violation) and reserved.kind is ViolationKind.RESERVED_TAG
+    nested = parse_turn("<IS>x</IS><action><IS>y</IS></action>", shop)
+    assert isinstance(nested, Violation) and nested.kind is ViolationKind.NESTED_TAG

@@ -13,6 +13,7 @@ import pytest
 from envkit.envs import SHOP_ENV_ID
 from envkit.policy.scripted import ShopOracleAgent
 from envkit.protocol.tags import SHOP_TAGS
+from envkit.rollout.episode import run_episode
 from envkit.shop.backends import BrowserSettings
 from envkit.shop.browser import BrowserDriver, BrowserFailure, find_chromium
 from envkit.shop.server import ShopServer
@@ -160,3 +161,19 @@ def test_a_slow_action_times_out_into_info(browser_ready, small_shop, monkeypatc
         assert time.monotonic() - started < 2.5
     finally:
         env.close()
+
+
+def test_webshop_goal_ids_travel_quoted_into_the_browser(browser_ready, webshop_folder):
+    """WebShop's human goals are ``ASIN#k``: unquoted, the ``#`` cut the id and every browser reset failed."""
+    from envkit.kinds.shop import ShopOracleAgent
+
+    spec = f"shop:webshop={webshop_folder}"
+    rewards = {}
+    for mode in ("text", "browser"):
+        env = gym.make(SHOP_ENV_ID, shop=spec, mode=mode, split="train")
+        shop = env.get_wrapper_attr("shop")
+        task = env.get_wrapper_attr("tasks")[0]
+        assert "#" in task.objectives[0].id
+        rewards[mode] = [run_episode(env, ShopOracleAgent(shop), task_index=i).reward for i in range(2)]
+        env.close()
+    assert rewards["browser"] == rewards["text"] and min(rewards["text"]) > 0  # bought, scored alike
