@@ -14,9 +14,9 @@ which the engine computed), so the same actions give the same observations and r
 from __future__ import annotations
 
 import uuid
-from urllib.parse import quote
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import quote
 
 from composers.sources.shop.records import Goal
 from envkit.shop.browser import BrowserDriver, NavigationRefused, Snapshot

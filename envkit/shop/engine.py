@@ -14,15 +14,13 @@ from dataclasses import dataclass, replace
 
 from composers.sources.shop.records import Goal, Product
 from envkit.shop.catalog import Catalog
-from envkit.shop.pages import Page, Search, Segment, ShopAction, clean_text
+from envkit.shop.pages import BACK, BUY, DETAILS, NEXT, PREV, Page, Search, Segment, ShopAction, clean_text
 from envkit.shop.reward import PurchaseReward, TypeWords, content_words, purchase_reward
 from envkit.shop.search import ProductSearch
 
 __all__ = ["BACK", "BUY", "DETAILS", "NEXT", "PREV", "RESULTS_PER_PAGE", "ShopEngine", "ShopState"]
 
 RESULTS_PER_PAGE = 10
-BACK, PREV, NEXT, BUY = "Back to Search", "< Prev", "Next >", "Buy Now"
-DETAILS = ("Description", "Features", "Reviews")
 
 
 @dataclass(frozen=True, slots=True)

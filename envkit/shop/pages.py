@@ -15,7 +15,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Click", "Page", "Search", "Segment", "ShopAction", "clean_text", "parse_shop_action"]
+__all__ = [
+    "BACK",
+    "BUTTONS",
+    "BUY",
+    "DETAILS",
+    "NEXT",
+    "PREV",
+    "Click",
+    "Page",
+    "Search",
+    "Segment",
+    "ShopAction",
+    "clean_text",
+    "parse_shop_action",
+]
 
 SEP = " [SEP] "
 _ACTION = re.compile(r"\s*(search|click)\s*\[(.*)\]\s*\Z", re.IGNORECASE | re.DOTALL)
@@ -24,6 +38,12 @@ _ACTION = re.compile(r"\s*(search|click)\s*\[(.*)\]\s*\Z", re.IGNORECASE | re.DO
 def clean_text(text: str) -> str:
     """Whitespace squeezed to single spaces: what a browser's ``innerText`` shows of it."""
     return " ".join(text.split())
+
+
+BACK, PREV, NEXT, BUY = "Back to Search", "< Prev", "Next >", "Buy Now"
+DETAILS = ("Description", "Features", "Reviews")
+BUTTONS = frozenset({BACK, PREV, NEXT, BUY, *DETAILS})
+"""The labels of the pages' buttons, WebShop's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +72,15 @@ class Page:
         return any(s.kind == "search" for s in self.segments)
 
     def find(self, label: str) -> str | None:
-        """The clickable whose label matches ``label`` (case-insensitive), as shown."""
+        """The clickable whose label matches ``label`` (case-insensitive), as shown.
+
+        A button wins over an option or a result of the same name, as in WebShop, whose
+        text env checks its buttons first: an option value ``buy now`` does not shadow
+        the ``Buy Now`` button.
+        """
         wanted = clean_text(label).lower()
-        for segment in self.segments:
-            if segment.kind == "click" and segment.text.lower() == wanted:
-                return segment.text
-        return None
+        matches = [s.text for s in self.segments if s.kind == "click" and s.text.lower() == wanted]
+        return next((m for m in matches if m in BUTTONS), matches[0] if matches else None)
 
     def refusal(self, action: ShopAction) -> str | None:
         """Why ``action`` is not possible on this page, or ``None`` when it is."""

@@ -53,3 +53,17 @@ def test_reward_follows_webshops_formula():
     assert not over.price_ok and over.total < 1.0
     unrelated = next(p for p in source.products() if p.category != product.category)
     assert purchase_reward(unrelated, goal, chosen).r_type < 1.0
+
+
+def test_a_button_wins_over_an_option_of_the_same_name():
+    """WebShop's text env keys its buttons by lower-cased text and lower-cases the click: ``click[buy now]`` buys."""
+    from envkit.shop.pages import BUY, Page, Segment
+
+    page = Page(
+        "item",
+        "buy a lamp",
+        (Segment("click", "< Prev"), Segment("text", "style"), Segment("click", "Buy now"), Segment("click", BUY)),
+    )
+    assert page.find("buy now") == BUY and page.find("BUY NOW") == BUY
+    only_option = Page("item", "buy a lamp", (Segment("click", "Buy now"),))
+    assert only_option.find("buy now") == "Buy now"
