@@ -8,12 +8,13 @@ split discipline: a train question whose text equals a question of the test spli
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from composers.records import Objective, RecordError
 from composers.sources.base import Document, SourceError
-from composers.sources.schemas import hotpotqa_documents, question_key, to_objective
+from composers.sources.schemas import UnanswerableRecord, hotpotqa_documents, question_key, to_objective
 
 __all__ = ["LocatedRecord", "RecordsSource"]
 
@@ -31,6 +32,7 @@ class RecordsSource:
         self.name = name
         self._questions: dict[str, list[Objective]] = {}
         self._documents: list[Document] | None = None
+        self.skipped: dict[str, int] = {}  # per split: records without a gold answer, left out
 
     def splits(self) -> Sequence[str]:
         """The splits this source can read."""
@@ -41,11 +43,21 @@ class RecordsSource:
         raise NotImplementedError
 
     def _objectives(self, split: str) -> Iterator[Objective]:
+        skipped: list[str] = []
         for position, (location, record) in enumerate(self.read_split(split)):
             try:
                 yield to_objective(record, self.name, position)
+            except UnanswerableRecord:
+                skipped.append(location)  # no gold answer to score against: not a question
             except RecordError as error:
                 raise SourceError(f"{location}: {error}") from None
+        self.skipped[split] = len(skipped)
+        if skipped:
+            warnings.warn(
+                f"{self.name}: skipped {len(skipped)} {split} record(s) whose gold answers are all empty "
+                f"(first: {skipped[0]})",
+                stacklevel=2,
+            )
 
     def questions(self, split: str) -> Sequence[Objective]:
         if split not in self.splits():

@@ -16,10 +16,14 @@ from typing import Any
 from composers.records import Objective, RecordError
 from composers.sources.base import Document
 
-__all__ = ["hotpotqa_documents", "question_key", "to_objective"]
+__all__ = ["UnanswerableRecord", "hotpotqa_documents", "question_key", "to_objective"]
 
 _SPACES = re.compile(r"\s+")
 _SCHEMAS = "FlashRAG {id, question, golden_answers}, HotpotQA {_id, question, answer} or NQ-open {question, answer}"
+
+
+class UnanswerableRecord(RecordError):
+    """A record whose gold answers are all empty (FlashRAG's ``skr_training.json`` has one): skipped, counted."""
 
 
 def question_key(question: str) -> str:
@@ -34,7 +38,7 @@ def _answers(value: Any) -> tuple[str, ...]:
         raise RecordError("the answer field must be a non-empty string or list")
     answers = tuple(str(a) for a in value if str(a).strip())
     if not answers:
-        raise RecordError("every gold answer is empty")
+        raise UnanswerableRecord("every gold answer is empty")
     return answers
 
 

@@ -7,6 +7,7 @@ and exit with code 2; no traceback. Anything else is a bug and keeps its traceba
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -61,8 +62,14 @@ _EXIT = _click_classes("Exit", typer.Exit)
 _ABORT = _click_classes("Abort", typer.Abort)
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    """Library warnings (a skipped record, a fallback) as one ``warning:`` line, not a source location."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
+    warnings.showwarning = _one_line_warning
     command = typer.main.get_command(app)
     try:
         status = command.main(args=argv, prog_name="envkit", standalone_mode=False)

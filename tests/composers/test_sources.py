@@ -104,3 +104,20 @@ def test_hub_unreachable_is_one_clear_line(monkeypatch):
     message = str(raised.value)
     assert "\n" not in message
     assert "RUC-NLPIR/FlashRAG_datasets/nq" in message and "--source file:PATH" in message
+
+
+def test_records_without_a_gold_answer_are_skipped_and_counted(tmp_path):
+    """FlashRAG's skr_training.json holds one record with golden_answers [""] among 849: the file still loads."""
+    import json
+
+    from composers.sources.registry import load_source
+
+    path = tmp_path / "skr_training.json"
+    records = [{"id": str(i), "question": f"Question {i}?", "golden_answers": [f"answer {i}"]} for i in range(5)]
+    records.insert(2, {"id": "x", "question": "An unanswerable one?", "golden_answers": [""]})
+    path.write_text(json.dumps(records))
+    source = load_source(f"file:train={path}")
+    with pytest.warns(UserWarning, match=r"skipped 1 train record\(s\) whose gold answers are all empty"):
+        questions = source.questions("train")
+    assert len(questions) == 5 and source.skipped == {"train": 1}
+    assert "An unanswerable one?" not in {q.question for q in questions}
