@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from composers.sources.base import SourceError
 from composers.sources.records_source import LocatedRecord, RecordsSource
+from composers.sources.schemas import question_key
 
 __all__ = ["FileSource", "read_records"]
 
@@ -78,9 +81,26 @@ class FileSource(RecordsSource):
         files: split name to file path(s), e.g. ``{"train": "nq_train.jsonl", "test": "nq_test.jsonl"}``.
         name: source name in task records (default: the first file's stem).
 
+    :meth:`holdout` makes one file serve both splits, disjointly.
+
     """
 
+    @classmethod
+    def holdout(cls, path: str | Path, test_fraction: float = 0.1, name: str | None = None) -> FileSource:
+        """One file split into ``train`` and ``test`` by a hash of each question's text.
+
+        The split is reproducible (the same question always falls on the same side,
+        whatever the file's order or the machine) and disjoint, so a bare ``file:PATH``
+        never serves the same question to training and to evaluation.
+        """
+        if not 0.0 < test_fraction < 1.0:
+            raise SourceError(f"test_fraction must be in (0, 1), got {test_fraction}")
+        source = cls({"train": path, "test": path}, name)
+        source._test_fraction = test_fraction
+        return source
+
     def __init__(self, files: Mapping[str, str | Path | Sequence[str | Path]], name: str | None = None) -> None:
+        self._test_fraction: float | None = None
         if not files:
             raise SourceError("a file source needs at least one split file")
         self._files: dict[str, list[Path]] = {}
@@ -98,7 +118,14 @@ class FileSource(RecordsSource):
 
     def read_split(self, split: str) -> Iterator[LocatedRecord]:
         for path in self._files[split]:
-            yield from read_records(path)
+            for location, record in read_records(path):
+                if self._test_fraction is None or self._side(record) == split:
+                    yield location, record
+
+    def _side(self, record: Any) -> str:
+        question = record.get("question") if isinstance(record, dict) else None
+        digest = hashlib.sha256(question_key(str(question or "")).encode()).digest()
+        return "test" if int.from_bytes(digest[:8], "big") / 2**64 < (self._test_fraction or 0.0) else "train"
 
     def __repr__(self) -> str:
         return f"FileSource({ {k: [str(p) for p in v] for k, v in self._files.items()} }, name={self.name!r})"

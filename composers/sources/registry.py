@@ -5,9 +5,10 @@ Specs:
 - ``synthetic`` or ``synthetic:passages=100000,seed=1,max_hops=2``: the bundled world.
 - ``flashrag:nq`` (any FlashRAG config): ``RUC-NLPIR/FlashRAG_datasets`` on the Hub.
 - ``hf:REPO`` or ``hf:REPO:CONFIG``: any Hub data set in a known QA schema.
-- ``file:PATH``: a local JSONL/JSON/Parquet file, used as the split being composed;
+- ``file:PATH``: a local JSONL/JSON/Parquet file; its questions are split into train
+  (90%) and test (10%) by a hash of their text, reproducibly and disjointly;
   ``file:train=a.jsonl,test=b.jsonl`` names a file per split (train then excludes
-  questions that are also in test).
+  questions that are also in test), and ``file:test=PATH`` uses a whole file as test.
 - ``shop`` or ``shop:products=1000,seed=0``: purchase goals of the bundled synthetic
   catalog; ``shop:webshop=DIR`` WebShop's files in ``DIR`` (``items_shuffle*.json``,
   ``items_ins_v2*.json``, ``items_human_ins.json`` when present).
@@ -107,7 +108,7 @@ def _file(rest: str, spec: str, split: str) -> QASource:
         raise SourceError("file: needs a path, e.g. file:data/nq_train.jsonl")
     if "=" in rest:
         return FileSource(_options(rest, spec))
-    return FileSource({split: rest})
+    return FileSource.holdout(rest)  # one file, both splits: 10% of its questions held out for test, by hash
 
 
 def _reasoning_gym(rest: str, spec: str, split: str) -> QASource:
@@ -123,7 +124,7 @@ SOURCES: SpecTable[QASource] = SpecTable("source", SourceError)
 SOURCES.register("synthetic", _synthetic, "synthetic[:passages=N,seed=S,max_hops=H]")
 SOURCES.register("flashrag", _flashrag, "flashrag:CONFIG")
 SOURCES.register("hf", _hub, "hf:REPO[:CONFIG]")
-SOURCES.register("file", _file, "file:PATH")
+SOURCES.register("file", _file, "file:PATH, file:train=A,test=B")
 SOURCES.register("shop", _shop, "shop[:products=N,seed=S], shop:webshop=DIR")
 SOURCES.register("reasoning_gym", _reasoning_gym, "reasoning_gym:NAME[,NAME...][,size=N,seed=S]")
 
@@ -141,7 +142,7 @@ def source_specs() -> str:
 
 
 def load_source(spec: str | QASource, split: str = "train") -> QASource:
-    """The source a spec names. ``split`` is the split a bare ``file:PATH`` serves.
+    """The source a spec names. ``split`` is no longer needed by any built-in source (kept for plug-ins).
 
     Shop sources are cached per spec, so an env resolving the goals of a task file
     and the composer that wrote it share one catalog.

@@ -39,7 +39,7 @@ def files(tmp_path):
 
 
 def test_flashrag_jsonl(files):
-    source = load_source(f"file:{files['flashrag']}")
+    source = load_source(f"file:train={files['flashrag']}")
     questions = source.questions("train")
     assert len(questions) == 40
     assert questions[3].golden_answers == ("author 3", "A3")
@@ -56,7 +56,7 @@ def test_hotpotqa_native_json_brings_its_own_corpus(files):
 
 
 def test_nq_open_parquet(files):
-    source = load_source(f"file:{files['nq_open']}", split="test")
+    source = load_source(f"file:test={files['nq_open']}")
     assert [q.golden_answers for q in source.questions("test")[:2]] == [("1900",), ("1901",)]
     with pytest.raises(SourceError, match="no 'train' split"):
         source.questions("train")
@@ -121,3 +121,16 @@ def test_records_without_a_gold_answer_are_skipped_and_counted(tmp_path):
         questions = source.questions("train")
     assert len(questions) == 5 and source.skipped == {"train": 1}
     assert "An unanswerable one?" not in {q.question for q in questions}
+
+
+def test_one_file_serves_disjoint_reproducible_splits(files, tmp_path):
+    """A bare file:PATH used to serve the same questions, same ids, as train and as test."""
+    source = load_source(f"file:{files['flashrag']}")
+    train, test = source.questions("train"), source.questions("test")
+    assert not {q.question for q in train} & {q.question for q in test}
+    assert len(train) + len(test) == 40 and 1 <= len(test) <= 12
+    shuffled = tmp_path / "shuffled.jsonl"
+    lines = files["flashrag"].read_text().splitlines()
+    shuffled.write_text("\n".join(reversed(lines)) + "\n")  # the same questions in another order
+    again = load_source(f"file:{shuffled}").questions("test")
+    assert {q.question for q in again} == {q.question for q in test}
