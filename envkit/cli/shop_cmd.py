@@ -9,6 +9,7 @@ from typing import Annotated
 import gymnasium as gym
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from envkit.cli.terminal import play_in_terminal
@@ -83,7 +84,7 @@ def doctor(
     def row(name: str, ok: bool, detail: str) -> None:
         nonlocal problems
         problems += not ok
-        table.add_row(name, "ok" if ok else "MISSING", detail)
+        table.add_row(name, "ok" if ok else "MISSING", escape(detail))  # "[shop]" is text, not markup
 
     for module, extra in (("playwright", "shop"), ("fastapi", "shop"), ("uvicorn", "shop"), ("jinja2", "shop")):
         found = importlib.util.find_spec(module) is not None

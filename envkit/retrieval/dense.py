@@ -177,7 +177,10 @@ def _new_index(kind: str, dimension: int, vectors: np.ndarray, hnsw_m: int, ivf_
         index.hnsw.efConstruction = 80
         index.hnsw.efSearch = 64
         return index
-    lists = ivf_lists or max(1, min(4096, int(4 * np.sqrt(len(vectors)))))
+    if ivf_lists is not None and ivf_lists > len(vectors):
+        raise RetrieverError(f"an ivf index of {ivf_lists} lists needs as many passages, got {len(vectors)}")
+    # faiss trains one centroid per list on the passages themselves: never more lists than passages
+    lists = ivf_lists or max(1, min(4096, len(vectors), int(4 * np.sqrt(len(vectors)))))
     quantizer = faiss.IndexFlatIP(dimension)
     ivf = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
     ivf.train(vectors)

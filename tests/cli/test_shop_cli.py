@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tests.cli.test_cli import assert_one_line_error, envkit
 from tests.shop.conftest import SMALL_SHOP
 
@@ -45,3 +47,17 @@ def test_shop_doctor_says_how_to_install_a_missing_chromium(tmp_path):
     )
     assert result.returncode == 1
     assert "apt-get install chromium" in result.stdout and "MISSING" in result.stdout
+
+
+def test_shop_doctor_prints_the_extra_to_install_literally(monkeypatch, capsys):
+    """Rich markup ate "[shop]": the line read pip install 'mem1-envkit'."""
+    import importlib.util
+
+    from envkit.cli.app import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jinja2" else real(name, *a))
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit):
+        main(["shop", "doctor", "--no-launch"])
+    assert "pip install 'mem1-envkit[shop]'" in capsys.readouterr().out

