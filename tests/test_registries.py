@@ -64,3 +64,17 @@ def test_registered_specs_work_wherever_specs_are_taken(monkeypatch):
     with pytest.raises(SourceError, match="unknown source 'capitols'"):
         compose("capitols", "parallel", 1, 1)
     assert len(compose(SMALL_WORLD, "parallel", 2, 3)) == 3
+
+
+def test_every_policy_the_readme_names_is_a_known_spec():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    specs = set(re.findall(r"--policy ([\w:./\-]+)", readme))
+    assert specs, "the README shows policies"
+    for spec in specs:
+        prefix, _, rest = spec.partition(":")
+        assert prefix in POLICIES and (prefix not in ("hf", "vllm", "server") or rest), spec
+        if prefix == "hf":
+            assert "/" in rest or rest.startswith(("/", ".")), f"{spec}: a hub id is OWNER/NAME"
