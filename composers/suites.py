@@ -13,6 +13,7 @@ episode, as WebShop); ``mixed`` holds tasks of questions and purchases together.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -120,28 +121,39 @@ def generate_suite(
     seed: int = 0,
     scale: float = 1.0,
     on_part: Callable[[SuitePart], None] | None = None,
+    sources: tuple[str, ...] | None = None,
+    corpus: str | Path | None = None,
 ) -> dict[str, Any]:
     """Write the suite ``preset`` into the new folder ``folder``; returns its manifest.
 
     ``scale`` multiplies every part's task count (e.g. 0.1 for a quick look); the
-    manifest records it. The folder is written beside its destination and renamed
-    into place, so a failed generation leaves nothing behind.
+    manifest records it. ``sources`` replaces the preset's sources, one for one (MEM1's
+    protocol on NQ: ``mem1-qa`` with ``file:train=nq_train.jsonl,test=nq_test.jsonl``);
+    ``corpus`` is recorded in the manifest, so ``envkit eval --suite`` searches it
+    without being told. The folder is written beside its destination and renamed into
+    place, so a failed generation leaves nothing behind.
     """
     if isinstance(preset, str):
         if preset not in PRESETS:
             raise SourceError(f"unknown suite preset {preset!r} (use {', '.join(PRESETS)})")
         preset = PRESETS[preset]
+    if sources is not None:
+        if len(sources) != len(preset.sources):
+            raise SourceError(f"preset {preset.name} composes {len(preset.sources)} source(s), got {len(sources)}")
+        preset = dataclasses.replace(preset, sources=tuple(sources))
+    if corpus is not None and not Path(corpus).is_file():
+        raise SourceError(f"{corpus}: no such corpus file")
     if scale <= 0:
         raise SourceError(f"scale must be positive, got {scale}")
     folder = Path(folder)
     if folder.exists():
         raise SourceError(f"{folder} already exists: choose a new folder")
     with atomic_folder(folder) as staging:
-        sources = [load_source(spec) for spec in preset.sources]
+        loaded = [load_source(spec) for spec in preset.sources]
         files = []
         for part in preset.parts:
             count = max(1, round(part.count * scale))
-            chosen = sources if part.strategy == "mixed" else sources[0]
+            chosen = loaded if part.strategy == "mixed" else loaded[0]
             tasks = compose(chosen, part.strategy, part.n_objectives, count, part.split, seed, counts=part.counts)
             tasks.write(staging / part.filename)
             files.append(
@@ -168,6 +180,8 @@ def generate_suite(
             ],
             "files": files,
         }
+        if corpus is not None:
+            manifest["corpus"] = str(Path(corpus).resolve())
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
 

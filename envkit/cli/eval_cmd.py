@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from envkit.cli.demo_cmd import _parse_ns
+from envkit.cli.env_flags import CorpusFlag, MaxTurnsFlag, RetrieverFlag, TopKFlag, env_options
 from envkit.envs import TASKS_ENV_ID
 from envkit.eval.harness import EvalCase, evaluate, suite_cases
 from envkit.eval.report import markdown_table, write_report
@@ -45,7 +46,9 @@ def eval_command(
     source: Annotated[str, typer.Option(help="Source (any kind) to compose from without --suite.")] = (
         "synthetic:passages=10000,seed=0"
     ),
-    ns: Annotated[str, typer.Option("--ns", help="Numbers of objectives (without --suite).")] = "1,2,4,8,16",
+    ns: Annotated[
+        str | None, typer.Option("--ns", help="Numbers of objectives (default 1,2,4,8,16; not with --suite).")
+    ] = None,
     builders: Annotated[str, typer.Option(help="Context builders: consolidated, full, window(K).")] = (
         "consolidated,full"
     ),
@@ -58,18 +61,22 @@ def eval_command(
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda:0...")] = "auto",
     seed: Annotated[int, typer.Option(help="Composition and sampling seed.")] = 0,
     trajectories: Annotated[bool, typer.Option(help="Write trajectories.jsonl.")] = True,
+    corpus: CorpusFlag = None,
+    retriever: RetrieverFlag = None,
+    top_k: TopKFlag = None,
+    max_turns: MaxTurnsFlag = None,
 ) -> None:
     """Evaluate a policy per N and context builder: EM, F1, success, context tokens, dependency, time."""
     chosen = _builders(builders)
+    options = env_options(corpus, retriever, top_k, max_turns)
     if suite is not None:
-        cases = suite_cases(suite, chosen)
+        if ns is not None:
+            raise typer.BadParameter("a suite's task files set N: drop --ns, or use --source", param_hint="--ns")
+        cases = suite_cases(suite, chosen, **options)
         where = f"suite {suite}"
     else:
-        cases = [
-            EvalCase(n, b, partial(gym.make, TASKS_ENV_ID, n_objectives=n, source=source, split="test", seed=seed))
-            for n in _parse_ns(ns)
-            for b in chosen
-        ]
+        make = partial(gym.make, TASKS_ENV_ID, source=source, split="test", seed=seed, **options)
+        cases = [EvalCase(n, b, partial(make, n_objectives=n)) for n in _parse_ns(ns or "1,2,4,8,16") for b in chosen]
         where = f"source {source}"
     generation = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature)
     agent = load_policy(policy, generation, max_context_tokens, device, seed)

@@ -17,6 +17,7 @@ import gymnasium as gym
 import typer
 from rich.console import Console
 
+from envkit.cli.env_flags import CorpusFlag, MaxTurnsFlag, RetrieverFlag, TopKFlag, env_options
 from envkit.cli.terminal import play_in_terminal
 from envkit.envs import TASKS_ENV_ID
 from envkit.policy.specs import POLICY_SPECS
@@ -76,10 +77,15 @@ def play(
     task_file: Annotated[Path | None, typer.Option(help="Play a task from a composed task file instead.")] = None,
     policy: Annotated[str | None, typer.Option(help=f"Watch a policy play instead of typing: {POLICY_SPECS}.")] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest turn a model policy may write.")] = 128,
+    corpus: CorpusFlag = None,
+    retriever: RetrieverFlag = None,
+    top_k: TopKFlag = None,
+    max_turns: MaxTurnsFlag = None,
 ) -> None:
     """Play one episode yourself (search, keep notes, answer every question), or watch a policy play it."""
     console = Console(highlight=False)
     kwargs = {"task_file": task_file} if task_file else {"n_objectives": n_objectives, "source": source}
+    kwargs.update(env_options(corpus, retriever, top_k, max_turns))
     env = gym.make(TASKS_ENV_ID, strategy=strategy, split=split, seed=seed, context=context, **kwargs)
     observation, info = env.reset(seed=seed)
     if policy is not None:

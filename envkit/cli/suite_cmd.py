@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from composers.suites import PRESETS, generate_suite, read_manifest, verify_suite
+from envkit.cli.env_flags import CorpusFlag
 
 __all__ = ["suite_app"]
 
@@ -25,6 +26,11 @@ def generate(
     scale: Annotated[
         float, typer.Option(min=0.0001, help="Multiply every file's task count (0.1: a quick look).")
     ] = 1.0,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", "-s", help="Replace the preset's sources, one for one (e.g. file:train=A,test=B)."),
+    ] = None,
+    corpus: CorpusFlag = None,
 ) -> None:
     """Compose a preset's task files and its manifest into a new folder."""
     if preset not in PRESETS:
@@ -33,7 +39,10 @@ def generate(
     columns = (TextColumn(f"suite {preset}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         bar = progress.add_task("suite", total=len(PRESETS[preset].parts))
-        manifest = generate_suite(preset, output, seed, scale, on_part=lambda _: progress.advance(bar))
+        sources = tuple(source) if source else None
+        manifest = generate_suite(
+            preset, output, seed, scale, lambda _: progress.advance(bar), sources=sources, corpus=corpus
+        )
     total = sum(f["count"] for f in manifest["files"])
     console.print(f"wrote suite {preset}: {len(manifest['files'])} files, {total} tasks, to {output}")
 

@@ -92,7 +92,7 @@ class CompositeEnv(gym.Env[str, str]):
             )
         taken = {o for k in kinds for o in k.env_options} - {"max_turns", "render_mode"}
         if set(options) - taken:
-            raise TypeError(f"no objective kind takes the option(s) {', '.join(sorted(set(options) - taken))}")
+            raise KindError(f"no objective kind takes the option(s) {', '.join(sorted(set(options) - taken))}")
         self.tasks, self.tags, self.max_turns, self.render_mode = tasks, tags, max_turns, render_mode
         self.parts: dict[str, gym.Env[str, str]] = {}
         self._owner: dict[str, str] = {}  # action tag -> kind

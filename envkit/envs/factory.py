@@ -45,9 +45,10 @@ def retriever_for_sources(spec: str, sources: Sequence[QASource], corpus: str | 
         return make_retriever(spec, itertools.chain.from_iterable(documents))
     except RetrieverError:
         names = ", ".join(s.name for s in sources)
-        raise RetrieverError(f"source(s) {names} ship no passages: pass corpus=PATH (a JSONL corpus)") from None
+        raise RetrieverError(f"source(s) {names} ship no passages: {_NAME_A_CORPUS}") from None
 
 
+_NAME_A_CORPUS = "name a JSONL corpus with --corpus PATH (corpus=PATH in gym.make, corpus: in a config)"
 _LOCAL_SOURCES = ("synthetic:", "file:")  # specs a task file can name that resolve without a network
 
 
@@ -79,7 +80,7 @@ def retriever_for_tasks(spec: str, tasks: Sequence[Task], corpus: str | Path | N
     if len(worlds) == 1 and None not in worlds:
         seed, passages, test_fraction = worlds.pop() or (0, 0, 0.0)  # not None: checked above
         return synthetic_retriever(passages, seed, test_fraction, spec)
-    raise RetrieverError("the tasks' sources ship no corpus envkit can open here: pass corpus=PATH (a JSONL corpus)")
+    raise RetrieverError(f"the tasks' sources ship no corpus envkit can open here: {_NAME_A_CORPUS}")
 
 
 def make_qa_env(

@@ -22,7 +22,7 @@ from composers.sources.base import QASource
 from composers.sources.registry import load_source
 from composers.taskfiles import read_tasks
 from envkit.envs.wrappers import with_protocol
-from envkit.kinds import get_kind, kinds_of
+from envkit.kinds import KindError, get_kind, kinds_of
 from envkit.protocol.context import ContextBuilder
 from envkit.protocol.tags import TagSet
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
@@ -66,7 +66,7 @@ def make_tasks_env(
         kind = get_kind(names[0])
         unknown = set(env_options) - kind.env_options
         if unknown:
-            raise TypeError(f"the {kind.name} env takes no option(s) {', '.join(sorted(unknown))}")
+            raise KindError(f"the {kind.name} env takes no option(s) {', '.join(sorted(unknown))}")
         env = kind.make_env(tasks, resources[kind.name], tags or kind.tags(), **env_options)
     else:
         env = CompositeEnv(tasks, resources, tags=tags, **env_options)

@@ -136,7 +136,10 @@ def suite_cases(folder: str | Path, builders: Sequence[str], split: str = "test"
     from envkit.envs import TASK_FILE_ENV_ID
 
     folder = Path(folder)
-    entries = [e for e in read_manifest(folder)["files"] if e["split"] == split]
+    manifest = read_manifest(folder)
+    if "corpus" in manifest:  # the corpus the suite was generated against, unless the caller names another
+        env_options.setdefault("corpus", manifest["corpus"])
+    entries = [e for e in manifest["files"] if e["split"] == split]
     if not entries:
         raise ValueError(f"{folder}: the suite has no {split!r} task files")
     cases: list[EvalCase] = []

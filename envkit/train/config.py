@@ -59,6 +59,11 @@ class EpisodeConfig:
         metadata={"help": "Context builder of the rollouts: consolidated (MEM1), full or window(K)."},
     )
     max_turns: int | None = field(default=None, metadata={"help": "Turns per episode (default: the env's, 4N + 4)."})
+    corpus: str | None = field(
+        default=None, metadata={"help": "JSONL corpus the questions are answered from (default: the sources')."}
+    )
+    retriever: str | None = field(default=None, metadata={"help": "Retriever spec (default: bm25 over the corpus)."})
+    top_k: int | None = field(default=None, metadata={"help": "Passages per search (default 3)."})
 
     def check_episodes(self) -> None:
         """One-line errors for bad episode options (a bad builder name fails with its own message)."""

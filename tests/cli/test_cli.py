@@ -1,4 +1,5 @@
 import hashlib
+import json
 import subprocess
 import sys
 
@@ -174,3 +175,21 @@ def test_play_and_eval_take_any_objective_kind(tmp_path):
     report = envkit("eval", "--source", "reasoning_gym:chain_sum", "--ns", "2", "--episodes", "2", "-o", str(tmp_path))
     assert report.returncode == 0, report.stderr
     assert "| 2 | consolidated | 2 | 1.000 |" in report.stdout  # the oracle solves every problem
+
+
+def test_eval_on_your_own_qa_files_names_the_corpus_by_flag(tmp_path):
+    questions = [
+        {"id": str(i), "question": f"Which river runs through Town{i}?", "golden_answers": [f"River{i}"]}
+        for i in range(40)
+    ]
+    qa = tmp_path / "nq.jsonl"
+    qa.write_text("".join(json.dumps(q) + "\n" for q in questions))
+    corpus = tmp_path / "wiki.jsonl"
+    rows = [{"id": str(i), "contents": f'"Town{i}"\nTown{i} lies on the River{i}.'} for i in range(40)]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    missing = envkit("eval", "--source", f"file:test={qa}", "--ns", "1", "--episodes", "2", "-o", str(tmp_path / "a"))
+    assert_one_line_error(missing, "--corpus PATH")
+    command = ["eval", "--source", f"file:test={qa}", "--corpus", str(corpus), "--top-k", "2", "--max-turns", "3"]
+    report = envkit(*command, "--ns", "1,2", "--episodes", "2", "-o", str(tmp_path / "b"))
+    assert report.returncode == 0, report.stderr
+    assert "| 1 | consolidated | 2 | 1.000 | 1.000" in report.stdout  # EM sum 1 of 1, every episode

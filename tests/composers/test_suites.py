@@ -122,3 +122,30 @@ def test_shop_presets_generate_playable_suites(tmp_path, monkeypatch):
     assert run_episode(env, TaskOracle(), task_index=0).reward == 1.0
     again = generate_suite("webshop", tmp_path / "webshop", scale=0.01)
     assert {f["n_objectives"] for f in again["files"]} == {1}
+
+
+def test_a_suite_of_your_own_questions_names_its_corpus(tmp_path):
+    """MEM1's protocol on a QA set of files: the preset's source replaced, the corpus recorded and used by eval."""
+    import json
+
+    from envkit.eval.harness import evaluate, suite_cases
+    from envkit.kinds.oracle import TaskOracle
+    from envkit.policy.base import AgentPolicy
+
+    towns = [f"Town{i}" for i in range(400)]  # the preset tests N up to 32: a 10% hold-out of 400 questions
+    questions = [
+        {"id": str(i), "question": f"Which river runs through {t}?", "golden_answers": [f"River{i}"]}
+        for i, t in enumerate(towns)
+    ]
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("".join(json.dumps(q) + "\n" for q in questions))
+    passages = [{"id": str(i), "contents": f"{t}\n{t} lies on the River{i}."} for i, t in enumerate(towns)]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(p) + "\n" for p in passages))
+    manifest = generate_suite("mem1-qa", tmp_path / "suite", scale=0.001, sources=(f"file:{qa}",), corpus=corpus)
+    assert manifest["corpus"] == str(corpus.resolve()) and manifest["sources"][0]["spec"] == f"file:{qa}"
+    cases = [c for c in suite_cases(tmp_path / "suite", ["consolidated"]) if c.n_objectives <= 2]
+    rows = evaluate(cases, AgentPolicy(TaskOracle), episodes=1)
+    assert [r.success for r in rows] == [1.0, 1.0]
+    with pytest.raises(SourceError, match="composes 1 source"):
+        generate_suite("mem1-qa", tmp_path / "two", sources=("synthetic", "synthetic"))

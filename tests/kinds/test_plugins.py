@@ -137,7 +137,7 @@ def test_unknown_kinds_and_options_are_one_line_errors(tmp_path):
     with pytest.raises(KindError, match="unknown objective kind 'telepathy'"):
         make_tasks_env([task])
     tasks = compose(SMALL_WORLD, "parallel", 1, 3)
-    with pytest.raises(TypeError, match="takes no option"):
+    with pytest.raises(KindError, match="takes no option"):
         make_tasks_env(list(tasks), mode="browser")
 
 
