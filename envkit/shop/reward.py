@@ -5,8 +5,10 @@ options + 1)`` where
 
 - an attribute matches when one of the item's attributes has a token-set fuzzy ratio
   above 85 with it, or it appears in the item's title, features or description;
-- an option matches when a chosen option value (colours normalised to their base
-  colour) has a token-set ratio above 85 with it;
+- each chosen option value (colours normalised to their base colour) counts once when
+  it is one of the goal's option values (``size`` options: exactly), has a token-set
+  ratio above 85 with one of them (other options), or appears in the item's title,
+  features or description;
 - the price is ok when the charged price is at most the goal's bound;
 - ``r_type`` is 1.0, 0.5, 0.1 or 0.0 from how the item's type matches the wanted
   one: same search query, two shared category levels, or shared title words.
@@ -14,8 +16,9 @@ options + 1)`` where
 WebShop compares titles by their nouns from spaCy's ``en_core_web_lg``, which cannot be
 installed offline; envkit compares content words (lower-cased alphabetic words that
 are not stop words) by default and accepts any ``type_words`` function, e.g. one built
-on a spaCy model with :func:`spacy_nouns`. Fuzzy ratios come from ``rapidfuzz``, the
-library behind ``thefuzz`` that WebShop uses.
+on a spaCy model with :func:`spacy_nouns`. Fuzzy ratios come from ``thefuzz``, as in
+WebShop: its preprocessing (lower-case, punctuation to spaces, ASCII only) and its
+rounding decide matches like ``XL``/``xl`` and ``sugar-free``/``sugar free``.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
+from thefuzz import fuzz
 
 from composers.sources.shop.records import Goal, Product
 
-__all__ = ["PurchaseReward", "content_words", "purchase_reward", "spacy_nouns"]
+__all__ = ["EXACT_MATCH_OPTIONS", "PurchaseReward", "content_words", "purchase_reward", "spacy_nouns"]
 
 TypeWords = Callable[[str], set[str]]
 
@@ -114,12 +117,24 @@ def _attribute_matches(product: Product, goal: Goal) -> int:
     return matches
 
 
-def _option_matches(chosen: Mapping[str, str], goal: Goal) -> int:
-    have = [normalize_color(v) for v in chosen.values()]
+EXACT_MATCH_OPTIONS = ("size",)
+"""Options WebShop matches exactly rather than fuzzily."""
+
+
+def _option_matches(product: Product, chosen: Mapping[str, str], goal: Goal) -> int:
+    """WebShop's ``get_option_reward``: each chosen option counts at most once."""
+    wanted = [normalize_color(value) for _, value in goal.goal_options]
+    title = product.name.lower()
+    features = " ".join(product.bullet_points).lower()
+    description = product.description.lower()
     matches = 0
-    for _, value in goal.goal_options:
-        wanted = normalize_color(value)
-        if any(fuzz.token_set_ratio(h, wanted) > 85 for h in have):
+    for name, raw in chosen.items():
+        value = normalize_color(raw)
+        if name.lower() in EXACT_MATCH_OPTIONS:
+            matched = value in wanted
+        else:
+            matched = any(fuzz.token_set_ratio(w, value) > 85 for w in wanted)
+        if matched or value in title or value in features or value in description:
             matches += 1
     return matches
 
@@ -136,7 +151,7 @@ def purchase_reward(
     r_type, title_score, query_match, category_match = _type_reward(product, goal, type_words)
     price_ok = price <= goal.price_upper
     attribute_matches = _attribute_matches(product, goal)
-    option_matches = _option_matches(options, goal)
+    option_matches = _option_matches(product, options, goal)
     total = (attribute_matches + option_matches + int(price_ok)) / (len(goal.attributes) + len(goal.goal_options) + 1)
     return PurchaseReward(
         total=total * r_type,
