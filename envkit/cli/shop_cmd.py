@@ -48,10 +48,14 @@ def play(
     split: Annotated[str, typer.Option(help="train, dev or test.")] = "test",
     seed: Annotated[int, typer.Option(help="Seed: picks the goal.")] = 0,
     context: Annotated[str, typer.Option(help="consolidated, full or window(K).")] = "consolidated",
+    title_words: Annotated[
+        str, typer.Option(help="How rewards compare titles: content (offline) or spacy[:MODEL] (WebShop's nouns).")
+    ] = "content",
 ) -> None:
     """Shop for one goal yourself: type search[...] / click[...] (or 'quit')."""
     console = Console(highlight=False)
-    env = gym.make(SHOP_ENV_ID, shop=shop, mode=mode, split=split, seed=seed, context=context)
+    options = {"split": split, "seed": seed, "context": context, "title_words": title_words}
+    env = gym.make(SHOP_ENV_ID, shop=shop, mode=mode, **options)
     try:
         observation, info = env.reset(seed=seed)
         console.print("Type search[keywords], click[label], a full <IS>...</IS> turn, or 'quit'.\n")

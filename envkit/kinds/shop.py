@@ -81,12 +81,13 @@ class ShopKind(ObjectiveKind):
     """``kind="shop"``: the resource is the :class:`~envkit.shop.shop.Shop` the goals' ``source`` names.
 
     ``shop`` overrides it with a :class:`Shop`, a :class:`ShopSource` or a spec
-    (``shop:products=1000,seed=0``).
+    (``shop:products=1000,seed=0``); ``title_words`` (``content``, ``spacy[:MODEL]`` or a
+    function) is how rewards compare product titles (WebShop: spaCy's nouns).
     """
 
     name = "shop"
     actions = ("action",)
-    resource_options = frozenset({"shop"})
+    resource_options = frozenset({"shop", "title_words"})
     env_options = frozenset(
         {
             "mode",
@@ -97,14 +98,16 @@ class ShopKind(ObjectiveKind):
         }
     )
 
-    def open_resource(self, tasks: Sequence[Task], shop: Any = None, **_: Any) -> Any:
+    def open_resource(self, tasks: Sequence[Task], shop: Any = None, title_words: Any = None, **_: Any) -> Any:
         """The shop the goals come from (or the one given as ``shop``)."""
         from envkit.envs.shop_factory import shop_of_tasks
         from envkit.shop.shop import open_shop
 
         if shop is None:
-            return shop_of_tasks([self.objectives_of(t) for t in tasks])
-        return open_shop(shop) if isinstance(shop, str | ShopSource) else shop
+            opened = shop_of_tasks([self.objectives_of(t) for t in tasks])
+        else:
+            opened = open_shop(shop) if isinstance(shop, str | ShopSource) else shop
+        return opened if title_words is None else opened.with_title_words(title_words)
 
     def make_env(self, tasks: Sequence[Task], resource: Any, tags: TagSet, **options: Any) -> gym.Env[str, str]:
         """A :class:`~envkit.envs.shop.WebShopEnv` over ``tasks``."""

@@ -31,7 +31,7 @@ from thefuzz import fuzz
 
 from composers.sources.shop.records import Goal, Product
 
-__all__ = ["EXACT_MATCH_OPTIONS", "PurchaseReward", "content_words", "purchase_reward", "spacy_nouns"]
+__all__ = ["EXACT_MATCH_OPTIONS", "PurchaseReward", "TypeWords", "content_words", "purchase_reward", "spacy_nouns"]
 
 TypeWords = Callable[[str], set[str]]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,9 +24,10 @@ from envkit.retrieval.factory import make_retriever
 from envkit.retrieval.store import build_index, load_index
 from envkit.shop.catalog import Catalog
 from envkit.shop.engine import ShopEngine
+from envkit.shop.reward import TypeWords, content_words, spacy_nouns
 from envkit.shop.search import ProductSearch, product_document, product_documents
 
-__all__ = ["DEFAULT_SHOP", "Shop", "cache_root", "open_shop"]
+__all__ = ["DEFAULT_SHOP", "Shop", "cache_root", "open_shop", "title_words"]
 
 DEFAULT_SHOP = "shop:products=1000,seed=0"
 _CACHE_VERSION = "2"
@@ -44,6 +45,26 @@ class Shop:
     catalog: Catalog
     search: ProductSearch
     engine: ShopEngine
+
+    def with_title_words(self, words: str | TypeWords) -> Shop:
+        """A copy whose rewards compare titles by ``words`` (``content``, ``spacy[:MODEL]``, a function)."""
+        return replace(self, engine=ShopEngine(self.catalog, self.search, title_words(words)))
+
+
+def title_words(spec: str | TypeWords) -> TypeWords:
+    """The title-word function a spec names: ``content`` (default, offline) or ``spacy[:MODEL]`` (WebShop's nouns)."""
+    if callable(spec):
+        return spec
+    kind, _, model = spec.partition(":")
+    if kind == "content" and not model:
+        return content_words
+    if kind == "spacy":
+        try:
+            return spacy_nouns(model or "en_core_web_lg")
+        except (ImportError, OSError):
+            install = f"pip install spacy && python -m spacy download {model or 'en_core_web_lg'}"
+            raise ValueError(f"title_words={spec!r} needs spaCy and its model: {install}") from None
+    raise ValueError(f"unknown title_words {spec!r} (use content or spacy[:MODEL])")
 
 
 def _cache_key(source: ShopSource, retriever: str) -> str:

@@ -192,3 +192,24 @@ def test_the_reward_agrees_with_webshops_own_code_on_many_purchases(small_shop):
         got = purchase_reward(product, goal, options, price=price).total
         agree += abs(got - expected) < 1e-9
     assert agree / len(goals) >= 0.995, agree
+
+
+def test_title_words_are_chosen_from_gym_make(small_shop):
+    import gymnasium as gym
+
+    from envkit.envs import SHOP_ENV_ID
+    from tests.shop.conftest import SMALL_SHOP
+
+    nothing_in_common = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, title_words=lambda title: {title})
+    engine = nothing_in_common.get_wrapper_attr("shop").engine
+    goal = small_shop.source.goals("train")[0]
+    other = next(g for g in small_shop.source.goals("train") if g.query != goal.query)
+    product = small_shop.catalog.get(other.asin)
+    assert engine.type_words("a b") == {"a b"}  # the function given, not the default content words
+    from envkit.shop.reward import purchase_reward
+
+    assert purchase_reward(product, goal, {}, type_words=engine.type_words).r_type in (0.0, 0.1)
+    with pytest.raises(ValueError, match="needs spaCy and its model|unknown title_words"):
+        gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, title_words="spacy:no_such_model_xx")
+    with pytest.raises(ValueError, match="unknown title_words 'nouns'"):
+        gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, title_words="nouns")
