@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import subprocess
-from typing import Annotated
+from typing import Annotated, Any
 
 import gymnasium as gym
 import typer
@@ -54,7 +54,7 @@ def play(
 ) -> None:
     """Shop for one goal yourself: type search[...] / click[...] (or 'quit')."""
     console = Console(highlight=False)
-    options = {"split": split, "seed": seed, "context": context, "title_words": title_words}
+    options: dict[str, Any] = {"split": split, "seed": seed, "context": context, "title_words": title_words}
     env = gym.make(SHOP_ENV_ID, shop=shop, mode=mode, **options)
     try:
         observation, info = env.reset(seed=seed)

@@ -209,7 +209,7 @@ def test_title_words_are_chosen_from_gym_make(small_shop):
     from envkit.shop.reward import purchase_reward
 
     assert purchase_reward(product, goal, {}, type_words=engine.type_words).r_type in (0.0, 0.1)
-    with pytest.raises(ValueError, match="needs spaCy and its model|unknown title_words"):
+    with pytest.raises(ValueError, match=r"needs spaCy and its model"):
         gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, title_words="spacy:no_such_model_xx")
     with pytest.raises(ValueError, match="unknown title_words 'nouns'"):
         gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, title_words="nouns")
