@@ -31,7 +31,7 @@ import gymnasium as gym
 from composers.records import Task
 from envkit.envs.episodes import choose_task, read_turn, render_turn
 from envkit.envs.spaces import UnicodeText
-from envkit.metrics import exact_match, f1_score
+from envkit.metrics import exact_match, f1_score, mem1_scores
 from envkit.protocol.parser import Violation, parse_answers
 from envkit.protocol.prompts import PromptSection, qa_prompt
 from envkit.protocol.tags import QA_TAGS, TagSet
@@ -40,7 +40,7 @@ from envkit.retrieval.base import Retriever, format_passages
 __all__ = ["REWARD_AGGREGATIONS", "MultiObjectiveQAEnv"]
 
 REWARD_AGGREGATIONS = ("mean", "sum", "all")
-METRICS = ("em", "f1")
+METRICS = ("em", "f1", "mem1", "mem1_f1")
 
 
 class MultiObjectiveQAEnv(gym.Env[str, str]):
@@ -52,7 +52,10 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
         retriever: any :class:`~envkit.retrieval.base.Retriever`.
         top_k: passages per search.
         max_turns: turns before ``truncated``; default ``4 * N + 4``.
-        metric: ``"em"`` (default) or ``"f1"``: the per-objective score the reward uses.
+        metric: ``"em"`` (default) or ``"f1"``: the per-objective score the reward uses;
+            ``"mem1"`` / ``"mem1_f1"``: EM / F1 as MEM1's eval script scores them
+            (:func:`~envkit.metrics.mem1_scores`: ``;``-split answers, no articles
+            dropped, 0 when the answer count is wrong).
         reward: ``"mean"`` (default), ``"sum"`` (MEM1's reporting) or ``"all"``
             (1 only if every objective is right).
         tags: the protocol's tag names.
@@ -182,11 +185,15 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
 
     def _score(self, content: str, info: dict[str, Any]) -> tuple[float, str]:
         assert self.task is not None
-        answers = parse_answers(content)
         objectives = self.task.objectives
+        mem1 = self.metric.startswith("mem1")
+        answers = [a.strip() for a in content.split(";")] if mem1 else parse_answers(content)
         given = [answers[i] if i < len(answers) else "" for i in range(len(objectives))]
-        em = [exact_match(a, o.golden_answers) for a, o in zip(given, objectives, strict=True)]
-        f1 = [f1_score(a, o.golden_answers) for a, o in zip(given, objectives, strict=True)]
+        if mem1:
+            em, f1 = mem1_scores(content, [o.golden_answers for o in objectives])
+        else:
+            em = [exact_match(a, o.golden_answers) for a, o in zip(given, objectives, strict=True)]
+            f1 = [f1_score(a, o.golden_answers) for a, o in zip(given, objectives, strict=True)]
         n = len(objectives)
         info.update(
             answers=given,
@@ -197,7 +204,7 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
             em_mean=sum(em) / n,
             f1_mean=sum(f1) / n,
         )
-        scores = em if self.metric == "em" else f1
+        scores = em if self.metric in ("em", "mem1") else f1
         self._scores = list(scores)
         self._metrics = {"em_sum": float(sum(em)), "em_mean": sum(em) / n, "f1_mean": sum(f1) / n}
         if self.reward_aggregation == "mean":
