@@ -124,6 +124,11 @@ class CompositeEnv(gym.Env[str, str]):
                 budget += cast(ObjectiveEnv, part).turn_budget(share)
         return budget
 
+    @property
+    def turns_left(self) -> int:
+        """Turns the agent may still take in this episode."""
+        return max(0, self._limit - self._turn) if self.task is not None else 0
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         """Start an episode; ``options={"task_index": i}`` picks a task, else one is drawn."""
         super().reset(seed=seed)

@@ -40,6 +40,7 @@ def make_tasks_env(
     context: str | ContextBuilder = "consolidated",
     format_penalty: float = 0.0,
     token_counter: TokenCounter = count_word_pieces,
+    turns_left_hint: bool = False,
     **options: Any,
 ) -> gym.Env[str, str]:
     """The wrapped env for ``tasks`` whose objectives are of ``kinds`` (default: found in a list of tasks).
@@ -70,7 +71,7 @@ def make_tasks_env(
         env = kind.make_env(tasks, resources[kind.name], tags or kind.tags(), **env_options)
     else:
         env = CompositeEnv(tasks, resources, tags=tags, **env_options)
-    return with_protocol(env, context, format_penalty, token_counter)
+    return with_protocol(env, context, format_penalty, token_counter, turns_left_hint)
 
 
 def make_task_file_env(task_file: str | Path, **options: Any) -> gym.Env[str, str]:

@@ -111,6 +111,11 @@ class MultiObjectiveQAEnv(gym.Env[str, str]):
         """Four turns per question, plus four."""
         return 4 * task.n_objectives + 4
 
+    @property
+    def turns_left(self) -> int:
+        """Turns the agent may still take in this episode (what MEM1's hint tells it)."""
+        return max(0, self._limit - self._turn) if self.task is not None else 0
+
     def prompt_section(self) -> PromptSection:
         """The questions as a composite task's section."""
         assert self.task is not None, "reset() first"

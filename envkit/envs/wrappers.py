@@ -3,6 +3,8 @@
 - :class:`ProtocolContext` turns the env's latest message into the context the
   protocol allows (``consolidated``, ``full``, ``window(k)``) and accounts its tokens.
 - :class:`FormatPenalty` subtracts a penalty for every protocol violation.
+- :class:`TurnsLeftHint` tells the agent, inside each observation, how many turns it
+  has left, as MEM1's training rollout does.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import gymnasium as gym
 from envkit.protocol.context import ContextBuilder, Message, make_context_builder, render_messages
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
 
-__all__ = ["FormatPenalty", "ProtocolContext", "with_protocol"]
+__all__ = ["FormatPenalty", "ProtocolContext", "TurnsLeftHint", "turns_left_hint", "with_protocol"]
 
 
 class ProtocolContext(gym.Wrapper[str, str, str, str]):
@@ -105,13 +107,42 @@ class FormatPenalty(gym.Wrapper[str, str, str, str]):
         return observation, reward, terminated, truncated, info
 
 
+def turns_left_hint(turns_left: int) -> str:
+    """MEM1's hint (its training rollout, ``generation_think.py``): how many turns remain; none after the last."""
+    if turns_left > 1:
+        return f"[HINT]You have {turns_left} turns left.[/HINT]"
+    if turns_left == 1:
+        return "[HINT]You have 1 turn left. You must answer the question in the next turn.[/HINT]"
+    return ""
+
+
+class TurnsLeftHint(gym.Wrapper[str, str, str, str]):
+    """Start each observation's information block with ``[HINT]You have K turns left.[/HINT]``.
+
+    The hint goes inside the env's ``<information>`` element, then a blank line, then
+    what the env said; the wrapped env tells the turns left (``turns_left``).
+    """
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Step the env, then put the hint at the head of its observation (not after the episode ends)."""
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        hint = "" if terminated or truncated else turns_left_hint(int(self.env.get_wrapper_attr("turns_left")))
+        opening = f"<{self.env.get_wrapper_attr('tags').information}>"
+        if hint and observation.startswith(opening):
+            observation = f"{opening}{hint}\n\n{observation[len(opening) :]}"
+        return observation, float(reward), terminated, truncated, info
+
+
 def with_protocol(
     env: gym.Env[str, str],
     context: str | ContextBuilder = "consolidated",
     format_penalty: float = 0.0,
     token_counter: TokenCounter = count_word_pieces,
+    turns_left_hint: bool = False,
 ) -> gym.Env[str, str]:
-    """The wrappers every envkit factory applies: the format penalty (if any), then the protocol context."""
+    """The wrappers every envkit factory applies: the hint and the format penalty (if asked), then the context."""
+    if turns_left_hint:
+        env = TurnsLeftHint(env)
     if format_penalty:
         env = FormatPenalty(env, format_penalty)
     return ProtocolContext(env, context, token_counter)

@@ -84,6 +84,11 @@ class ReasoningEnv(gym.Env[str, str]):
         """Two turns per problem, plus two."""
         return 2 * task.n_objectives + 2
 
+    @property
+    def turns_left(self) -> int:
+        """Turns the agent may still take in this episode."""
+        return max(0, self._limit - self._turn) if self.task is not None else 0
+
     def prompt_section(self) -> PromptSection:
         """The problems as a composite task's section."""
         assert self.task is not None, "reset() first"

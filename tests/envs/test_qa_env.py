@@ -238,3 +238,22 @@ def test_wrapper_context_equals_the_reference_builder(make_env, context):
         assert info["messages"] == expected
         assert observation == render_messages(expected)
         assert info["context_tokens"] == sum(count_word_pieces(m["content"]) for m in expected)
+
+
+def test_the_turns_left_hint_follows_mem1s_rollout(make_env):
+    from envkit.envs.wrappers import turns_left_hint
+
+    env = make_env(n_objectives=1, max_turns=3, turns_left_hint=True, context="full")
+    env.reset(options={"task_index": 0})
+    query = env.get_wrapper_attr("task").objectives[0].queries[0]
+    *_, info = env.step(f"<IS>x</IS><search>{query}</search>")
+    assert info["messages"][-1]["content"].startswith("<information>[HINT]You have 2 turns left.[/HINT]\n\nDoc 1(")
+    *_, info = env.step("<IS>x</IS><search>else</search>")
+    expected = "[HINT]You have 1 turn left. You must answer the question in the next turn.[/HINT]"
+    assert info["messages"][-1]["content"].startswith(f"<information>{expected}\n\n")
+    *_, truncated, info = env.step("<IS>x</IS><search>more</search>")
+    assert truncated and "[HINT]" not in info["messages"][-1]["content"]
+    assert turns_left_hint(0) == "" and turns_left_hint(5) == "[HINT]You have 5 turns left.[/HINT]"
+    plain = make_env(n_objectives=1)
+    plain.reset(options={"task_index": 0})
+    assert "[HINT]" not in plain.step("<IS>x</IS><search>anything</search>")[0]
