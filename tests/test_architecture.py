@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # sources -> composers -> tasks -> envs (+ kinds, retrievers, shop) -> protocol -> policy -> rollouts -> eval/trainer
 LAYERS = [
-    ("composers", "envkit.cache", "envkit.metrics"),
+    ("composers", "envkit.cache", "envkit.metrics", "envkit.net"),
     ("envkit.protocol", "envkit.retrieval", "envkit.shop"),
     ("envkit.envs", "envkit.kinds"),
     ("envkit.policy",),

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from envkit.net import listen
 from envkit.retrieval.corpus import Corpus
 from envkit.retrieval.dense import INDEX_KINDS
 from envkit.retrieval.store import INDEX_BACKENDS, build_index, load_index
@@ -91,5 +92,6 @@ def serve(
             assert corpus is not None  # exactly one of the two, checked above
             retriever = BM25Retriever(Corpus.from_spec(corpus), jit=jit)
     limits = ServerLimits(max_queries=max_queries, max_topk=max_topk, max_query_chars=max_query_chars)
+    sock = listen(host, port)  # a busy port is one line, before anything claims to serve
     console.print(f"serving {retriever!r} on http://{host}:{port} (POST /retrieve, GET /health)")
-    run_server(retriever, host=host, port=port, limits=limits)
+    run_server(retriever, host=host, port=port, sock=sock, limits=limits)

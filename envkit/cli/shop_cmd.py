@@ -14,6 +14,7 @@ from rich.table import Table
 
 from envkit.cli.terminal import play_in_terminal
 from envkit.envs import SHOP_ENV_ID
+from envkit.net import listen
 from envkit.protocol.tags import SHOP_TAGS
 from envkit.shop.shop import DEFAULT_SHOP, cache_root
 
@@ -37,8 +38,9 @@ def serve(
 
     store = open_shop(shop)
     store.source.goals(split)  # a bad split fails here, in one line
+    sock = listen(host, port)  # and a busy port here, before anything claims to serve
     Console(stderr=True).print(f"shop of {len(store.catalog)} products at http://{host}:{port}/ (Ctrl-C stops)")
-    serve_shop(store, host, port, split)
+    serve_shop(store, host, port, split, sock=sock)
 
 
 @shop_app.command("play")

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from envkit.protocol.parser import Turn, Violation, ViolationKind, parse_turn
+from envkit.protocol.parser import Turn, Violation, ViolationKind, parse_turn, safe_text
 from envkit.protocol.tags import TagSet
 
 __all__ = ["choose_task", "read_turn", "render_turn"]
@@ -29,7 +29,7 @@ def read_turn(action: Any, tags: TagSet, max_chars: int) -> Turn | Violation:
         return Violation(ViolationKind.NOT_TEXT, f"a turn must be text, got {type(action).__name__}")
     if len(action) > max_chars:
         return Violation(ViolationKind.TOO_LONG, f"turn of {len(action)} characters exceeds {max_chars}")
-    return parse_turn(action, tags)
+    return parse_turn(safe_text(action), tags)
 
 
 def render_turn(render_mode: str | None, turn: int, latest: str) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 
 from envkit.protocol.context import ContextBuilder, Message, make_context_builder, render_messages
+from envkit.protocol.parser import safe_text
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
 
 __all__ = ["FormatPenalty", "ProtocolContext", "TurnsLeftHint", "turns_left_hint", "with_protocol"]
@@ -28,6 +29,13 @@ class ProtocolContext(gym.Wrapper[str, str, str, str]):
     the end of an episode also ``context_tokens_per_turn`` (every context the agent
     generated from). Each message is counted once and builders retain a contiguous
     range of turns, so accounting is O(1) per step whatever the builder.
+
+    Whatever the agent writes, the wrapper stays safe and bounded: lone surrogates
+    become U+FFFD before anything counts or echoes them; a turn longer than the env's
+    action space is echoed cut, with a note; turns a builder no longer retains are
+    dropped (memory follows the builder, not the episode); and a context longer than
+    the observation space ends the episode (``truncated``, ``info["context_overflow"]``)
+    with the context's latest part as the final observation, never one outside the space.
     """
 
     def __init__(
@@ -40,52 +48,76 @@ class ProtocolContext(gym.Wrapper[str, str, str, str]):
         self.builder = make_context_builder(builder)
         self.token_counter = token_counter
         self._prompt: Message = {"role": "user", "content": ""}
-        self._turn_messages: list[Message] = []  # assistant, user, assistant, user, ...
-        self._cumulative_tokens: list[int] = [0]  # [prompt tokens, then prompt + turns so far, ...]
+        self._first = 0  # the oldest turn still held (older ones no builder range reaches again)
+        self._turn_messages: list[Message] = []  # assistant, user, ... of turns first, first + 1, ...
+        self._cumulative: list[int] = [0]  # tokens of turns [0, k) for k = first, first + 1, ..., turns
+        self._prompt_tokens = 0
         self._per_turn: list[int] = []
         self._peak = 0
 
+    def _limit(self, space: gym.Space[Any]) -> int | None:
+        return getattr(space, "max_length", None)
+
     def _context(self) -> tuple[str, dict[str, Any]]:
-        turns = len(self._cumulative_tokens) - 1
+        turns = self._first + len(self._cumulative) - 1
         kept = self.builder.retained(turns)
         if kept.step != 1:
             raise ValueError(f"context builder {self.builder.name} must retain a contiguous range of turns")
-        messages = [self._prompt, *self._turn_messages[2 * kept.start : 2 * kept.stop]]
-        # the prompt, plus the tokens of turns [start, stop) from the running sums
-        tokens = self._cumulative_tokens[0] + self._cumulative_tokens[kept.stop] - self._cumulative_tokens[kept.start]
+        if kept.stop > kept.start and kept.start < self._first:
+            raise ValueError(f"context builder {self.builder.name} returned to turn {kept.start}, already dropped")
+        start, stop = max(kept.start, self._first), max(kept.stop, self._first)
+        offset = self._first
+        messages = [self._prompt, *self._turn_messages[2 * (start - offset) : 2 * (stop - offset)]]
+        tokens = self._prompt_tokens + self._cumulative[stop - offset] - self._cumulative[start - offset]
+        self._drop_before(start)
         return render_messages(messages), {"messages": messages, "context_tokens": tokens}
+
+    def _drop_before(self, turn: int) -> None:
+        """Forget turns before ``turn``: builders retain ranges that only move forward."""
+        gone = turn - self._first
+        if gone > 0:
+            del self._turn_messages[: 2 * gone]
+            del self._cumulative[:gone]
+            self._first = turn
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         """Start an episode; the observation is the prompt as the builder shows it."""
         prompt, info = self.env.reset(seed=seed, options=options)
-        self._prompt = {"role": "user", "content": prompt}
-        self._turn_messages = []
-        self._cumulative_tokens = [self.token_counter(prompt)]
+        self._prompt = {"role": "user", "content": safe_text(prompt)}
+        self._first, self._turn_messages, self._cumulative = 0, [], [0]
+        self._prompt_tokens = self.token_counter(self._prompt["content"])
         observation, context = self._context()
         self._per_turn = [context["context_tokens"]]
         self._peak = context["context_tokens"]
-        info.update(context, context_builder=self.builder.name, prompt_tokens=self._cumulative_tokens[0])
+        info.update(context, context_builder=self.builder.name, prompt_tokens=self._prompt_tokens)
         info["peak_context_tokens"] = self._peak
         return observation, info
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Step the env, then rebuild the context the agent sees next and account its tokens."""
-        message, raw_reward, terminated, truncated, info = self.env.step(action)
-        reward = float(raw_reward)
-        output = action if isinstance(action, str) else repr(action)
+        message, reward, terminated, truncated, info = self.env.step(action)
+        output = safe_text(action if isinstance(action, str) else repr(action))
+        longest = self._limit(self.action_space)
+        if longest is not None and len(output) > longest:  # echoed cut: the env said why in its message
+            output = f"{output[:longest]} [... {len(output) - longest} more characters not shown]"
+        message = safe_text(message)
         self._turn_messages.append({"role": "assistant", "content": output})
         self._turn_messages.append({"role": "user", "content": message})
-        turn_tokens = self.token_counter(output) + self.token_counter(message)
-        self._cumulative_tokens.append(self._cumulative_tokens[-1] + turn_tokens)
+        self._cumulative.append(self._cumulative[-1] + self.token_counter(output) + self.token_counter(message))
         observation, context = self._context()
+        widest = self._limit(self.observation_space)
+        if widest is not None and len(observation) > widest:
+            info["context_overflow"] = True
+            observation = observation[-widest:]
+            truncated = truncated or not terminated
         if not (terminated or truncated):  # a context the agent will generate from
             self._per_turn.append(context["context_tokens"])
             self._peak = max(self._peak, context["context_tokens"])
         else:
             info["context_tokens_per_turn"] = list(self._per_turn)
-        info.update(context, context_builder=self.builder.name, prompt_tokens=self._cumulative_tokens[0])
+        info.update(context, context_builder=self.builder.name, prompt_tokens=self._prompt_tokens)
         info["peak_context_tokens"] = self._peak
-        return observation, reward, terminated, truncated, info
+        return observation, float(reward), terminated, truncated, info
 
 
 class FormatPenalty(gym.Wrapper[str, str, str, str]):

@@ -21,8 +21,9 @@ from itertools import pairwise
 
 from envkit.protocol.tags import QA_TAGS, TagSet
 
-__all__ = ["Action", "Turn", "Violation", "ViolationKind", "parse_answers", "parse_turn"]
+__all__ = ["Action", "Turn", "Violation", "ViolationKind", "parse_answers", "parse_turn", "safe_text"]
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9_\-]*)\s*>")
 _NUMBERED_START = re.compile(r"\s*1[.)]\s")
 _NUMBERED_ITEM = re.compile(r"(?:^|(?<=[\s;]))(\d{1,4})[.)]\s+")
@@ -109,6 +110,19 @@ def _scan(text: str, tags: TagSet) -> list[_Element] | Violation:
     if open_name is not None:
         return Violation(ViolationKind.UNBALANCED_TAG, f"<{open_name}> is never closed")
     return elements
+
+
+def safe_text(text: str) -> str:
+    """``text`` with every lone surrogate (U+D800 to U+DFFF) replaced by U+FFFD, so it encodes, counts and echoes.
+
+    Python strings may hold surrogates no encoder accepts; a model's detokenizer or a
+    fuzzer can emit them. They are not text, so they are shown as the replacement mark.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def parse_turn(text: str, tags: TagSet = QA_TAGS) -> Turn | Violation:

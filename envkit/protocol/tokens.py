@@ -26,7 +26,7 @@ _PUNCTUATION = string.punctuation.encode()
 
 def count_word_pieces(text: str) -> int:
     """Default token count: whitespace-separated chunks plus ASCII punctuation marks."""
-    raw = text.encode()
+    raw = text.encode("utf-8", "surrogatepass")  # a lone surrogate counts; it never raises
     return len(text.split()) + len(raw) - len(raw.translate(None, _PUNCTUATION))
 
 

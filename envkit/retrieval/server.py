@@ -133,8 +133,12 @@ def create_app(
     return app
 
 
-def serve(retriever: Retriever, host: str = "127.0.0.1", port: int = 8000, **kwargs: Any) -> None:
-    """Serve ``retriever`` with uvicorn until interrupted."""
+def serve(retriever: Retriever, host: str = "127.0.0.1", port: int = 8000, sock: Any = None, **kwargs: Any) -> None:
+    """Serve ``retriever`` with uvicorn until interrupted, on ``sock`` (from :func:`envkit.net.listen`) if given."""
     import uvicorn
 
-    uvicorn.run(create_app(retriever, **kwargs), host=host, port=port, log_level="warning", access_log=False)
+    from envkit.net import listen
+
+    bound = sock if sock is not None else listen(host, port)
+    config = uvicorn.Config(create_app(retriever, **kwargs), log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[bound])

@@ -250,8 +250,12 @@ class ShopServer:
         self._socket.close()
 
 
-def serve_shop(shop: Shop, host: str = "127.0.0.1", port: int = 3000, split: str = "test") -> None:
-    """Serve ``shop`` with uvicorn until interrupted (``envkit shop serve``)."""
+def serve_shop(shop: Shop, host: str = "127.0.0.1", port: int = 3000, split: str = "test", sock: Any = None) -> None:
+    """Serve ``shop`` with uvicorn until interrupted (``envkit shop serve``), on ``sock`` if given."""
     import uvicorn
 
-    uvicorn.run(create_shop_app(shop, split), host=host, port=port, log_level="warning", access_log=False)
+    from envkit.net import listen
+
+    bound = sock if sock is not None else listen(host, port)
+    config = uvicorn.Config(create_shop_app(shop, split), log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[bound])

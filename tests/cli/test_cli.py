@@ -193,3 +193,19 @@ def test_eval_on_your_own_qa_files_names_the_corpus_by_flag(tmp_path):
     report = envkit(*command, "--ns", "1,2", "--episodes", "2", "-o", str(tmp_path / "b"))
     assert report.returncode == 0, report.stderr
     assert "| 1 | consolidated | 2 | 1.000 | 1.000" in report.stdout  # EM sum 1 of 1, every episode
+
+
+@pytest.mark.parametrize("command", [("retriever", "serve", "--corpus", WORLD, "--no-jit"), ("shop", "serve")])
+def test_a_busy_port_is_one_line_before_anything_claims_to_serve(command, tmp_path):
+    """It printed "serving" and then exited 3."""
+    import os
+    import socket
+
+    os.environ.setdefault("ENVKIT_CACHE", str(tmp_path))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = envkit(*command, "--port", port)
+    assert_one_line_error(result, f"cannot serve on 127.0.0.1:{port}")
+    assert "serving" not in result.stdout + result.stderr
