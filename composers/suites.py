@@ -199,7 +199,28 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
         raise SourceError(f"{path}: unsupported suite format (expected {FORMAT!r})")
     if "source" in manifest:  # format /1
         manifest["sources"] = [manifest.pop("source")]
+    _check_keys(path, manifest)
     return manifest
+
+
+_MANIFEST_KEYS = ("preset", "version", "seed", "scale", "sources", "files")
+_SOURCE_KEYS = ("spec", "sha256")
+_FILE_KEYS = ("path", "split", "strategy", "n_objectives", "count", "sha256")
+
+
+def _check_keys(path: Path, manifest: dict[str, Any]) -> None:
+    """Every field the tools read, present and of the right shape (a hand edit is a line naming it)."""
+    for key in _MANIFEST_KEYS:
+        if key not in manifest:
+            raise SourceError(f"{path}: the manifest has no {key!r} field")
+    for group, keys in (("sources", _SOURCE_KEYS), ("files", _FILE_KEYS)):
+        entries = manifest[group]
+        if not isinstance(entries, list):
+            raise SourceError(f"{path}: {group!r} must be a list")
+        for index, entry in enumerate(entries):
+            missing = [k for k in keys if not isinstance(entry, dict) or k not in entry]
+            if missing:
+                raise SourceError(f"{path}: {group}[{index}] has no {missing[0]!r} field")
 
 
 def verify_suite(folder: str | Path) -> list[str]:

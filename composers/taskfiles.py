@@ -104,18 +104,27 @@ def read_tasks(path: str | Path, fmt: str | None = None) -> Iterator[Task]:
         fmt = task_format(path, fmt)
     except ValueError as error:
         raise SourceError(str(error)) from None
-    if fmt == "jsonl":
-        with path.open("r", encoding="utf-8") as handle:
-            for lineno, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    yield Task.from_dict(json.loads(line))
-                except json.JSONDecodeError as error:
-                    raise SourceError(f"{path}:{lineno}: invalid JSON ({error.msg} at column {error.colno})") from None
-                except (RecordError, AttributeError, TypeError) as error:
-                    raise SourceError(f"{path}:{lineno}: {error}") from None
-        return
+    yield from _read_jsonl(path) if fmt == "jsonl" else _read_parquet(path)
+
+
+def _read_jsonl(path: Path) -> Iterator[Task]:
+    with path.open("rb") as handle:  # bytes, so a line that is not UTF-8 is named, not a bare codec error
+        for lineno, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise SourceError(f"{path}:{lineno}: not UTF-8 text (byte {error.start + 1} of the line)") from None
+            if not line.strip():
+                continue
+            try:
+                yield Task.from_dict(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise SourceError(f"{path}:{lineno}: invalid JSON ({error.msg} at column {error.colno})") from None
+            except (RecordError, AttributeError, TypeError) as error:
+                raise SourceError(f"{path}:{lineno}: {error}") from None
+
+
+def _read_parquet(path: Path) -> Iterator[Task]:
     import pyarrow.parquet as pq
 
     try:

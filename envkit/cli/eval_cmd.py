@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from composers.suites import verify_suite
 from envkit.cli.demo_cmd import _parse_ns
 from envkit.cli.env_flags import CorpusFlag, MaxTurnsFlag, RetrieverFlag, TopKFlag, env_options
 from envkit.envs import TASKS_ENV_ID
@@ -65,6 +66,7 @@ def eval_command(
     retriever: RetrieverFlag = None,
     top_k: TopKFlag = None,
     max_turns: MaxTurnsFlag = None,
+    verify: Annotated[bool, typer.Option(help="Check a suite's files against its manifest before playing.")] = True,
 ) -> None:
     """Evaluate a policy per N and context builder: EM, F1, success, context tokens, dependency, time."""
     chosen = _builders(builders)
@@ -72,6 +74,11 @@ def eval_command(
     if suite is not None:
         if ns is not None:
             raise typer.BadParameter("a suite's task files set N: drop --ns, or use --source", param_hint="--ns")
+        problems = verify_suite(suite) if verify else []
+        if problems:  # not the suite its manifest describes: figures from it would mislead
+            for problem in problems:
+                typer.echo(f"error: {suite}/{problem} (--no-verify plays it anyway)", err=True)
+            raise typer.Exit(1)
         cases = suite_cases(suite, chosen, **options)
         where = f"suite {suite}"
     else:

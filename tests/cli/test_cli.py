@@ -209,3 +209,21 @@ def test_a_busy_port_is_one_line_before_anything_claims_to_serve(command, tmp_pa
         result = envkit(*command, "--port", port)
     assert_one_line_error(result, f"cannot serve on 127.0.0.1:{port}")
     assert "serving" not in result.stdout + result.stderr
+
+
+def test_eval_refuses_a_suite_whose_files_changed_and_suite_info_names_a_bad_key(tmp_path):
+    from composers.suites import SuitePart, SuitePreset, generate_suite
+
+    preset = SuitePreset("tiny", "test", (WORLD,), (SuitePart("test", "parallel", 2, 3),))
+    generate_suite(preset, tmp_path / "suite")
+    task_file = tmp_path / "suite" / "test_parallel_n2.jsonl"
+    task_file.write_text(task_file.read_text().replace("?", "?!", 1))  # one question edited by hand
+    refused = envkit("eval", "--suite", str(tmp_path / "suite"), "--episodes", "1", "-o", str(tmp_path / "r"))
+    assert refused.returncode == 1 and "content differs from the manifest" in refused.stderr
+    played = envkit(
+        "eval", "--suite", str(tmp_path / "suite"), "--no-verify", "--episodes", "1", "-o", str(tmp_path / "r2")
+    )
+    assert played.returncode == 0, played.stderr
+    manifest = tmp_path / "suite" / "suite.json"
+    manifest.write_text(manifest.read_text().replace('"preset"', '"presat"'))
+    assert_one_line_error(envkit("suite", "info", str(tmp_path / "suite")), "no 'preset' field")

@@ -149,3 +149,15 @@ def test_a_suite_of_your_own_questions_names_its_corpus(tmp_path):
     assert [r.success for r in rows] == [1.0, 1.0]
     with pytest.raises(SourceError, match="composes 1 source"):
         generate_suite("mem1-qa", tmp_path / "two", sources=("synthetic", "synthetic"))
+
+
+def test_a_task_file_that_is_not_utf8_is_named_with_its_line(tmp_path):
+    from composers import compose
+
+    path = tmp_path / "tasks.jsonl"
+    compose(SMALL_WORLD, "parallel", 2, 3).write(path)
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1].replace(b"?", b"?\xff", 1)
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(SourceError, match=r"tasks\.jsonl:2: not UTF-8 text"):
+        list(read_tasks(path))
