@@ -6,6 +6,7 @@ and exit with code 2; no traceback. Anything else is a bug and keeps its traceba
 
 from __future__ import annotations
 
+import signal
 import sys
 import warnings
 
@@ -67,9 +68,15 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *_: objec
     print(f"warning: {message}", file=sys.stderr)
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C: staging files and folders are removed on the way out."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     warnings.showwarning = _one_line_warning
+    signal.signal(signal.SIGTERM, _terminated)
     command = typer.main.get_command(app)
     try:
         status = command.main(args=argv, prog_name="envkit", standalone_mode=False)

@@ -161,3 +161,38 @@ def test_a_task_file_that_is_not_utf8_is_named_with_its_line(tmp_path):
     path.write_bytes(b"".join(lines))
     with pytest.raises(SourceError, match=r"tasks\.jsonl:2: not UTF-8 text"):
         list(read_tasks(path))
+
+
+def test_written_files_follow_the_umask_and_killed_writers_leave_nothing(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from composers import compose
+    from composers.atomic import atomic_file
+
+    old = os.umask(0o022)
+    try:
+        compose(SMALL_WORLD, "parallel", 2, 3).write(tmp_path / "shared.jsonl")
+        generate_suite(SuitePreset("p", "d", (SMALL_WORLD,), (SuitePart("test", "parallel", 2, 2),)), tmp_path / "s")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "shared.jsonl").stat().st_mode & 0o777 == 0o644  # was 0600 whatever the umask
+    assert (tmp_path / "s").stat().st_mode & 0o777 == 0o755
+    # a writer killed outright leaves its staging file; the next write beside it removes it
+    stale = tmp_path / ".shared.jsonl.999999999.abc.tmp"
+    stale.write_text("half")
+    with atomic_file(tmp_path / "shared.jsonl", "w") as handle:
+        handle.write("whole")
+    assert not stale.exists() and (tmp_path / "shared.jsonl").read_text() == "whole"
+    # SIGTERM mid-compose: the staging file goes with the process
+    command = [sys.executable, "-m", "envkit", "compose", "-s", SMALL_WORLD, "-n", "16", "--count", "2000000"]
+    writer = subprocess.Popen([*command, "-o", str(tmp_path / "big.jsonl")], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".big.jsonl.*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    writer.send_signal(signal.SIGTERM)
+    assert writer.wait(timeout=60) != 0
+    assert not list(tmp_path.glob(".big.jsonl.*")) and not (tmp_path / "big.jsonl").exists()
