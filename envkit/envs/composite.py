@@ -20,7 +20,7 @@ from typing import Any, cast
 import gymnasium as gym
 
 from composers.records import Task
-from envkit.envs.episodes import choose_task, read_turn, render_turn
+from envkit.envs.episodes import ProcessLocal, choose_task, read_turn, render_turn
 from envkit.envs.spaces import UnicodeText
 from envkit.kinds import KindError, ObjectiveEnv, ObjectiveKind, get_kind, kind_names
 from envkit.protocol.parser import Violation
@@ -49,7 +49,7 @@ def composite_tags(kinds: Sequence[str], state: str = "IS", information: str = "
     return TagSet(state, actions, information)
 
 
-class CompositeEnv(gym.Env[str, str]):
+class CompositeEnv(ProcessLocal, gym.Env[str, str]):
     """Tasks that mix objective kinds.
 
     Args:

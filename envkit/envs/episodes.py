@@ -10,7 +10,39 @@ import numpy as np
 from envkit.protocol.parser import Turn, Violation, ViolationKind, parse_turn, safe_text
 from envkit.protocol.tags import TagSet
 
-__all__ = ["choose_task", "read_turn", "render_turn"]
+__all__ = ["ProcessLocal", "choose_task", "read_turn", "render_turn"]
+
+_NOT_PICKLABLE = (
+    "{name} holds process-local resources (an open index, a database, a browser) and is not pickled: "
+    "send a factory to the worker instead, e.g. functools.partial(gym.make, ENV_ID, **options), as "
+    "gym.make_vec(..., vectorization_mode='async') and Ray actors do"
+)
+
+
+class ProcessLocal:
+    """Envs that live in one process: pickling says so in one line; ``deepcopy`` shares what may be shared.
+
+    Spawn-based vector envs and Ray build an env in each worker from a factory; an env
+    itself holds indexes, SQLite connections and browsers that cannot travel. A deep
+    copy (what ``gym.make`` does to its keyword arguments, and some tools do to envs)
+    copies the env's state and shares its read-only services (retrievers return
+    themselves); a service that cannot be shared makes it fail with the same message.
+    """
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError(_NOT_PICKLABLE.format(name=type(self).__name__))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        import copy
+
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        try:
+            for key, value in vars(self).items():
+                setattr(clone, key, copy.deepcopy(value, memo))
+        except TypeError:
+            raise TypeError(_NOT_PICKLABLE.format(name=type(self).__name__)) from None
+        return clone
 
 
 def choose_task(rng: np.random.Generator, n_tasks: int, options: Mapping[str, Any] | None) -> int:

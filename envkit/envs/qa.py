@@ -29,7 +29,7 @@ from typing import Any
 import gymnasium as gym
 
 from composers.records import Task
-from envkit.envs.episodes import choose_task, read_turn, render_turn
+from envkit.envs.episodes import ProcessLocal, choose_task, read_turn, render_turn
 from envkit.envs.spaces import UnicodeText
 from envkit.metrics import exact_match, f1_score, mem1_scores
 from envkit.protocol.parser import Violation, parse_answers
@@ -43,7 +43,7 @@ REWARD_AGGREGATIONS = ("mean", "sum", "all")
 METRICS = ("em", "f1", "mem1", "mem1_f1")
 
 
-class MultiObjectiveQAEnv(gym.Env[str, str]):
+class MultiObjectiveQAEnv(ProcessLocal, gym.Env[str, str]):
     """N-objective question answering over a retriever.
 
     Args:

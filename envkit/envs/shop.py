@@ -32,7 +32,7 @@ import gymnasium as gym
 
 from composers.records import Task
 from composers.sources.shop.records import Goal
-from envkit.envs.episodes import choose_task, read_turn, render_turn
+from envkit.envs.episodes import ProcessLocal, choose_task, read_turn, render_turn
 from envkit.envs.spaces import UnicodeText
 from envkit.protocol.parser import Violation, ViolationKind
 from envkit.protocol.prompts import PromptSection, shop_prompt
@@ -48,7 +48,7 @@ SHOP_MODES = ("text", "browser")
 MAX_TURNS_PER_GOAL = 15  # WebShop's episode limit
 
 
-class WebShopEnv(gym.Env[str, str]):
+class WebShopEnv(ProcessLocal, gym.Env[str, str]):
     """Shop goals in text or browser mode.
 
     Args:

@@ -20,7 +20,7 @@ import gymnasium as gym
 
 from composers.records import Objective, Task
 from composers.sources.reasoning_gym import problem_of
-from envkit.envs.episodes import choose_task, read_turn, render_turn
+from envkit.envs.episodes import ProcessLocal, choose_task, read_turn, render_turn
 from envkit.envs.spaces import UnicodeText
 from envkit.kinds.base import ObjectiveKind
 from envkit.protocol.parser import Violation
@@ -40,7 +40,7 @@ def score_solution(objective: Objective, answer: str) -> float:
     return min(1.0, max(0.0, score))
 
 
-class ReasoningEnv(gym.Env[str, str]):
+class ReasoningEnv(ProcessLocal, gym.Env[str, str]):
     """N reasoning-gym problems per episode, answered in order.
 
     Args:

@@ -81,3 +81,28 @@ def test_an_async_vector_env_survives_any_agent_output():
             assert all(envs.single_observation_space.contains(str(o)) for o in observations)
     finally:
         envs.close()
+
+
+def test_envs_refuse_pickling_in_one_line_and_spawned_workers_build_their_own(make_env):
+    import copy
+    import pickle
+
+    env = make_env(n_objectives=2)
+    with pytest.raises(TypeError, match=r"MultiObjectiveQAEnv holds process-local resources .* send a factory"):
+        pickle.dumps(env)
+    twin = copy.deepcopy(env)  # state copied, the retriever shared
+    twin.reset(seed=0)
+    assert twin.get_wrapper_attr("retriever") is env.get_wrapper_attr("retriever")
+    envs = gym.make_vec(
+        QA_ENV_ID,
+        num_envs=2,
+        vectorization_mode="async",
+        vector_kwargs={"context": "spawn"},  # each worker process builds its env from the registered id
+        source=SMALL_WORLD,
+        n_objectives=2,
+    )
+    try:
+        observations, _ = envs.reset(seed=0)
+        assert all("Questions:" in str(o) for o in observations)
+    finally:
+        envs.close()
