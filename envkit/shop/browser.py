@@ -130,6 +130,7 @@ class BrowserDriver:
         self._playwright: Any = None
         self._browser: Any = None
         self._page: Any = None
+        self._page_crashed = False
         self._pid: int | None = None
         self._last_url: str | None = None
         self.refused: list[str] = []
@@ -138,7 +139,16 @@ class BrowserDriver:
 
     @property
     def alive(self) -> bool:
-        return self._browser is not None and self._browser.is_connected() and not self._page.is_closed()
+        """Chromium runs and its page can still render (a page whose renderer died is not alive)."""
+        return (
+            self._browser is not None
+            and self._browser.is_connected()
+            and not self._page.is_closed()
+            and not self._page_crashed
+        )
+
+    def _on_crash(self, _page: Any) -> None:
+        self._page_crashed = True  # every renderer killed (an OOM kill does that): reset() must start afresh
 
     def ensure_started(self) -> None:
         """Launch Chromium unless a live one is open (after a crash, a fresh one)."""
@@ -167,6 +177,8 @@ class BrowserDriver:
             context.set_default_navigation_timeout(self.action_timeout * 1000)
             context.route("**/*", self._guard)
             self._page = context.new_page()
+            self._page_crashed = False
+            self._page.on("crash", self._on_crash)
             launched = self._browser_processes() - before
             self._pid = launched.pop() if len(launched) == 1 else None
         except Exception as error:

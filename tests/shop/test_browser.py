@@ -177,3 +177,30 @@ def test_webshop_goal_ids_travel_quoted_into_the_browser(browser_ready, webshop_
         rewards[mode] = [run_episode(env, ShopOracleAgent(shop), task_index=i).reward for i in range(2)]
         env.close()
     assert rewards["browser"] == rewards["text"] and min(rewards["text"]) > 0  # bought, scored alike
+
+
+def test_a_dead_renderer_is_replaced_on_reset(browser_ready, small_shop):
+    """With every renderer killed (as an OOM kill does), every later reset() raised 'Page crashed'."""
+    import psutil
+
+    env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser", browser=BrowserSettings(action_timeout=5.0))
+    try:
+        env.reset(options={"task_index": 0})
+        renderers = [
+            child
+            for child in psutil.Process().children(recursive=True)
+            if any(arg == "--type=renderer" for arg in child.cmdline())
+        ]
+        assert renderers
+        for renderer in renderers:
+            renderer.kill()
+        time.sleep(0.5)
+        _, _, _, truncated, info = env.step(turn("search[tea]"))
+        assert truncated and "browser_error" in info
+        for index in (1, 2):  # not once: every later episode
+            _, info = env.reset(options={"task_index": index})
+            assert info["page"] == "search"
+            _, _, _, _, info = env.step(turn("search[tea]"))
+            assert info["page"] == "results"
+    finally:
+        env.close()
