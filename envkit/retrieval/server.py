@@ -75,6 +75,20 @@ def _validate(payload: Any, limits: ServerLimits) -> tuple[list[str], int, bool]
     return queries, topk, request.return_scores
 
 
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or ``None`` as soon as it is known to exceed ``limit`` (never read past it)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def create_app(
     retriever: Retriever,
     limits: ServerLimits = ServerLimits(),
@@ -101,9 +115,9 @@ def create_app(
 
     @app.post("/retrieve")
     async def retrieve(request: Request) -> Any:
-        body = await request.body()
-        if len(body) > limits.max_body_bytes:
-            return _error(413, f"body of {len(body)} bytes exceeds {limits.max_body_bytes}")
+        body = await _bounded_body(request, limits.max_body_bytes)
+        if body is None:
+            return _error(413, f"the body exceeds {limits.max_body_bytes} bytes")
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as error:

@@ -135,7 +135,7 @@ class _ShopRoutes:
         try:
             page_no = int(params.get("p", "1"))
             options = tuple((str(n), str(v)) for n, v in json.loads(params.get("o", "[]")))
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):  # JSON nested thousands deep is malformed too
             return _error(400, "malformed page number or options")
         allowed = dict(product.options)
         if page_no < 1 or any(v not in allowed.get(n, ()) for n, v in options):

@@ -228,3 +228,40 @@ def test_passages_render_and_travel_exactly_as_search_r1_renders_them(tmp_path):
     assert sorted(hit["document"]["contents"] for hit in hits) == sorted(contents)  # byte for byte
     local = retriever.search("Velmora", k=4)
     assert format_passages(local) == _search_r1_passages2string(hits)
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(small_retriever):
+    """A 400 MB body was read in full before the 4 MB limit applied (server memory 449 -> 836 MB)."""
+    import threading
+
+    import httpx
+    import psutil
+
+    from envkit.retrieval.server import ServerLimits, create_app
+
+    live = LiveServer(create_app(small_retriever, ServerLimits(max_body_bytes=2048)))
+    process, peak, done = psutil.Process(), [0], threading.Event()
+
+    def watch() -> None:  # the server runs in this process: its memory is ours
+        while not done.is_set():
+            peak[0] = max(peak[0], process.memory_info().rss)
+            done.wait(0.005)
+
+    def chunked():  # 96 MB with no content-length: only counting can stop it
+        for _ in range(96):
+            yield b" " * (1 << 20)
+
+    try:
+        declared = httpx.post(f"{live.url}/retrieve", content=b"{" + b" " * 10_000 + b"}", timeout=10)
+        assert declared.status_code == 413 and "exceeds 2048 bytes" in declared.json()["error"]
+        before = process.memory_info().rss
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        streamed = httpx.post(f"{live.url}/retrieve", content=chunked(), timeout=30)
+        done.set()
+        watcher.join()
+        assert streamed.status_code == 413
+        assert peak[0] - before < 48 * (1 << 20)  # never held the 96 MB body
+        assert httpx.post(f"{live.url}/retrieve", json={"queries": ["city"]}, timeout=10).status_code == 200
+    finally:
+        live.stop()

@@ -71,3 +71,11 @@ def test_root_starts_a_session_on_a_random_goal(webshop_server):
     client = httpx.Client(base_url=webshop_server.url, follow_redirects=True)
     page = client.get("/")
     assert re.match(r"/s/[0-9a-f]{16}/", page.url.path) and 'data-page="search"' in page.text
+
+
+def test_option_json_nested_thousands_deep_is_a_400_not_a_500(webshop_server):
+    client = httpx.Client(base_url=webshop_server.url)
+    client.get("/s/dave/?goal=B000SHOE01%230")
+    deep = "[" * 5000 + "]" * 5000
+    response = client.get("/s/dave/item/B000SHOE01", params={"o": deep})
+    assert response.status_code == 400 and "malformed" in response.text
