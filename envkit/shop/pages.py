@@ -35,9 +35,13 @@ SEP = " [SEP] "
 _ACTION = re.compile(r"\s*(search|click)\s*\[(.*)\]\s*\Z", re.IGNORECASE | re.DOTALL)
 
 
+_UNRENDERED = dict.fromkeys(range(32), " ")  # C0 controls: an HTML parser drops NUL and shows none of them
+_UNRENDERED[0] = ""
+
+
 def clean_text(text: str) -> str:
-    """Whitespace squeezed to single spaces: what a browser's ``innerText`` shows of it."""
-    return " ".join(text.split())
+    """Whitespace squeezed to single spaces and control characters gone: what a browser's ``innerText`` shows."""
+    return " ".join(text.translate(_UNRENDERED).split())
 
 
 BACK, PREV, NEXT, BUY = "Back to Search", "< Prev", "Next >", "Buy Now"

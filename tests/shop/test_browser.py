@@ -204,3 +204,34 @@ def test_a_dead_renderer_is_replaced_on_reset(browser_ready, small_shop):
             assert info["page"] == "results"
     finally:
         env.close()
+
+
+def test_control_characters_in_product_text_keep_both_modes_alike(browser_ready, tmp_path, monkeypatch):
+    """A NUL byte in product text broke text/browser parity."""
+    import json
+
+    from tests.shop.conftest import write_webshop_folder
+
+    monkeypatch.setenv("ENVKIT_CACHE", str(tmp_path / "cache"))
+    folder = write_webshop_folder(tmp_path / "webshop")
+    products_file = folder / "items_shuffle_1000.json"
+    products = json.loads(products_file.read_text())
+    for product in products:
+        product["name"] = product["name"].replace(" ", " \x00\x07", 1)
+    products_file.write_text(json.dumps(products))
+    spec = f"shop:webshop={folder}"
+    observations = {}
+    for mode in ("text", "browser"):
+        env = gym.make(SHOP_ENV_ID, shop=spec, mode=mode, split="train")
+        shop = env.get_wrapper_attr("shop")
+        oracle = ShopOracleAgent(shop)
+        observation, info = env.reset(options={"task_index": 0})
+        oracle.reset(env.get_wrapper_attr("task"))
+        seen, done = [observation], False
+        while not done:
+            observation, _, terminated, truncated, info = env.step(oracle.act(observation, info))
+            seen.append(observation)
+            done = terminated or truncated
+        observations[mode] = seen
+        env.close()
+    assert observations["browser"] == observations["text"]
