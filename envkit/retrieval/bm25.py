@@ -22,6 +22,8 @@ import numpy as np
 from envkit.retrieval.base import BaseRetriever, Passage, RetrieverError
 from envkit.retrieval.corpus import Corpus
 
+_TIE_MARGIN = 8  # extra hits fetched from numba so that ties at the k-th score can be ordered
+
 __all__ = ["BACKENDS", "BM25Retriever"]
 
 BACKENDS = ("bm25s", "rank_bm25")
@@ -141,10 +143,7 @@ class BM25Retriever(BaseRetriever):
         if not todo:
             return results
         if self.jit:
-            docs, scores = self._bm25s.retrieve(
-                [ids[i] for i in todo], k=k, show_progress=False, n_threads=self.n_threads
-            )
-            rows: Iterable[tuple[list[int], list[float]]] = zip(docs.tolist(), scores.tolist(), strict=True)
+            rows: Iterable[tuple[list[int], list[float]]] = self._jit_rows([ids[i] for i in todo], k)
         else:
             rows = (self._top_k(self._bm25s.get_scores(ids[i]), k) for i in todo)
         for query_index, (top_docs, top_scores) in zip(todo, rows, strict=True):
@@ -153,10 +152,33 @@ class BM25Retriever(BaseRetriever):
             ]
         return results
 
+    def _jit_rows(self, queries: list[list[int]], k: int) -> list[tuple[list[int], list[float]]]:
+        """Numba's top-k, with ties broken as :meth:`_top_k` breaks them (lower passage index first).
+
+        A few more than ``k`` are fetched so ties around the ``k``-th score can be ordered;
+        when the tie runs past them, that query is scored exactly instead.
+        """
+        wide = min(len(self.corpus), k + _TIE_MARGIN)
+        docs, scores = self._bm25s.retrieve(queries, k=wide, show_progress=False, n_threads=self.n_threads)
+        rows = []
+        for query, row_docs, row_scores in zip(queries, docs.tolist(), scores.tolist(), strict=True):
+            kth = row_scores[k - 1]
+            if wide > k and kth > 0 and row_scores[-1] == kth:  # the tie may go on past what was fetched
+                rows.append(self._top_k(self._bm25s.get_scores(query), k))
+                continue
+            order = sorted(range(len(row_docs)), key=lambda i: (-row_scores[i], row_docs[i]))[:k]
+            rows.append(([row_docs[i] for i in order], [row_scores[i] for i in order]))
+        return rows
+
     @staticmethod
     def _top_k(scores: np.ndarray, k: int) -> tuple[list[int], list[float]]:
-        """Indices and scores of the ``k`` best, best first (ties: lower index first)."""
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        """Indices and scores of the ``k`` best, best first; ties, at the cut too, go to the lower index."""
+        if k < len(scores):
+            kth = -np.partition(-scores, k - 1)[k - 1]
+            above = np.flatnonzero(scores > kth)
+            top = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
+        else:
+            top = np.arange(len(scores))
         top = top[np.lexsort((top, -scores[top]))]
         return top.tolist(), scores[top].tolist()
 
