@@ -35,7 +35,7 @@ from envkit.metrics import exact_match, f1_score, mem1_scores
 from envkit.protocol.parser import Violation, parse_answers
 from envkit.protocol.prompts import PromptSection, qa_prompt
 from envkit.protocol.tags import QA_TAGS, TagSet
-from envkit.retrieval.base import Retriever, format_passages
+from envkit.retrieval.base import Retriever, RetrieverError, format_passages
 
 __all__ = ["REWARD_AGGREGATIONS", "MultiObjectiveQAEnv"]
 
@@ -172,7 +172,11 @@ class MultiObjectiveQAEnv(ProcessLocal, gym.Env[str, str]):
             info["violation"], info["violation_message"] = parsed.kind.value, parsed.message
             observation = self.tags.information_block(f"Invalid turn: {parsed.message}. Please {self.tags.describe()}.")
         elif parsed.action.name == self._search_tag:
-            passages = self.retriever.search(parsed.action.content, self.top_k)
+            try:
+                passages = self.retriever.search(parsed.action.content, self.top_k)
+            except RetrieverError:
+                self._turn -= 1  # an outage is not the agent's turn: the same turn can be played again
+                raise
             info.update(action="search", query=parsed.action.content, retrieved_ids=[p.id for p in passages])
             info["action_content"] = parsed.action.content
             observation = self.tags.information_block(format_passages(passages))

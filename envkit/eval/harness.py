@@ -112,7 +112,7 @@ def evaluate(
     """Play ``episodes`` episodes per case (episode ``i`` plays task ``i`` in every case) and summarise.
 
     Playing the same tasks under every builder makes the builders' columns a paired
-    comparison. Trajectories are appended to ``trajectories_path`` as each case ends.
+    comparison. Trajectories are appended to ``trajectories_path`` as each episode ends.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
@@ -122,13 +122,25 @@ def evaluate(
         with runner:
             count = min(episodes, runner.n_tasks)
             started = time.perf_counter()
-            callback = None if on_episode is None else partial(on_episode, case)
+            callback = partial(_finished, case, on_episode, trajectories_path, token_ids)
             trajectories = runner.run(count, on_episode=callback)
             wall = time.perf_counter() - started
-        if trajectories_path is not None:
-            write_trajectories(trajectories, trajectories_path, token_ids)
         rows.append(summarise(trajectories, case.n_objectives, case.builder, wall))
     return rows
+
+
+def _finished(
+    case: EvalCase,
+    on_episode: Callable[[EvalCase, Trajectory], None] | None,
+    path: str | Path | None,
+    token_ids: bool,
+    trajectory: Trajectory,
+) -> None:
+    """Each episode is written the moment it ends, so an error later loses none of them."""
+    if path is not None:
+        write_trajectories([trajectory], path, token_ids)
+    if on_episode is not None:
+        on_episode(case, trajectory)
 
 
 def suite_cases(folder: str | Path, builders: Sequence[str], split: str = "test", **env_options: Any) -> list[EvalCase]:

@@ -25,27 +25,33 @@ class RemoteRetriever(BaseRetriever):
         url: the server's base URL, e.g. ``http://127.0.0.1:8000``.
         timeout: seconds per request attempt.
         retries: attempts after the first, for connection errors, timeouts and 5xx.
-        backoff: seconds before the first retry, doubled after each.
+        backoff: seconds before the first retry, doubled after each (at most 5 s).
+        outage: keep retrying past ``retries`` until this many seconds were spent waiting,
+            so a server that restarts (4 to 21 s here) is waited for, then a clear error.
 
     """
 
-    def __init__(self, url: str, timeout: float = 10.0, retries: int = 3, backoff: float = 0.2) -> None:
+    def __init__(
+        self, url: str, timeout: float = 10.0, retries: int = 3, backoff: float = 0.2, outage: float = 30.0
+    ) -> None:
         import httpx
 
         if not url.startswith(("http://", "https://")):
             raise RetrieverError(f"a retrieval server URL starts with http:// or https://, got {url!r}")
         self.url = url.rstrip("/")
-        self.retries, self.backoff = retries, backoff
+        self.retries, self.backoff, self.outage = retries, backoff, outage
         self._client = httpx.Client(timeout=timeout)
 
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
         import httpx
 
-        delay, last = self.backoff, "no attempt made"
-        for attempt in range(self.retries + 1):
+        delay, last, waited, attempt = self.backoff, "no attempt made", 0.0, 0
+        while attempt <= self.retries or waited < self.outage:
             if attempt:
                 time.sleep(delay)
-                delay *= 2
+                waited += delay
+                delay = min(delay * 2, 5.0)
+            attempt += 1
             try:
                 response = self._client.post(f"{self.url}/retrieve", json=payload)
             except httpx.HTTPError as error:
@@ -64,8 +70,9 @@ class RemoteRetriever(BaseRetriever):
                 return response.json()
             except ValueError:
                 raise RetrieverError(f"retrieval server at {self.url} answered with invalid JSON") from None
-        attempts = self.retries + 1
-        raise RetrieverError(f"retrieval server at {self.url} is unreachable after {attempts} attempts ({last})")
+        raise RetrieverError(
+            f"retrieval server at {self.url} is unreachable after {attempt} attempts over {waited:.1f} s ({last})"
+        )
 
     def _batch_search(self, queries: list[str], k: int) -> list[list[Passage]]:
         answer = self._post({"queries": queries, "topk": k, "return_scores": True})

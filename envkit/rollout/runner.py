@@ -17,12 +17,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 
 from envkit.policy.base import Generation, Policy, TurnRequest
-from envkit.rollout.trajectory import Trajectory, TurnRecord
+from envkit.rollout.trajectory import Trajectory, TurnRecord, read_trajectories, write_trajectories
 
 __all__ = ["OVER_BUDGET", "RolloutRunner", "env_factory"]
 
@@ -86,18 +87,28 @@ class RolloutRunner:
         self,
         episodes: int | Iterable[int | None],
         on_episode: Callable[[Trajectory], None] | None = None,
+        stream_to: str | Path | None = None,
+        resume: bool = False,
     ) -> list[Trajectory]:
         """Play ``episodes`` (a count: tasks 0..count-1; or the task indices to play, repeats allowed;
         ``None`` lets the env draw a task).
 
         Trajectories come back in the order of the task indices; ``on_episode`` is called
-        as each episode finishes (a progress bar, a writer).
+        as each episode finishes (a progress bar, a writer). With ``stream_to``, each
+        trajectory is appended to that JSONL file the moment its episode ends, so an
+        error later (a retrieval outage, a crash) loses no finished episode; ``resume``
+        then plays only the episodes the file does not hold yet and returns them all.
         """
-        queue = list(range(episodes)) if isinstance(episodes, int) else list(episodes)
+        queue: list[int | None] = list(range(episodes)) if isinstance(episodes, int) else list(episodes)
         results: list[Trajectory | None] = [None] * len(queue)
-        waiting = list(enumerate(queue))[::-1]  # popped from the end: episode 0 first
+        if stream_to is not None and Path(stream_to).exists() and not resume:
+            raise FileExistsError(f"{stream_to} already holds trajectories: resume=True continues that run")
+        if stream_to is not None and resume and Path(stream_to).exists():
+            self._recover(queue, results, stream_to)
+        sink = _Sink(stream_to)
+        waiting = [(i, t) for i, t in enumerate(queue) if results[i] is None][::-1]  # popped from the end
         active: dict[int, int] = {}  # slot -> position in queue
-        for slot_index in range(min(self.batch_size, len(queue))):
+        for slot_index in range(min(self.batch_size, len(waiting))):
             position, task_index = waiting.pop()
             self._begin(slot_index, task_index)
             active[slot_index] = position
@@ -113,6 +124,7 @@ class RolloutRunner:
                 trajectory = self._slots[slot_index].trajectory
                 assert trajectory is not None
                 results[active.pop(slot_index)] = trajectory
+                sink.write(trajectory)
                 if on_episode is not None:
                     on_episode(trajectory)
                 if waiting:
@@ -120,6 +132,16 @@ class RolloutRunner:
                     self._begin(slot_index, task_index)
                     active[slot_index] = position
         return [r for r in results if r is not None]
+
+    @staticmethod
+    def _recover(queue: list[int | None], results: list[Trajectory | None], path: str | Path) -> None:
+        """Fill ``results`` with the episodes a streamed file already holds, one per queued task index."""
+        held: dict[int, list[Trajectory]] = {}
+        for trajectory in read_trajectories(path):
+            held.setdefault(trajectory.task_index, []).append(trajectory)
+        for position, task_index in enumerate(queue):
+            if task_index is not None and held.get(task_index):
+                results[position] = held[task_index].pop(0)
 
     def _begin(self, slot_index: int, task_index: int | None) -> None:
         slot = self._slot(slot_index)
@@ -199,6 +221,17 @@ class RolloutRunner:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Sink:
+    """Appends each finished trajectory to a JSONL file at once (flushed), or nothing without a path."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = None if path is None else Path(path)
+
+    def write(self, trajectory: Trajectory) -> None:
+        if self.path is not None:
+            write_trajectories([trajectory], self.path, token_ids=False)
 
 
 def _latest_message(info: dict[str, Any], observation: str) -> str:

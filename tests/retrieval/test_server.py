@@ -107,7 +107,7 @@ def test_a_gone_server_is_a_clear_error_after_retries():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    remote = RemoteRetriever(f"http://127.0.0.1:{port}", timeout=1, retries=2, backoff=0.05)
+    remote = RemoteRetriever(f"http://127.0.0.1:{port}", timeout=1, retries=2, backoff=0.05, outage=0)
     start = time.monotonic()
     with pytest.raises(RetrieverError, match=r"unreachable after 3 attempts"):
         remote.search("anything")
@@ -263,5 +263,32 @@ def test_an_oversized_body_is_refused_before_it_is_read(small_retriever):
         assert streamed.status_code == 413
         assert peak[0] - before < 48 * (1 << 20)  # never held the 96 MB body
         assert httpx.post(f"{live.url}/retrieve", json={"queries": ["city"]}, timeout=10).status_code == 200
+    finally:
+        live.stop()
+
+
+def test_the_client_waits_out_a_server_restart_then_says_so_clearly():
+    """It gave up after 1.4 s of retries while a restart takes 4-21 s."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    from envkit.retrieval import RetrieverError
+    from envkit.retrieval.remote import RemoteRetriever
+
+    started = time.monotonic()
+    restarting = FastAPI()
+
+    @restarting.post("/retrieve")
+    async def retrieve() -> JSONResponse:
+        if time.monotonic() - started < 2.0:  # coming back up
+            return JSONResponse({"error": "starting"}, status_code=503)
+        return JSONResponse({"result": [[{"document": {"id": "1", "contents": "T\nx"}, "score": 1.0}]]})
+
+    live = LiveServer(restarting)
+    try:
+        with pytest.raises(RetrieverError, match=r"unreachable after \d+ attempts over"):
+            RemoteRetriever(live.url, retries=1, backoff=0.05, outage=0).search("q")
+        hits = RemoteRetriever(live.url, retries=0, backoff=0.1, outage=10).search("q")
+        assert [p.id for p in hits] == ["1"] and time.monotonic() - started >= 2.0
     finally:
         live.stop()

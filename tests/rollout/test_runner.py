@@ -132,3 +132,67 @@ def test_the_constant_state_oracle_probe_still_succeeds_with_a_fixed_size_state(
     assert trajectory.success
     states = {re.sub(r"\d+", "#", re.search(r"<IS>(.*)</IS>", t.output).group(1)) for t in trajectory.turns}
     assert states == {"Working on question #."}
+
+
+class _Outage:
+    """A retriever that goes down after a number of searches, until told it is back."""
+
+    def __init__(self, inner, searches_before_outage):
+        self.inner, self.left, self.down = inner, searches_before_outage, False
+
+    def search(self, query, k=3):
+        return self.batch_search([query], k)[0]
+
+    def batch_search(self, queries, k=3):
+        from envkit.retrieval.base import RetrieverError
+
+        if self.left <= 0:
+            self.down = True
+        if self.down:
+            raise RetrieverError("retrieval server at http://127.0.0.1:1 is unreachable")
+        self.left -= 1
+        return self.inner.batch_search(queries, k)
+
+    def __deepcopy__(self, memo):  # shared, as envkit's retrievers are
+        return self
+
+
+def test_a_retrieval_outage_uses_no_turn_and_loses_no_finished_episode(tmp_path, small_retriever):
+    """A failed step used a turn (14 lost in one run) and run() dropped every finished episode (52)."""
+    import gymnasium as gym
+    import pytest as _pytest
+
+    from envkit.envs import QA_ENV_ID
+    from envkit.policy.base import AgentPolicy
+    from envkit.policy.scripted import OracleAgent
+    from envkit.retrieval.base import RetrieverError
+    from envkit.rollout.runner import RolloutRunner
+    from envkit.rollout.trajectory import read_trajectories
+    from tests.conftest import SMALL_WORLD
+
+    flaky = _Outage(small_retriever, searches_before_outage=0)
+    env = gym.make(QA_ENV_ID, source=SMALL_WORLD, n_objectives=2, retriever=flaky)
+    env.reset(seed=0)
+    with _pytest.raises(RetrieverError):
+        env.step("<IS>x</IS><search>velmora</search>")
+    flaky.down, flaky.left = False, 10**6
+    *_, info = env.step("<IS>x</IS><search>velmora</search>")
+    assert info["turn"] == 1  # the failed attempt was not the agent's turn
+
+    flaky = _Outage(small_retriever, searches_before_outage=25)
+    path = tmp_path / "trajectories.jsonl"
+
+    def make():
+        return gym.make(QA_ENV_ID, source=SMALL_WORLD, n_objectives=2, retriever=flaky, split="test")
+
+    with RolloutRunner(make, AgentPolicy(OracleAgent)) as runner, _pytest.raises(RetrieverError):
+        runner.run(8, stream_to=path)
+    kept = list(read_trajectories(path))
+    assert 1 <= len(kept) < 8 and all(t.success for t in kept)
+    with _pytest.raises(FileExistsError, match="resume=True"):
+        RolloutRunner(make, AgentPolicy(OracleAgent)).run(8, stream_to=path)
+    flaky.down, flaky.left = False, 10**6  # the server is back
+    with RolloutRunner(make, AgentPolicy(OracleAgent)) as runner:
+        resumed = runner.run(8, stream_to=path, resume=True)
+    assert [t.task_index for t in resumed] == list(range(8)) and all(t.success for t in resumed)
+    assert sorted(t.task_index for t in read_trajectories(path)) == list(range(8))  # each once
