@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from envkit.net import listen
 from envkit.retrieval.corpus import Corpus
 from envkit.retrieval.dense import INDEX_KINDS
-from envkit.retrieval.store import INDEX_BACKENDS, build_index, load_index
+from envkit.retrieval.store import INDEX_BACKENDS, build_index, load_index, verify_index
 
 __all__ = ["index_app", "retriever_app"]
 
@@ -22,6 +22,17 @@ retriever_app = typer.Typer(help="Serve retrievers.", no_args_is_help=True)
 CORPUS_HELP = (
     "Corpus: a JSONL/JSON/Parquet file of {id, contents} or {id, title, text}, or synthetic[:passages=N,seed=S]."
 )
+
+
+@index_app.command("verify")
+def verify(folder: Annotated[Path, typer.Argument(help="An index folder from 'envkit index build'.")]) -> None:
+    """Check every file of an index against the checksums in its manifest (exit 1 if any differs)."""
+    problems = verify_index(folder)
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo(f"{folder}: every file matches its manifest")
 
 
 @index_app.command("build")

@@ -9,6 +9,7 @@ and an existing index is never overwritten.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ __all__ = [
     "build_index",
     "load_index",
     "register_index_backend",
+    "verify_index",
 ]
 
 MANIFEST = "envkit-index.json"
@@ -161,6 +163,7 @@ def build_index(
         if not row.stores_text:
             _save_corpus(corpus, staging)
         manifest = {"format": FORMAT, "backend": backend, "passages": len(corpus), "params": params}
+        manifest["files"] = {name: {"bytes": size, "sha256": digest} for name, size, digest in _index_files(staging)}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return folder
 
@@ -177,8 +180,66 @@ def load_index(folder: str | Path, jit: bool = False) -> Retriever:
         raise RetrieverError(f"{manifest_path}: invalid JSON ({error.msg})") from None
     if manifest.get("format") != FORMAT:
         raise RetrieverError(f"{manifest_path}: unsupported index format {manifest.get('format')!r}")
+    _check_sizes(folder, manifest)
     backend, params = manifest.get("backend"), manifest.get("params") or {}
     row = INDEX_BACKENDS.get(str(backend))
     if row is None:
         raise RetrieverError(f"{manifest_path}: unknown back-end {backend!r}")
     return row.load(folder, params, jit)
+
+
+def _index_files(folder: Path, content: bool = True) -> list[tuple[str, int, str]]:
+    """``(path relative to folder, bytes, sha256)`` of every file of an index but its manifest."""
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
+        digest = ""
+        if content:
+            digest = _sha256(path)
+        found.append((path.relative_to(folder).as_posix(), path.stat().st_size, digest))
+    return found
+
+
+def _sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            hasher.update(block)
+    return hasher.hexdigest()
+
+
+def _check_sizes(folder: Path, manifest: dict[str, Any]) -> None:
+    """Every file the manifest lists is there with its size (cheap: done on every load)."""
+    for name, entry in (manifest.get("files") or {}).items():
+        path = folder / name
+        if not path.is_file():
+            raise RetrieverError(f"{path}: missing from the index (listed in {MANIFEST})")
+        size, expected = path.stat().st_size, entry.get("bytes")
+        if size != expected:
+            raise RetrieverError(f"{path}: {size} bytes where the manifest says {expected}: the index is corrupt")
+
+
+def verify_index(folder: str | Path) -> list[str]:
+    """Problems found checking every file's content against the manifest (empty: intact).
+
+    An index written before manifests listed files (format ``envkit.index/1`` without
+    ``files``) has nothing to check against and is reported as such.
+    """
+    folder = Path(folder)
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise RetrieverError(f"{folder}: not an envkit index (no {MANIFEST})")
+    try:
+        listed = json.loads(manifest_path.read_text()).get("files")
+    except (json.JSONDecodeError, AttributeError) as error:
+        raise RetrieverError(f"{manifest_path}: not a readable manifest ({error})") from None
+    if not listed:
+        return [f"{manifest_path}: lists no files to check (built before envkit recorded checksums)"]
+    problems = []
+    present = {name: (size, digest) for name, size, digest in _index_files(folder)}
+    for name, entry in listed.items():
+        if name not in present:
+            problems.append(f"{folder / name}: missing")
+        elif present[name] != (entry.get("bytes"), entry.get("sha256")):
+            problems.append(f"{folder / name}: content differs from the manifest (sha256)")
+    problems.extend(f"{folder / name}: not listed in the manifest" for name in sorted(set(present) - set(listed)))
+    return problems
