@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -98,6 +99,10 @@ def prepare_pyserini() -> JavaRuntime:
 
     if not jnius_config.vm_running:
         os.environ["JAVA_HOME"] = str(runtime.home)
+        # -Xrs: SIGTERM and SIGINT stay Python's (the CLI unwinds on them) instead of racing the JVM's own
+        # handlers during start-up; a JVM crash log goes to the temp folder, never the working directory
+        error_file = Path(tempfile.gettempdir()) / "envkit-jvm-error-%p.log"
+        jnius_config.add_options("-Xrs", f"-XX:ErrorFile={error_file}")
         if not runtime.has_vector_module:
             original = jnius_config.add_options
 

