@@ -176,7 +176,10 @@ class BrowserDriver:
             context.set_default_timeout(self.action_timeout * 1000)
             context.set_default_navigation_timeout(self.action_timeout * 1000)
             context.route("**/*", self._guard)
+            # a page's script gets no window.open: Chromium connects a popup's target before any route sees it
+            context.add_init_script(_NO_POPUPS)
             self._page = context.new_page()
+            context.on("page", self._close_popup)  # after ours: window.open gets no second page
             self._page_crashed = False
             self._page.on("crash", self._on_crash)
             launched = self._browser_processes() - before
@@ -184,6 +187,11 @@ class BrowserDriver:
         except Exception as error:
             self.close()
             raise BrowserFailure(f"could not start Chromium at {self.executable_path}: {_one_line(error)}") from None
+
+    def _close_popup(self, page: Any) -> None:
+        if page is not self._page:
+            with contextlib.suppress(Exception):
+                page.close()
 
     def _guard(self, route: Any) -> None:
         request = route.request
@@ -266,6 +274,10 @@ class BrowserDriver:
         try:
             result = act()
         except Exception as error:
+            if self.refused:  # the action failed because it left the shop: a refusal, not a browser failure
+                raise NavigationRefused(
+                    f"navigation to {self.refused[0]} refused: it is outside the shop at {self.origin}"
+                ) from None
             raise self._failure(error) from None
         if self.refused:
             raise NavigationRefused(f"navigation to {self.refused[0]} refused: it is outside the shop at {self.origin}")
@@ -311,6 +323,9 @@ class BrowserDriver:
         if not self.alive:
             return BrowserFailure(f"Chromium died during the action: {_one_line(error)}")
         return BrowserFailure(f"browser error: {_one_line(error)}")
+
+
+_NO_POPUPS = "Object.defineProperty(window, 'open', {value: () => null, writable: false, configurable: false});"
 
 
 class NavigationRefused(BrowserFailure):

@@ -206,9 +206,28 @@ class _ShopRoutes:
         return self._render(sid, session, ShopState("done"))
 
 
+SECURITY_HEADERS = {
+    # the pages' own inline script and style only; every fetch, form, frame and socket stays on the shop's origin
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
 def create_shop_app(shop: Shop, split: str = "test", max_sessions: int = 10_000) -> Any:
     """The FastAPI app of ``shop``; ``/`` starts sessions on random goals of ``split``."""
     app = FastAPI(title="envkit shop", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def secure(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
     routes = _ShopRoutes(shop, split, max_sessions)
     app.state.sessions = routes.sessions
     app.get("/health")(routes.health)

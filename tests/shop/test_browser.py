@@ -235,3 +235,61 @@ def test_control_characters_in_product_text_keep_both_modes_alike(browser_ready,
         observations[mode] = seen
         env.close()
     assert observations["browser"] == observations["text"]
+
+
+def test_scripts_in_a_page_cannot_reach_other_servers_or_open_windows(browser_ready, small_shop):
+    """A WebSocket reached another local server and window.open opened a page; the pages sent no CSP."""
+    import socket
+    import threading
+
+    env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser", browser=BrowserSettings(html=True))
+    other = socket.socket()
+    other.bind(("127.0.0.1", 0))
+    other.listen()
+    other.settimeout(0.2)
+    port = other.getsockname()[1]
+    accepted = []
+
+    def listen() -> None:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                accepted.append(other.accept()[0])
+            except OSError:
+                continue
+
+    try:
+        env.reset(options={"task_index": 0})
+        driver = env.unwrapped.backend.driver
+        watcher = threading.Thread(target=listen)
+        watcher.start()
+        driver._page.evaluate(f"() => {{ try {{ new WebSocket('ws://127.0.0.1:{port}/'); }} catch (e) {{}} }}")
+        driver._page.evaluate(f"() => window.open('http://127.0.0.1:{port}/popup')")
+        watcher.join()
+        assert accepted == []  # the other local server heard nothing
+        assert len(driver._page.context.pages) == 1  # no popup
+        from envkit.shop.browser import NavigationRefused
+
+        with pytest.raises(NavigationRefused, match="outside the shop"):  # was a BrowserFailure
+            driver._run(lambda: driver._page.goto(f"http://127.0.0.1:{port}/elsewhere"))
+        _, _, _, truncated, info = env.step(turn("search[tea]"))
+        assert not truncated and info["page"] == "results"  # the shop still works
+    finally:
+        other.close()
+        env.close()
+
+
+def test_shop_pages_carry_security_headers(small_shop):
+    import httpx
+
+    from envkit.shop.server import SECURITY_HEADERS
+
+    server = ShopServer(small_shop)
+    try:
+        response = httpx.get(f"{server.url}/", follow_redirects=True)
+        assert response.status_code == 200
+        for name, value in SECURITY_HEADERS.items():
+            assert response.headers[name] == value
+        assert "connect-src 'self'" in response.headers["content-security-policy"]
+    finally:
+        server.stop()
