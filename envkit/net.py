@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from typing import Any
 
-__all__ = ["PortError", "listen"]
+__all__ = ["PortError", "listen", "uvicorn_config"]
 
 
 class PortError(ValueError):
@@ -25,3 +27,67 @@ def listen(host: str, port: int) -> socket.socket:
         sock.close()
         raise PortError(f"cannot serve on {host}:{port}: {error.strerror or error}") from None
     return sock
+
+
+def uvicorn_config(app: Any, header_timeout: float = 10.0, max_connections: int = 1000, keep_alive: int = 5) -> Any:
+    """Uvicorn's config for envkit's servers: quiet, and closed to slow or too many clients.
+
+    ``header_timeout`` closes a connection whose request headers are not complete in
+    time (half-sent requests otherwise hold their socket forever: 1,100 of them locked
+    everyone out under ``ulimit -n 1024``); ``max_connections`` answers 503 past that
+    many; ``keep_alive`` closes idle connections.
+    """
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        http=_header_timeout_protocol(header_timeout),
+        limit_concurrency=max_connections,
+        timeout_keep_alive=keep_alive,
+    )
+
+
+def _header_timeout_protocol(seconds: float) -> type:
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeout(H11Protocol):
+        """uvicorn's HTTP/1.1 protocol, with a deadline on each request's headers."""
+
+        _timer: asyncio.TimerHandle | None = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._timer = self.loop.call_later(seconds, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+        def _too_slow(self) -> None:
+            self._timer = None
+            if not self.transport.is_closing():
+                self.transport.close()  # headers never completed: not a client worth a socket
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn's own
+            super().connection_made(transport)
+            self._arm()
+
+        def handle_events(self) -> None:
+            before = getattr(self, "cycle", None)
+            super().handle_events()
+            if getattr(self, "cycle", None) is not before:  # a request's headers arrived
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()  # the next request on this connection gets the same deadline
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return HeaderTimeout

@@ -151,8 +151,7 @@ def serve(retriever: Retriever, host: str = "127.0.0.1", port: int = 8000, sock:
     """Serve ``retriever`` with uvicorn until interrupted, on ``sock`` (from :func:`envkit.net.listen`) if given."""
     import uvicorn
 
-    from envkit.net import listen
+    from envkit.net import listen, uvicorn_config
 
     bound = sock if sock is not None else listen(host, port)
-    config = uvicorn.Config(create_app(retriever, **kwargs), log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[bound])
+    uvicorn.Server(uvicorn_config(create_app(retriever, **kwargs))).run(sockets=[bound])

@@ -253,8 +253,9 @@ class ShopServer:
         self._socket.bind((host, port))
         self.host, self.port = host, self._socket.getsockname()[1]
         self.url = f"http://{host}:{self.port}"
-        config = uvicorn.Config(create_shop_app(shop), log_level="error", access_log=False)
-        self._server = uvicorn.Server(config)
+        from envkit.net import uvicorn_config
+
+        self._server = uvicorn.Server(uvicorn_config(create_shop_app(shop)))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + start_timeout
@@ -273,8 +274,7 @@ def serve_shop(shop: Shop, host: str = "127.0.0.1", port: int = 3000, split: str
     """Serve ``shop`` with uvicorn until interrupted (``envkit shop serve``), on ``sock`` if given."""
     import uvicorn
 
-    from envkit.net import listen
+    from envkit.net import listen, uvicorn_config
 
     bound = sock if sock is not None else listen(host, port)
-    config = uvicorn.Config(create_shop_app(shop, split), log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[bound])
+    uvicorn.Server(uvicorn_config(create_shop_app(shop, split))).run(sockets=[bound])

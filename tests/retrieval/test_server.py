@@ -292,3 +292,49 @@ def test_the_client_waits_out_a_server_restart_then_says_so_clearly():
         assert [p.id for p in hits] == ["1"] and time.monotonic() - started >= 2.0
     finally:
         live.stop()
+
+
+def test_half_sent_requests_are_closed_and_everyone_else_is_served(small_retriever):
+    """Half-sent requests were never timed out: under ulimit -n 1024, 1,100 of them locked everyone out."""
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from envkit.net import listen, uvicorn_config
+    from envkit.retrieval.server import create_app
+
+    sock = listen("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn_config(create_app(small_retriever), header_timeout=0.5))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        slow = []
+        for _ in range(20):
+            client = socket.create_connection(("127.0.0.1", port))
+            client.sendall(b"POST /retrieve HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le")  # and never the rest
+            slow.append(client)
+        answer = httpx.post(f"http://127.0.0.1:{port}/retrieve", json={"queries": ["city"]}, timeout=5)
+        assert answer.status_code == 200
+        time.sleep(1.0)
+        for client in slow:
+            client.settimeout(2)
+            assert client.recv(100) == b""  # closed by the server
+            client.close()
+        kept = socket.create_connection(("127.0.0.1", port))  # a complete request is not cut by the deadline
+        kept.sendall(
+            b"POST /retrieve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 21\r\n\r\n"
+        )
+        time.sleep(0.8)  # the body may be slow: only headers have a deadline
+        kept.sendall(b'{"queries": ["city"]}')
+        kept.settimeout(5)
+        assert kept.recv(100).startswith(b"HTTP/1.1 200")
+        kept.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
