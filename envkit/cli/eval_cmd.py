@@ -67,6 +67,9 @@ def eval_command(
     top_k: TopKFlag = None,
     max_turns: MaxTurnsFlag = None,
     verify: Annotated[bool, typer.Option(help="Check a suite's files against its manifest before playing.")] = True,
+    resume: Annotated[
+        bool, typer.Option(help="Keep the report's trajectories and play only the episodes they lack.")
+    ] = False,
 ) -> None:
     """Evaluate a policy per N and context builder: EM, F1, success, context tokens, dependency, time."""
     chosen = _builders(builders)
@@ -90,7 +93,7 @@ def eval_command(
     console = Console(stderr=True)
     path = output / "trajectories.jsonl"
     output.mkdir(parents=True, exist_ok=True)
-    if trajectories and path.exists():
+    if trajectories and path.exists() and not resume:
         path.unlink()  # a new report replaces the old trajectories
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     started = time.perf_counter()
@@ -100,7 +103,8 @@ def eval_command(
         def advance(case: EvalCase, _: object) -> None:
             progress.update(bar, advance=1, description=f"eval {policy}: N={case.n_objectives} {case.builder}")
 
-        rows = evaluate(cases, agent, episodes, batch_size, path if trajectories else None, on_episode=advance)
+        kept = path if trajectories else None
+        rows = evaluate(cases, agent, episodes, batch_size, kept, on_episode=advance, resume=resume)
     details = {"policy": policy, "tasks": where, "episodes per cell": episodes, "batch size": batch_size}
     report = write_report(rows, output, f"envkit eval: {policy}", details)
     typer.echo(markdown_table(rows))

@@ -23,7 +23,7 @@ import gymnasium as gym
 from composers.suites import read_manifest
 from envkit.policy.base import Policy
 from envkit.rollout.runner import RolloutRunner
-from envkit.rollout.trajectory import Trajectory, write_trajectories
+from envkit.rollout.trajectory import Trajectory, read_trajectories, write_trajectories
 
 __all__ = ["EvalCase", "EvalRow", "evaluate", "suite_cases", "summarise"]
 
@@ -108,25 +108,42 @@ def evaluate(
     trajectories_path: str | Path | None = None,
     token_ids: bool = False,
     on_episode: Callable[[EvalCase, Trajectory], None] | None = None,
+    resume: bool = False,
 ) -> list[EvalRow]:
     """Play ``episodes`` episodes per case (episode ``i`` plays task ``i`` in every case) and summarise.
 
     Playing the same tasks under every builder makes the builders' columns a paired
-    comparison. Trajectories are appended to ``trajectories_path`` as each episode ends.
+    comparison. Trajectories are appended to ``trajectories_path`` as each episode ends;
+    with ``resume``, the episodes that file already holds for a case (same N, builder and
+    task) are not played again but counted in its row (its wall time is this run's).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
+    done = _played(trajectories_path) if resume and trajectories_path is not None else {}
     rows = []
     for case in cases:
         runner = RolloutRunner(partial(case.make_env, context=case.builder), policy, batch_size)
         with runner:
             count = min(episodes, runner.n_tasks)
+            held = {t.task_index: t for t in done.get((case.n_objectives, case.builder, case.label), ())}
             started = time.perf_counter()
             callback = partial(_finished, case, on_episode, trajectories_path, token_ids)
-            trajectories = runner.run(count, on_episode=callback)
+            fresh = runner.run([i for i in range(count) if i not in held], on_episode=callback)
             wall = time.perf_counter() - started
+        trajectories = sorted([*(held[i] for i in range(count) if i in held), *fresh], key=lambda t: t.task_index)
         rows.append(summarise(trajectories, case.n_objectives, case.builder, wall))
     return rows
+
+
+def _played(path: str | Path) -> dict[tuple[int, str, str], list[Trajectory]]:
+    """The trajectories a file already holds, by (N, builder, case label)."""
+    if not Path(path).exists():
+        return {}
+    played: dict[tuple[int, str, str], list[Trajectory]] = {}
+    for trajectory in read_trajectories(path):
+        key = (trajectory.n_objectives, trajectory.builder, trajectory.case)
+        played.setdefault(key, []).append(trajectory)
+    return played
 
 
 def _finished(
@@ -137,6 +154,7 @@ def _finished(
     trajectory: Trajectory,
 ) -> None:
     """Each episode is written the moment it ends, so an error later loses none of them."""
+    trajectory.case = case.label
     if path is not None:
         write_trajectories([trajectory], path, token_ids)
     if on_episode is not None:

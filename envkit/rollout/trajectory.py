@@ -74,6 +74,7 @@ class Trajectory:
     budget_exceeded: bool = False
     wall_s: float = 0.0
     gpu_peak_bytes: int | None = None
+    case: str = ""  # which evaluation case played it (a suite's task file), when an eval did
     turns: list[TurnRecord] = field(default_factory=list)
 
     @property

@@ -258,3 +258,21 @@ def test_hub_lookups_fail_fast_when_the_hub_does_not_answer(tmp_path):
         result = subprocess.run([sys.executable, "-m", "envkit", *command], capture_output=True, text=True, env=env)
         assert time.monotonic() - started < 20
         assert_one_line_error(result)
+
+
+def test_eval_resumes_an_interrupted_report(tmp_path):
+    out = tmp_path / "report"
+    command = ["eval", "--source", WORLD, "--ns", "1,2", "--episodes", "3", "-o", str(out)]
+    full = envkit(*command)
+    assert full.returncode == 0, full.stderr
+    trajectories = out / "trajectories.jsonl"
+    lines = trajectories.read_text().splitlines()
+    assert len(lines) == 12  # 2 N x 2 builders x 3 episodes
+    trajectories.write_text("\n".join(lines[:5]) + "\n")  # as if the run had stopped after 5 episodes
+    resumed = envkit(*command, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    records = [json.loads(line) for line in trajectories.read_text().splitlines()]
+    keys = [(r["n_objectives"], r["builder"], r["task_index"]) for r in records]
+    assert len(keys) == 12 and len(set(keys)) == 12  # every episode once: the first 5 were not played again
+    assert records[:5] == [json.loads(line) for line in lines[:5]]
+    assert "| 2 | full | 3 | 2.000 |" in resumed.stdout  # the row counts the 3 episodes, old and new
