@@ -1,0 +1,221 @@
+"""Soak: the servers and a browser-mode env under sustained load, watching errors and memory.
+
+WebShop environments in other toolkits die of memory after hours of RL, and search
+servers used for RL time out on half their requests at 50-200 clients. This runs, on
+loopback only and bounded in time:
+
+- the retrieval server (``envkit retriever serve``, BM25 over 10k synthetic passages) under
+  16 clients for ``--minutes``, then under 256 clients for ``--burst-seconds``;
+- the shop server (``envkit shop serve``) under 16 clients doing the whole shopping flow
+  (session, search, item, purchase) for ``--minutes``;
+- a browser-mode env (Chromium) for ``--browser-episodes`` oracle episodes.
+
+Each server runs in its own process, so its RSS is its own; RSS is sampled every few
+seconds. Targets: zero errors, RSS flat within 5% after warm-up (the first fifth of the
+run), and p99 under 50 ms for the 256-client burst. Not run in CI.
+
+    python -m benchmarks.soak                      # 10 + 10 minutes, 60 s burst, 1,000 episodes
+    python -m benchmarks.soak --minutes 3 --browser-episodes 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import psutil
+
+from benchmarks.measure import percentile, write_result
+
+WORLD = "synthetic:passages=10000,seed=0"
+SHOP = "shop:products=1000,seed=0"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start(args: list[str], port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen([sys.executable, "-m", "envkit", *args, "--port", str(port)], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError(f"the server {args} did not come up")
+
+
+def _rss_flat(samples: list[float]) -> dict[str, float]:
+    """Median RSS of the first and last fifth after warm-up (the first fifth), and the change."""
+    settled = samples[len(samples) // 5 :]
+    fifth = max(1, len(settled) // 5)
+    early, late = statistics.median(settled[:fifth]), statistics.median(settled[-fifth:])
+    return {
+        "rss_mib_after_warmup": round(early, 1),
+        "rss_mib_at_end": round(late, 1),
+        "rss_change": round(late / early - 1, 4),
+    }
+
+
+def _load(
+    clients: int, seconds: float, request: Callable[[httpx.Client, random.Random], None], pid: int | None
+) -> dict[str, Any]:
+    """``clients`` threads repeating ``request`` for ``seconds``; latencies, errors and the server's RSS."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    rss: list[float] = []
+    stop = time.monotonic() + seconds
+    lock = threading.Lock()
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        with httpx.Client(base_url=BASE[0], timeout=10, follow_redirects=True) as http:
+            while time.monotonic() < stop:
+                started = time.perf_counter()
+                try:
+                    request(http, rng)
+                except Exception as error:  # counted, never fatal: the soak measures errors
+                    with lock:
+                        errors.append(f"{type(error).__name__}: {error}"[:200])
+                    continue
+                with lock:
+                    latencies.append(time.perf_counter() - started)
+
+    def watch() -> None:
+        process = psutil.Process(pid) if pid else None
+        while time.monotonic() < stop and process is not None:
+            rss.append(process.memory_info().rss / 2**20)
+            time.sleep(min(5.0, seconds / 50))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    threads.append(threading.Thread(target=watch))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result: dict[str, Any] = {
+        "clients": clients,
+        "seconds": seconds,
+        "requests": len(latencies),
+        "errors": len(errors),
+        "first_errors": sorted(set(errors))[:3],
+        "p50_ms": round(percentile(latencies, 0.5) * 1000, 2) if latencies else None,
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2) if latencies else None,
+    }
+    if len(rss) >= 5:
+        result.update(_rss_flat(rss))
+    return result
+
+
+BASE = [""]  # the server the load threads talk to
+
+
+def _retrieve(http: httpx.Client, rng: random.Random) -> None:
+    query = f"{rng.choice(['who', 'where', 'when'])} {rng.randrange(10_000)} founded river city"
+    response = http.post("/retrieve", json={"queries": [query], "topk": 3})
+    response.raise_for_status()
+    if len(response.json()["result"][0]) != 3:
+        raise ValueError("fewer than 3 passages")
+
+
+def _shop_flow(http: httpx.Client, rng: random.Random) -> None:
+    page = http.get("/")  # a session on a random goal
+    page.raise_for_status()
+    session = str(page.url).split("/s/")[1].split("/")[0]
+    results = http.get(f"/s/{session}/results", params={"q": rng.choice(["shoes", "tea", "lamp", "soap"]), "p": 1})
+    results.raise_for_status()
+    asins = [part.split('"')[0] for part in results.text.split("/item/")[1:]]
+    if asins:
+        http.get(f"/s/{session}/item/{asins[0]}", params={"q": "x", "p": 1}).raise_for_status()
+        http.post(f"/s/{session}/buy/{asins[0]}", params={"q": "x", "p": 1, "o": "[]"}).raise_for_status()
+
+
+def _browser(episodes: int) -> dict[str, Any]:
+    import gymnasium as gym
+
+    import envkit  # noqa: F401
+    from envkit.kinds.shop import ShopOracleAgent
+
+    env = gym.make("envkit/WebShop-v0", shop=SHOP, mode="browser", split="test")
+    oracle = ShopOracleAgent(env.get_wrapper_attr("shop"))
+    rewards, failures, rss, started = [], 0, [], time.perf_counter()
+    process = psutil.Process()
+    for episode in range(episodes):
+        observation, info = env.reset(options={"task_index": episode % len(env.get_wrapper_attr("tasks"))})
+        oracle.reset(env.get_wrapper_attr("task"))
+        done = False
+        while not done:
+            observation, reward, terminated, truncated, info = env.step(oracle.act(observation, info))
+            done = terminated or truncated
+        failures += "browser_error" in info
+        rewards.append(float(reward))
+        if episode % max(1, episodes // 50) == 0:  # this process and its Chromium together
+            tree = [process, *process.children(recursive=True)]
+            rss.append(sum(p.memory_info().rss for p in tree if p.is_running()) / 2**20)
+    env.close()
+    result = {
+        "episodes": episodes,
+        "browser_errors": failures,
+        "mean_reward": round(statistics.fmean(rewards), 4),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    if len(rss) >= 5:
+        result.update(_rss_flat(rss))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="each server's soak under 16 clients")
+    parser.add_argument("--burst-seconds", type=float, default=60.0, help="the retrieval server under 256 clients")
+    parser.add_argument("--browser-episodes", type=int, default=1000)
+    args = parser.parse_args()
+    os.environ.setdefault("ENVKIT_CACHE", os.path.join(tempfile.gettempdir(), "envkit-soak-cache"))
+    results: dict[str, Any] = {}
+
+    port = _free_port()
+    server = _start(["retriever", "serve", "--corpus", WORLD, "--no-jit"], port)
+    try:
+        BASE[0] = f"http://127.0.0.1:{port}"
+        results["retrieval_16_clients"] = _load(16, args.minutes * 60, _retrieve, server.pid)
+        results["retrieval_256_clients"] = _load(256, args.burst_seconds, _retrieve, server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    port = _free_port()
+    server = _start(["shop", "serve", "--shop", SHOP], port)
+    try:
+        BASE[0] = f"http://127.0.0.1:{port}"
+        results["shop_16_clients"] = _load(16, args.minutes * 60, _shop_flow, server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    results["browser_env"] = _browser(args.browser_episodes)
+    command = "python -m benchmarks.soak"
+    if (args.minutes, args.burst_seconds, args.browser_episodes) != (10.0, 60.0, 1000):
+        command += f" --minutes {args.minutes:g} --burst-seconds {args.burst_seconds:g}"
+        command += f" --browser-episodes {args.browser_episodes}"
+    targets = {"errors": 0, "rss_change_after_warmup": "within 5%", "burst_p99_ms": "< 50"}
+    write_result("soak", command, results, targets)
+
+
+if __name__ == "__main__":
+    main()
