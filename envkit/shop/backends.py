@@ -90,6 +90,8 @@ class BrowserSettings:
         action_timeout: seconds an action may take before it is a browser failure.
         server_url: a running shop server to use instead of starting one on 127.0.0.1.
         chromium: the Chromium binary (default: found on ``PATH``).
+        fresh_every: start a fresh Chromium every this many goals (its memory grows over
+            hundreds of episodes: +15.8% in 300 in ``benchmarks.soak``); 0 never.
 
     """
 
@@ -98,6 +100,7 @@ class BrowserSettings:
     action_timeout: float = 10.0
     server_url: str | None = None
     chromium: str | None = None
+    fresh_every: int = 100
 
 
 class BrowserShop:
@@ -112,6 +115,7 @@ class BrowserShop:
         url = self._server.url if self._server is not None else str(settings.server_url)
         self.driver = BrowserDriver(url, executable_path=settings.chromium, action_timeout=settings.action_timeout)
         self.want_html, self.want_screenshot = settings.html, settings.screenshot
+        self.fresh_every, self._goals_started = settings.fresh_every, 0
         self._page: Page | None = None
         self._url = ""
 
@@ -122,6 +126,9 @@ class BrowserShop:
         return ShopView(snapshot.page, refused, snapshot.url, html, shot)
 
     def start(self, goal: Goal) -> ShopView:
+        self._goals_started += 1
+        if self.fresh_every and self._goals_started % self.fresh_every == 0:
+            self.driver.close()  # a fresh Chromium: its memory does not keep growing over a long run
         self.driver.ensure_started()
         session = uuid.uuid4().hex[:16]
         return self._view(self.driver.open(f"/s/{session}/?goal={quote(goal.id, safe='')}"))  # WebShop ids hold "#"

@@ -293,3 +293,17 @@ def test_shop_pages_carry_security_headers(small_shop):
         assert "connect-src 'self'" in response.headers["content-security-policy"]
     finally:
         server.stop()
+
+
+def test_a_long_run_starts_a_fresh_chromium_every_so_often(browser_ready, small_shop):
+    env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser", browser=BrowserSettings(fresh_every=2))
+    try:
+        pids = []
+        for index in range(4):
+            env.reset(options={"task_index": index})
+            pids.append(env.unwrapped.backend.driver.browser_pid())
+            _, _, _, truncated, info = env.step(turn("search[tea]"))
+            assert not truncated and info["page"] == "results"
+        assert pids[1] != pids[0] and pids[2] == pids[1] and pids[3] != pids[2]  # fresh at goals 2 and 4
+    finally:
+        env.close()
