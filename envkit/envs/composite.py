@@ -27,7 +27,7 @@ from envkit.protocol.parser import Violation
 from envkit.protocol.prompts import composite_prompt
 from envkit.protocol.tags import TagSet
 
-__all__ = ["CompositeEnv", "KindView", "composite_tags"]
+__all__ = ["CompositeEnv", "KindView", "composite_tags", "part_tags"]
 
 
 class KindView(Sequence[Task]):
@@ -47,6 +47,15 @@ def composite_tags(kinds: Sequence[str], state: str = "IS", information: str = "
     """The kinds' default action tags, in registry order, under one state tag."""
     actions = tuple(a for name in kinds for a in get_kind(name).actions)
     return TagSet(state, actions, information)
+
+
+def part_tags(tags: TagSet, kinds: Sequence[str]) -> dict[str, TagSet]:
+    """Each kind's share of a composite's ``tags``: the shared state tag and its own actions, in order."""
+    actions = iter(tags.actions)
+    return {
+        name: TagSet(tags.state, tuple(next(actions) for _ in get_kind(name).actions), tags.information)
+        for name in kinds
+    }
 
 
 class CompositeEnv(ProcessLocal, gym.Env[str, str]):
@@ -96,15 +105,14 @@ class CompositeEnv(ProcessLocal, gym.Env[str, str]):
         self.tasks, self.tags, self.max_turns, self.render_mode = tasks, tags, max_turns, render_mode
         self.parts: dict[str, gym.Env[str, str]] = {}
         self._owner: dict[str, str] = {}  # action tag -> kind
-        actions = iter(tags.actions)
+        shares = part_tags(tags, names)
         for kind in kinds:
-            part_tags = TagSet(tags.state, tuple(next(actions) for _ in kind.actions), tags.information)
             part_options = {k: v for k, v in options.items() if k in kind.env_options}
             view = KindView(tasks, kind)
             self.parts[kind.name] = kind.make_env(
-                view, resources[kind.name], part_tags, max_turns=10**9, **part_options
+                view, resources[kind.name], shares[kind.name], max_turns=10**9, **part_options
             )
-            self._owner.update(dict.fromkeys(part_tags.actions, kind.name))
+            self._owner.update(dict.fromkeys(shares[kind.name].actions, kind.name))
         self.observation_space = UnicodeText(262_144)
         self._max_action_chars = 16_384
         self.action_space = UnicodeText(self._max_action_chars)

@@ -13,10 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from composers.records import Task
-from envkit.envs.composite import composite_tags
+from envkit.envs.composite import composite_tags, part_tags
 from envkit.kinds.registry import get_kind, kinds_of
 from envkit.protocol.agent import Agent
-from envkit.protocol.tags import TagSet
 
 __all__ = ["CompositeOracle", "TaskOracle"]
 
@@ -58,13 +57,11 @@ class TaskOracle:
             kind = get_kind(names[0])
             self._agent = kind.oracle([task], kind.tags())
         else:
-            tags = composite_tags(names)
-            actions = iter(tags.actions)
-            oracles = {}
-            for name in names:
-                kind = get_kind(name)
-                part_tags = TagSet(tags.state, tuple(next(actions) for _ in kind.actions), tags.information)
-                oracles[name] = kind.oracle([kind.objectives_of(task)], part_tags)
+            shares = part_tags(composite_tags(names), names)
+            oracles = {
+                name: get_kind(name).oracle([get_kind(name).objectives_of(task)], share)
+                for name, share in shares.items()
+            }
             self._agent = CompositeOracle(oracles)
         self._agent.reset(task)
 
