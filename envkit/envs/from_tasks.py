@@ -23,9 +23,11 @@ from composers.sources.registry import load_source
 from composers.taskfiles import read_tasks
 from envkit.envs.wrappers import with_protocol
 from envkit.kinds import KindError, get_kind, kinds_of
+from envkit.kinds.registry import in_table_order
 from envkit.protocol.context import ContextBuilder
 from envkit.protocol.tags import TagSet
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
+from envkit.shop.shop import DEFAULT_SHOP
 
 __all__ = ["make_composed_env", "make_composite_env", "make_task_file_env", "make_tasks_env"]
 
@@ -107,12 +109,12 @@ def make_composed_env(
     tasks = compose(loaded, strategy, n_objectives, count, split, seed, weights=weights, counts=counts)
     shares = counts if counts is not None else weights if weights is not None else [1] * len(loaded)
     present = {s.questions(split)[0].kind for s, share in zip(loaded, shares, strict=True) if share > 0}
-    return make_tasks_env(tasks, kinds=_in_registry_order(present), sources=loaded, **options)
+    return make_tasks_env(tasks, kinds=in_table_order(present), sources=loaded, **options)
 
 
 def make_composite_env(
     source: str = "synthetic",
-    shop: str = "shop:products=1000,seed=0",
+    shop: str = DEFAULT_SHOP,
     n_questions: int = 2,
     n_goals: int = 1,
     sources: Sequence[str] | None = None,
@@ -138,11 +140,3 @@ def make_composite_env(
     return make_composed_env(
         specs, sum(per_source), "mixed", split, seed, count, counts=per_source, task_file=task_file, **options
     )
-
-
-def _in_registry_order(names: set[str]) -> list[str]:
-    from envkit.kinds import kind_names
-
-    for name in names:
-        get_kind(name)  # an unknown kind fails here, naming it
-    return [name for name in kind_names() if name in names]

@@ -16,7 +16,7 @@ from importlib.metadata import entry_points
 from composers.records import Task
 from envkit.kinds.base import KindError, ObjectiveKind
 
-__all__ = ["get_kind", "kind_names", "kinds_of", "register_kind"]
+__all__ = ["get_kind", "in_table_order", "kind_names", "kinds_of", "register_kind"]
 
 _BUILT_IN = {
     "qa": "envkit.kinds.qa:QAKind",
@@ -73,9 +73,14 @@ def get_kind(name: str) -> ObjectiveKind:
     return kind
 
 
-def kinds_of(tasks: Iterable[Task]) -> tuple[str, ...]:
-    """The kinds of the objectives in ``tasks``, in the table's order (unknown kinds raise)."""
-    found = {o.kind for task in tasks for o in task.objectives}
+def in_table_order(names: Iterable[str]) -> tuple[str, ...]:
+    """``names`` in the table's order (the order a composite lists its parts); an unknown kind raises."""
+    found = set(names)
     for name in found:
         get_kind(name)
     return tuple(name for name in kind_names() if name in found)
+
+
+def kinds_of(tasks: Iterable[Task]) -> tuple[str, ...]:
+    """The kinds of the objectives in ``tasks``, in the table's order (unknown kinds raise)."""
+    return in_table_order(o.kind for task in tasks for o in task.objectives)
