@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from composers.atomic import atomic_folder
+from composers.checksums import file_sha256
 from composers.compose import compose
 from composers.sources.base import SourceError
 from composers.sources.registry import load_source
@@ -97,14 +98,6 @@ PRESETS: dict[str, SuitePreset] = {
 }
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _source_hash(spec: str, splits: set[str]) -> str:
     """A digest of the questions a source offers for the splits a suite uses."""
     source = load_source(spec)
@@ -163,7 +156,7 @@ def generate_suite(
                     "strategy": part.strategy,
                     "n_objectives": part.n_objectives,
                     "count": count,
-                    "sha256": _sha256(staging / part.filename),
+                    "sha256": file_sha256(staging / part.filename),
                 }
             )
             if on_part is not None:
@@ -234,6 +227,6 @@ def verify_suite(folder: str | Path) -> list[str]:
         path = folder / entry["path"]
         if not path.is_file():
             problems.append(f"{entry['path']}: missing")
-        elif _sha256(path) != entry["sha256"]:
+        elif file_sha256(path) != entry["sha256"]:
             problems.append(f"{entry['path']}: content differs from the manifest (sha256)")
     return problems

@@ -9,7 +9,6 @@ and an existing index is never overwritten.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from composers.atomic import atomic_folder
+from composers.checksums import file_sha256
 from envkit.retrieval.base import Retriever, RetrieverError
 from envkit.retrieval.corpus import Corpus
 
@@ -194,17 +194,9 @@ def _index_files(folder: Path, content: bool = True) -> list[tuple[str, int, str
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
         digest = ""
         if content:
-            digest = _sha256(path)
+            digest = file_sha256(path)
         found.append((path.relative_to(folder).as_posix(), path.stat().st_size, digest))
     return found
-
-
-def _sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            hasher.update(block)
-    return hasher.hexdigest()
 
 
 def _check_sizes(folder: Path, manifest: dict[str, Any]) -> None:
