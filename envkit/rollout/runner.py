@@ -105,7 +105,6 @@ class RolloutRunner:
             raise FileExistsError(f"{stream_to} already holds trajectories: resume=True continues that run")
         if stream_to is not None and resume and Path(stream_to).exists():
             self._recover(queue, results, stream_to)
-        sink = _Sink(stream_to)
         waiting = [(i, t) for i, t in enumerate(queue) if results[i] is None][::-1]  # popped from the end
         active: dict[int, int] = {}  # slot -> position in queue
         for slot_index in range(min(self.batch_size, len(waiting))):
@@ -124,7 +123,8 @@ class RolloutRunner:
                 trajectory = self._slots[slot_index].trajectory
                 assert trajectory is not None
                 results[active.pop(slot_index)] = trajectory
-                sink.write(trajectory)
+                if stream_to is not None:  # on disk the moment it ends: nothing later can lose it
+                    write_trajectories([trajectory], stream_to)
                 if on_episode is not None:
                     on_episode(trajectory)
                 if waiting:
@@ -221,17 +221,6 @@ class RolloutRunner:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class _Sink:
-    """Appends each finished trajectory to a JSONL file at once (flushed), or nothing without a path."""
-
-    def __init__(self, path: str | Path | None) -> None:
-        self.path = None if path is None else Path(path)
-
-    def write(self, trajectory: Trajectory) -> None:
-        if self.path is not None:
-            write_trajectories([trajectory], self.path, token_ids=False)
 
 
 def _latest_message(info: dict[str, Any], observation: str) -> str:
