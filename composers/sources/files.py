@@ -74,12 +74,28 @@ def read_records(path: str | Path) -> Iterator[LocatedRecord]:
         raise SourceError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
 
 
+def _spec_of(files: Mapping[str, Sequence[Path]]) -> str | None:
+    """``file:PATH`` (a split key of ``""``) or ``file:split=PATH,...`` with absolute paths; ``None`` if none fits."""
+    if any(len(paths) != 1 for paths in files.values()):
+        return None
+    located = {split: str(paths[0].resolve()) for split, paths in files.items()}
+    if any("," in path or "=" in path for path in located.values()):
+        return None
+    return "file:" + ",".join(f"{split}={path}" if split else path for split, path in located.items())
+
+
 class FileSource(RecordsSource):
     """A QA source over local files, one file (or several) per split.
 
     Args:
         files: split name to file path(s), e.g. ``{"train": "nq_train.jsonl", "test": "nq_test.jsonl"}``.
-        name: source name in task records (default: the first file's stem).
+        name: source name, the prefix of its question ids (default: the first file's stem).
+
+    Each question's ``source`` is the spec that opens these files again
+    (``file:train=/abs/a.jsonl,test=/abs/b.jsonl``), so a task file composed from them names
+    where its questions, and the passages they bring (HotpotQA's ``context``), come from,
+    and replays from any folder. Files no spec can name (several per split, a ``,`` or
+    ``=`` in a path) are named by ``name``.
 
     :meth:`holdout` makes one file serve both splits, disjointly.
 
@@ -96,6 +112,7 @@ class FileSource(RecordsSource):
         if not 0.0 < test_fraction < 1.0:
             raise SourceError(f"test_fraction must be in (0, 1), got {test_fraction}")
         source = cls({"train": path, "test": path}, name)
+        source.spec = _spec_of({"": [Path(path)]}) or source.name
         source._test_fraction = test_fraction
         return source
 
@@ -111,7 +128,8 @@ class FileSource(RecordsSource):
                 if not path.is_file():
                     raise SourceError(f"{path}: no such file")
         first = next(iter(self._files.values()))[0]
-        super().__init__(name or first.name.split(".")[0])
+        stem = name or first.name.split(".")[0]
+        super().__init__(stem, _spec_of(self._files) or stem)
 
     def splits(self) -> Sequence[str]:
         return tuple(self._files)

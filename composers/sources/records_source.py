@@ -28,8 +28,9 @@ class RecordsSource:
     name: str
     test_split = "test"
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, spec: str | None = None) -> None:
         self.name = name
+        self.spec = spec or name  # what each question's ``source`` names: a spec that opens this source again
         self._questions: dict[str, list[Objective]] = {}
         self._documents: list[Document] | None = None
         self.skipped: dict[str, int] = {}  # per split: records without a gold answer, left out
@@ -46,7 +47,7 @@ class RecordsSource:
         skipped: list[str] = []
         for position, (location, record) in enumerate(self.read_split(split)):
             try:
-                yield to_objective(record, self.name, position)
+                yield to_objective(record, self.name, position, self.spec)
             except UnanswerableRecord:
                 skipped.append(location)  # no gold answer to score against: not a question
             except RecordError as error:

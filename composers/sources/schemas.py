@@ -42,8 +42,11 @@ def _answers(value: Any) -> tuple[str, ...]:
     return answers
 
 
-def to_objective(record: Mapping[str, Any], source: str, position: int) -> Objective:
-    """One record as an :class:`Objective` (raises :class:`RecordError` naming the problem)."""
+def to_objective(record: Mapping[str, Any], source: str, position: int, spec: str | None = None) -> Objective:
+    """One record as an :class:`Objective` (raises :class:`RecordError` naming the problem).
+
+    Its id is ``source:record id``; its ``source`` is ``spec`` (what opens the source again), else ``source``.
+    """
     if not isinstance(record, Mapping):
         raise RecordError(f"expected a JSON object, got {type(record).__name__}")
     if "question" not in record:
@@ -66,7 +69,7 @@ def to_objective(record: Mapping[str, Any], source: str, position: int) -> Objec
         id=f"{source}:{record_id}",
         question=question.strip(),
         golden_answers=answers,
-        source=source,
+        source=spec or source,
         supporting_ids=supporting,
         queries=supporting,
     )

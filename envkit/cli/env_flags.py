@@ -1,7 +1,8 @@
-"""The flags every command that builds an env shares: which corpus, which retriever, how many passages and turns.
+"""The flags every command that builds an env shares: corpus, retriever, passages, turns, protocol.
 
-A researcher bringing NQ or HotpotQA needs the same four on ``eval``, ``play`` and
-``suite generate`` (``train`` and ``sft`` take them as config options): they are
+A researcher bringing NQ or HotpotQA needs the same ones on ``eval``, ``play`` and
+``suite generate`` (``train`` and ``sft`` take them as config options); one bringing a
+MEM1 checkpoint needs ``--protocol mem1`` (or a state tag of their own). They are
 declared once here, and :func:`env_options` passes on only those that were given, so
 kinds that take no corpus (a shop, reasoning problems) are not handed one.
 """
@@ -13,9 +14,10 @@ from typing import Annotated, Any
 
 import typer
 
+from envkit.envs.protocols import DEFAULT_PROTOCOL, protocol_names
 from envkit.retrieval.factory import retriever_specs
 
-__all__ = ["CorpusFlag", "MaxTurnsFlag", "RetrieverFlag", "TopKFlag", "env_options"]
+__all__ = ["CorpusFlag", "MaxTurnsFlag", "ProtocolFlag", "RetrieverFlag", "StateTagFlag", "TopKFlag", "env_options"]
 
 CorpusFlag = Annotated[
     Path | None,
@@ -26,11 +28,25 @@ RetrieverFlag = Annotated[
 ]
 TopKFlag = Annotated[int | None, typer.Option("--top-k", min=1, help="Passages per search (default 3).")]
 MaxTurnsFlag = Annotated[int | None, typer.Option(min=1, help="Turns per episode (default: each kind's budget).")]
+ProtocolFlag = Annotated[
+    str,
+    typer.Option(
+        help=f"Protocol preset: {', '.join(protocol_names())} (mem1: MEM1's released code, so its checkpoints play)."
+    ),
+]
+StateTagFlag = Annotated[
+    str | None, typer.Option(help="Internal-state tag agents write (default: the protocol's, IS or think).")
+]
 
 
 def env_options(
-    corpus: Path | None = None, retriever: str | None = None, top_k: int | None = None, max_turns: int | None = None
+    corpus: Path | None = None,
+    retriever: str | None = None,
+    top_k: int | None = None,
+    max_turns: int | None = None,
+    protocol: str = DEFAULT_PROTOCOL,
+    state_tag: str | None = None,
 ) -> dict[str, Any]:
-    """The env options among these that were given."""
-    given = {"corpus": corpus, "retriever": retriever, "top_k": top_k, "max_turns": max_turns}
-    return {name: value for name, value in given.items() if value is not None}
+    """The env options among these that were given (the protocol always)."""
+    given = {"corpus": corpus, "retriever": retriever, "top_k": top_k, "max_turns": max_turns, "state_tag": state_tag}
+    return {"protocol": protocol} | {name: value for name, value in given.items() if value is not None}

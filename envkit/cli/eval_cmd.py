@@ -20,8 +20,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from composers.suites import verify_suite
 from envkit.cli.demo_cmd import _parse_ns
-from envkit.cli.env_flags import CorpusFlag, MaxTurnsFlag, RetrieverFlag, TopKFlag, env_options
+from envkit.cli.env_flags import (
+    CorpusFlag,
+    MaxTurnsFlag,
+    ProtocolFlag,
+    RetrieverFlag,
+    StateTagFlag,
+    TopKFlag,
+    env_options,
+)
 from envkit.envs import TASKS_ENV_ID
+from envkit.envs.protocols import DEFAULT_PROTOCOL, resolve_protocol
 from envkit.eval.harness import EvalCase, evaluate, suite_cases
 from envkit.eval.report import markdown_table, write_report
 from envkit.policy.hf import GenerationSettings
@@ -66,6 +75,8 @@ def eval_command(
     retriever: RetrieverFlag = None,
     top_k: TopKFlag = None,
     max_turns: MaxTurnsFlag = None,
+    protocol: ProtocolFlag = DEFAULT_PROTOCOL,
+    state_tag: StateTagFlag = None,
     verify: Annotated[bool, typer.Option(help="Check a suite's files against its manifest before playing.")] = True,
     resume: Annotated[
         bool, typer.Option(help="Keep the report's trajectories and play only the episodes they lack.")
@@ -73,7 +84,8 @@ def eval_command(
 ) -> None:
     """Evaluate a policy per N and context builder: EM, F1, success, context tokens, dependency, time."""
     chosen = _builders(builders)
-    options = env_options(corpus, retriever, top_k, max_turns)
+    options = env_options(corpus, retriever, top_k, max_turns, protocol, state_tag)
+    state = state_tag or resolve_protocol(protocol).state_tag
     if suite is not None:
         if ns is not None:
             raise typer.BadParameter("a suite's task files set N: drop --ns, or use --source", param_hint="--ns")
@@ -89,7 +101,7 @@ def eval_command(
         cases = [EvalCase(n, b, partial(make, n_objectives=n)) for n in _parse_ns(ns or "1,2,4,8,16") for b in chosen]
         where = f"source {source}"
     generation = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature)
-    agent = load_policy(policy, generation, max_context_tokens, device, seed)
+    agent = load_policy(policy, generation, max_context_tokens, device, seed, state_tag=state)
     console = Console(stderr=True)
     path = output / "trajectories.jsonl"
     output.mkdir(parents=True, exist_ok=True)
@@ -105,7 +117,13 @@ def eval_command(
 
         kept = path if trajectories else None
         rows = evaluate(cases, agent, episodes, batch_size, kept, on_episode=advance, resume=resume)
-    details = {"policy": policy, "tasks": where, "episodes per cell": episodes, "batch size": batch_size}
+    details = {
+        "policy": policy,
+        "tasks": where,
+        "protocol": protocol,
+        "episodes per cell": episodes,
+        "batch size": batch_size,
+    }
     report = write_report(rows, output, f"envkit eval: {policy}", details)
     typer.echo(markdown_table(rows))
     console.print(f"report written to {report} ({time.perf_counter() - started:.1f} s)")

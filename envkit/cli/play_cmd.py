@@ -17,23 +17,32 @@ import gymnasium as gym
 import typer
 from rich.console import Console
 
-from envkit.cli.env_flags import CorpusFlag, MaxTurnsFlag, RetrieverFlag, TopKFlag, env_options
+from envkit.cli.env_flags import (
+    CorpusFlag,
+    MaxTurnsFlag,
+    ProtocolFlag,
+    RetrieverFlag,
+    StateTagFlag,
+    TopKFlag,
+    env_options,
+)
 from envkit.cli.terminal import play_in_terminal
 from envkit.envs import TASKS_ENV_ID
+from envkit.envs.protocols import DEFAULT_PROTOCOL
 from envkit.policy.specs import POLICY_SPECS
-from envkit.protocol.tags import QA_TAGS
+from envkit.protocol.tags import QA_TAGS, TagSet
 
 __all__ = ["play", "to_turn"]
 
 
-def to_turn(line: str, state: str) -> str:
-    """A typed line as a protocol turn (full turns pass through unchanged)."""
+def to_turn(line: str, state: str, tags: TagSet = QA_TAGS) -> str:
+    """A typed line as a protocol turn in the env's ``tags`` (full turns pass through unchanged)."""
     stripped = line.strip()
     command, _, rest = stripped.partition(" ")
-    if command.lower() in ("search", "s"):
-        return QA_TAGS.format_turn(state, "search", rest)
-    if command.lower() in ("answer", "a"):
-        return QA_TAGS.format_turn(state, "answer", rest)
+    if command.lower() in ("search", "s") and "search" in tags.actions:
+        return tags.format_turn(state, "search", rest)
+    if command.lower() in ("answer", "a") and "answer" in tags.actions:
+        return tags.format_turn(state, "answer", rest)
     return line
 
 
@@ -45,9 +54,11 @@ def _watch(
     from envkit.policy.hf import GenerationSettings
     from envkit.policy.specs import load_policy
 
-    agent = load_policy(spec, GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0), seed=seed)
+    tags = env.get_wrapper_attr("tags")
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0)
+    agent = load_policy(spec, settings, seed=seed, state_tag=tags.state)
     agent.start(0, env.get_wrapper_attr("task"))
-    stops = tuple(f"</{a}>" for a in env.get_wrapper_attr("tags").actions)
+    stops = tuple(f"</{a}>" for a in tags.actions)
     reward, done = 0.0, False
     while not done:
         console.rule(f"context the agent sees ({info['context_tokens']} tokens)")
@@ -81,18 +92,24 @@ def play(
     retriever: RetrieverFlag = None,
     top_k: TopKFlag = None,
     max_turns: MaxTurnsFlag = None,
+    protocol: ProtocolFlag = DEFAULT_PROTOCOL,
+    state_tag: StateTagFlag = None,
 ) -> None:
     """Play one episode yourself (search, keep notes, answer every question), or watch a policy play it."""
     console = Console(highlight=False)
     kwargs = {"task_file": task_file} if task_file else {"n_objectives": n_objectives, "source": source}
-    kwargs.update(env_options(corpus, retriever, top_k, max_turns))
+    kwargs.update(env_options(corpus, retriever, top_k, max_turns, protocol, state_tag))
     env = gym.make(TASKS_ENV_ID, strategy=strategy, split=split, seed=seed, context=context, **kwargs)
     observation, info = env.reset(seed=seed)
     if policy is not None:
         played = _watch(env, observation, info, policy, max_new_tokens, seed, console)
     else:
-        console.print("Type 'search QUERY', 'answer A1; A2; ...', a full <IS>...</IS> turn, or 'quit'.\n")
-        played = play_in_terminal(env, observation, info, lambda line: to_turn(line, "(played by a person)"), console)
+        tags = env.get_wrapper_attr("tags")
+        state = f"<{tags.state}>...</{tags.state}>"
+        console.print(f"Type 'search QUERY', 'answer A1; A2; ...', a full {state} turn, or 'quit'.\n", markup=False)
+        played = play_in_terminal(
+            env, observation, info, lambda line: to_turn(line, "(played by a person)", tags), console
+        )
     if played is None:
         return
     reward, info = played

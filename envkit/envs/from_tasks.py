@@ -2,10 +2,11 @@
 
 ``gym.make("envkit/TaskFile-v0", task_file=PATH)`` plays a composed task file whatever
 its objectives are; :func:`make_tasks_env` does the same for tasks in memory. Each
-option goes where it belongs: ``context``, ``format_penalty`` and ``token_counter`` to
-the protocol wrappers, a kind's resource options (``retriever``, ``corpus``, ``shop``)
-to the kind that opens that resource, the rest to the env (or the composite env's
-parts). An option nothing takes is an error naming it.
+option goes where it belongs: ``protocol`` (a preset, :mod:`envkit.envs.protocols`),
+``state_tag``, ``context``, ``format_penalty`` and ``token_counter`` to the protocol
+wrappers, a kind's resource options (``retriever``, ``corpus``, ``shop``) to the kind
+that opens that resource, the rest to the env (or the composite env's parts). An option
+nothing takes is an error naming it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from composers.records import Task
 from composers.sources.base import QASource
 from composers.sources.registry import load_source
 from composers.taskfiles import read_tasks
-from envkit.envs.wrappers import with_protocol
+from envkit.envs.protocols import DEFAULT_PROTOCOL, ProtocolPreset, resolve_protocol
 from envkit.kinds import KindError, get_kind, kinds_of
 from envkit.kinds.registry import in_table_order
 from envkit.protocol.context import ContextBuilder
@@ -43,19 +44,27 @@ def make_tasks_env(
     format_penalty: float = 0.0,
     token_counter: TokenCounter = count_word_pieces,
     turns_left_hint: bool = False,
+    protocol: str | ProtocolPreset = DEFAULT_PROTOCOL,
+    state_tag: str | None = None,
     **options: Any,
 ) -> gym.Env[str, str]:
     """The wrapped env for ``tasks`` whose objectives are of ``kinds`` (default: found in a list of tasks).
 
     ``sources`` are the source objects the tasks were composed from, when known: a kind
     may open its resource from them (the QA kind indexes the passages they ship).
+    ``protocol`` names the preset that reads turns and shows context; ``state_tag`` (or
+    ``tags``) overrides its state tag; its env defaults apply unless given in ``options``.
     """
-    from envkit.envs.composite import CompositeEnv
+    from envkit.envs.composite import CompositeEnv, composite_tags
 
     if len(tasks) == 0:
         raise ValueError("no tasks to play")
     sample = tasks if isinstance(tasks, list) else [tasks[i] for i in range(min(_RESOURCE_SAMPLE, len(tasks)))]
     names = tuple(kinds) if kinds is not None else kinds_of(sample)
+    preset = resolve_protocol(protocol)
+    preset.check_kinds(names)
+    options = {**preset.env_defaults, **options}
+    state = state_tag or preset.state_tag
     resources: dict[str, Any] = {}
     for name in names:
         kind = get_kind(name)
@@ -70,10 +79,10 @@ def make_tasks_env(
         unknown = set(env_options) - kind.env_options
         if unknown:
             raise KindError(f"the {kind.name} env takes no option(s) {', '.join(sorted(unknown))}")
-        env = kind.make_env(tasks, resources[kind.name], tags or kind.tags(), **env_options)
+        env = kind.make_env(tasks, resources[kind.name], tags or kind.tags(state), **env_options)
     else:
-        env = CompositeEnv(tasks, resources, tags=tags, **env_options)
-    return with_protocol(env, context, format_penalty, token_counter, turns_left_hint)
+        env = CompositeEnv(tasks, resources, tags=tags or composite_tags(names, state), **env_options)
+    return preset.wrap(env, context, format_penalty, token_counter, turns_left_hint)
 
 
 def make_task_file_env(task_file: str | Path, **options: Any) -> gym.Env[str, str]:

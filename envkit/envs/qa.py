@@ -24,6 +24,7 @@ The observation here is the env's latest message only (the task prompt after
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -37,10 +38,50 @@ from envkit.protocol.prompts import PromptSection, qa_prompt
 from envkit.protocol.tags import QA_TAGS, TagSet
 from envkit.retrieval.base import Retriever, RetrieverError, format_passages
 
-__all__ = ["REWARD_AGGREGATIONS", "MultiObjectiveQAEnv"]
+__all__ = ["REWARD_AGGREGATIONS", "AnswerScoring", "MultiObjectiveQAEnv"]
 
 REWARD_AGGREGATIONS = ("mean", "sum", "all")
 METRICS = ("em", "f1", "mem1", "mem1_f1")
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerScoring:
+    """How an answer element is read and scored.
+
+    Attributes:
+        metric: ``"em"`` (default) or ``"f1"``: the per-objective score the reward uses;
+            ``"mem1"`` / ``"mem1_f1"``: EM / F1 as MEM1's eval script scores them
+            (:func:`~envkit.metrics.mem1_scores`: ``;``-split answers, no articles
+            dropped, 0 when the answer count is wrong).
+        reward: ``"mean"`` (default), ``"sum"`` (MEM1's reporting and training reward) or
+            ``"all"`` (1 only if every objective is right).
+        numbered_answers: read ``1. a 2. b`` as numbered answers too; MEM1 splits on ``;`` only.
+
+    """
+
+    metric: str = "em"
+    reward: str = "mean"
+    numbered_answers: bool = True
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"unknown metric {self.metric!r} (use {' or '.join(METRICS)})")
+        if self.reward not in REWARD_AGGREGATIONS:
+            raise ValueError(f"unknown reward aggregation {self.reward!r} (use {', '.join(REWARD_AGGREGATIONS)})")
+
+    def split(self, content: str) -> list[str]:
+        """One answer per objective, in order."""
+        if self.numbered_answers and not self.metric.startswith("mem1"):
+            return parse_answers(content)
+        return [a.strip() for a in content.split(";")]
+
+    def aggregate(self, scores: Sequence[float]) -> float:
+        """The episode reward of the objectives' scores."""
+        if self.reward == "mean":
+            return sum(scores) / len(scores)
+        if self.reward == "sum":
+            return float(sum(scores))
+        return float(all(s == 1.0 for s in scores))
 
 
 class MultiObjectiveQAEnv(ProcessLocal, gym.Env[str, str]):
@@ -52,12 +93,8 @@ class MultiObjectiveQAEnv(ProcessLocal, gym.Env[str, str]):
         retriever: any :class:`~envkit.retrieval.base.Retriever`.
         top_k: passages per search.
         max_turns: turns before ``truncated``; default ``4 * N + 4``.
-        metric: ``"em"`` (default) or ``"f1"``: the per-objective score the reward uses;
-            ``"mem1"`` / ``"mem1_f1"``: EM / F1 as MEM1's eval script scores them
-            (:func:`~envkit.metrics.mem1_scores`: ``;``-split answers, no articles
-            dropped, 0 when the answer count is wrong).
-        reward: ``"mean"`` (default), ``"sum"`` (MEM1's reporting) or ``"all"``
-            (1 only if every objective is right).
+        scoring: how answers are read and scored (:class:`AnswerScoring`; ``gym.make`` takes
+            its fields, ``metric``, ``reward`` and ``numbered_answers``, as options).
         tags: the protocol's tag names.
         max_action_chars: longer turns are a violation (protects memory).
         max_observation_chars: size of the observation space.
@@ -73,8 +110,7 @@ class MultiObjectiveQAEnv(ProcessLocal, gym.Env[str, str]):
         retriever: Retriever,
         top_k: int = 3,
         max_turns: int | None = None,
-        metric: str = "em",
-        reward: str = "mean",
+        scoring: AnswerScoring | None = None,
         tags: TagSet = QA_TAGS,
         max_action_chars: int = 16_384,
         max_observation_chars: int = 262_144,
@@ -86,16 +122,12 @@ class MultiObjectiveQAEnv(ProcessLocal, gym.Env[str, str]):
             raise ValueError(f"top_k must be at least 1, got {top_k}")
         if max_turns is not None and max_turns < 1:
             raise ValueError(f"max_turns must be at least 1, got {max_turns}")
-        if metric not in METRICS:
-            raise ValueError(f"unknown metric {metric!r} (use {' or '.join(METRICS)})")
-        if reward not in REWARD_AGGREGATIONS:
-            raise ValueError(f"unknown reward aggregation {reward!r} (use {', '.join(REWARD_AGGREGATIONS)})")
         if len(tags.actions) != 2:
             raise ValueError(f"the QA env needs two action tags (search, answer), got {tags.actions}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"unknown render mode {render_mode!r} (use ansi or human)")
         self.tasks, self.retriever, self.top_k = tasks, retriever, top_k
-        self.max_turns, self.metric, self.reward_aggregation, self.tags = max_turns, metric, reward, tags
+        self.max_turns, self.scoring, self.tags = max_turns, scoring or AnswerScoring(), tags
         self.max_action_chars, self.render_mode = max_action_chars, render_mode
         self.observation_space = UnicodeText(max_observation_chars)
         self.action_space = UnicodeText(max_action_chars)
@@ -195,8 +227,9 @@ class MultiObjectiveQAEnv(ProcessLocal, gym.Env[str, str]):
     def _score(self, content: str, info: dict[str, Any]) -> tuple[float, str]:
         assert self.task is not None
         objectives = self.task.objectives
-        mem1 = self.metric.startswith("mem1")
-        answers = [a.strip() for a in content.split(";")] if mem1 else parse_answers(content)
+        metric = self.scoring.metric
+        mem1 = metric.startswith("mem1")
+        answers = self.scoring.split(content)
         given = [answers[i] if i < len(answers) else "" for i in range(len(objectives))]
         if mem1:
             em, f1 = mem1_scores(content, [o.golden_answers for o in objectives])
@@ -213,15 +246,10 @@ class MultiObjectiveQAEnv(ProcessLocal, gym.Env[str, str]):
             em_mean=sum(em) / n,
             f1_mean=sum(f1) / n,
         )
-        scores = em if self.metric in ("em", "mem1") else f1
+        scores = em if metric in ("em", "mem1") else f1
         self._scores = list(scores)
         self._metrics = {"em_sum": float(sum(em)), "em_mean": sum(em) / n, "f1_mean": sum(f1) / n}
-        if self.reward_aggregation == "mean":
-            reward = sum(scores) / n
-        elif self.reward_aggregation == "sum":
-            reward = float(sum(scores))
-        else:
-            reward = float(all(s == 1.0 for s in scores))
+        reward = self.scoring.aggregate(scores)
         note = "" if len(answers) == n else f" (got {len(answers)} answers for {n} questions)"
         return reward, f"Answers received{note}. Episode over."
 

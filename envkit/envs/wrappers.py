@@ -9,15 +9,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 
-from envkit.protocol.context import ContextBuilder, Message, make_context_builder, render_messages
+from envkit.protocol.context import ContextBuilder, Message, make_context_builder, render_messages, turn_messages
 from envkit.protocol.parser import safe_text
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
 
-__all__ = ["FormatPenalty", "ProtocolContext", "TurnsLeftHint", "turns_left_hint", "with_protocol"]
+__all__ = ["FormatPenalty", "ProtocolContext", "TurnsLeftHint", "turns_left_hint"]
 
 
 class ProtocolContext(gym.Wrapper[str, str, str, str]):
@@ -36,6 +37,10 @@ class ProtocolContext(gym.Wrapper[str, str, str, str]):
     dropped (memory follows the builder, not the episode); and a context longer than
     the observation space ends the episode (``truncated``, ``info["context_overflow"]``)
     with the context's latest part as the final observation, never one outside the space.
+
+    ``layout`` is how a retained turn becomes messages (``chat``, or MEM1's ``continued``:
+    the observation inside the agent's open turn); ``kept`` maps the agent's output to
+    the part the context shows again (MEM1 keeps its response from ``<think>`` on).
     """
 
     def __init__(
@@ -43,10 +48,14 @@ class ProtocolContext(gym.Wrapper[str, str, str, str]):
         env: gym.Env[str, str],
         builder: str | ContextBuilder = "consolidated",
         token_counter: TokenCounter = count_word_pieces,
+        layout: str = "chat",
+        kept: Callable[[str], str] | None = None,
     ) -> None:
         super().__init__(env)
+        turn_messages("", "", layout)  # an unknown layout fails here, in one line
         self.builder = make_context_builder(builder)
         self.token_counter = token_counter
+        self.layout, self.kept = layout, kept
         self._prompt: Message = {"role": "user", "content": ""}
         self._first = 0  # the oldest turn still held (older ones no builder range reaches again)
         self._turn_messages: list[Message] = []  # assistant, user, ... of turns first, first + 1, ...
@@ -97,12 +106,13 @@ class ProtocolContext(gym.Wrapper[str, str, str, str]):
         """Step the env, then rebuild the context the agent sees next and account its tokens."""
         message, reward, terminated, truncated, info = self.env.step(action)
         output = safe_text(action if isinstance(action, str) else repr(action))
+        if self.kept is not None:
+            output = self.kept(output)
         longest = self._limit(self.action_space)
         if longest is not None and len(output) > longest:  # echoed cut: the env said why in its message
             output = f"{output[:longest]} [... {len(output) - longest} more characters not shown]"
         message = safe_text(message)
-        self._turn_messages.append({"role": "assistant", "content": output})
-        self._turn_messages.append({"role": "user", "content": message})
+        self._turn_messages.extend(turn_messages(output, message, self.layout))
         self._cumulative.append(self._cumulative[-1] + self.token_counter(output) + self.token_counter(message))
         observation, context = self._context()
         widest = self._limit(self.observation_space)
@@ -163,18 +173,3 @@ class TurnsLeftHint(gym.Wrapper[str, str, str, str]):
         if hint and observation.startswith(opening):
             observation = f"{opening}{hint}\n\n{observation[len(opening) :]}"
         return observation, float(reward), terminated, truncated, info
-
-
-def with_protocol(
-    env: gym.Env[str, str],
-    context: str | ContextBuilder = "consolidated",
-    format_penalty: float = 0.0,
-    token_counter: TokenCounter = count_word_pieces,
-    turns_left_hint: bool = False,
-) -> gym.Env[str, str]:
-    """The wrappers every envkit factory applies: the hint and the format penalty (if asked), then the context."""
-    if turns_left_hint:
-        env = TurnsLeftHint(env)
-    if format_penalty:
-        env = FormatPenalty(env, format_penalty)
-    return ProtocolContext(env, context, token_counter)

@@ -45,9 +45,13 @@ class CompositeOracle:
 
 
 class TaskOracle:
-    """The oracle each task needs, with each kind's default tags (a composite's for mixed tasks)."""
+    """The oracle each task needs, with each kind's default action tags (a composite's for mixed tasks).
 
-    def __init__(self) -> None:
+    ``state_tag`` is the state tag the env's protocol reads (``think`` under ``mem1``).
+    """
+
+    def __init__(self, state_tag: str = "IS") -> None:
+        self.state_tag = state_tag
         self._agent: Agent | None = None
 
     def reset(self, task: Task) -> None:
@@ -55,9 +59,9 @@ class TaskOracle:
         names = kinds_of([task])
         if len(names) == 1:
             kind = get_kind(names[0])
-            self._agent = kind.oracle([task], kind.tags())
+            self._agent = kind.oracle([task], kind.tags(self.state_tag))
         else:
-            shares = part_tags(composite_tags(names), names)
+            shares = part_tags(composite_tags(names, self.state_tag), names)
             oracles = {
                 name: get_kind(name).oracle([get_kind(name).objectives_of(task)], share)
                 for name, share in shares.items()

@@ -15,6 +15,8 @@ from envkit.retrieval.base import Retriever
 
 __all__ = ["OracleAgent", "QAKind"]
 
+_SCORING = ("metric", "reward", "numbered_answers")  # gym.make options that make the env's AnswerScoring
+
 
 class OracleAgent:
     """Searches each objective's gold queries, then answers with the gold answers."""
@@ -81,7 +83,16 @@ class QAKind(ObjectiveKind):
     actions = ("search", "answer")
     resource_options = frozenset({"retriever", "corpus"})
     env_options = frozenset(
-        {"top_k", "max_turns", "metric", "reward", "max_action_chars", "max_observation_chars", "render_mode"}
+        {
+            "top_k",
+            "max_turns",
+            "metric",
+            "reward",
+            "numbered_answers",
+            "max_action_chars",
+            "max_observation_chars",
+            "render_mode",
+        }
     )
 
     def open_resource(
@@ -107,10 +118,13 @@ class QAKind(ObjectiveKind):
         return retriever_for_tasks(retriever, [self.objectives_of(t) for t in tasks], corpus)
 
     def make_env(self, tasks: Sequence[Task], resource: Any, tags: TagSet, **options: Any) -> gym.Env[str, str]:
-        """A :class:`~envkit.envs.qa.MultiObjectiveQAEnv` over ``tasks``."""
-        from envkit.envs.qa import MultiObjectiveQAEnv
+        """A :class:`~envkit.envs.qa.MultiObjectiveQAEnv` over ``tasks`` (``metric``, ``reward``,
+        ``numbered_answers`` make its :class:`~envkit.envs.qa.AnswerScoring`).
+        """
+        from envkit.envs.qa import AnswerScoring, MultiObjectiveQAEnv
 
-        return MultiObjectiveQAEnv(tasks, resource, tags=tags, **options)
+        scoring = AnswerScoring(**{k: options.pop(k) for k in _SCORING if k in options})
+        return MultiObjectiveQAEnv(tasks, resource, scoring=scoring, tags=tags, **options)
 
     def oracle(self, tasks: Sequence[Task], tags: TagSet) -> Agent:
         """The QA oracle (it needs nothing but the task it is handed)."""

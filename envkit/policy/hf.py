@@ -28,7 +28,7 @@ from typing import Any
 
 from composers.records import Task
 from envkit.policy.base import Generation, TurnRequest, generate_within_budget
-from envkit.protocol.context import Message, render_messages
+from envkit.protocol.context import Message, open_turn, render_messages
 
 __all__ = ["GenerationSettings", "HFPolicy", "choose_device", "encode_context", "render_context"]
 
@@ -51,20 +51,33 @@ class GenerationSettings:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
 
 
-def render_context(tokenizer: Any, messages: Sequence[Message]) -> str:
-    """The exact text a model reads for a context: its chat template, or plain text without one."""
+def _render_closed(tokenizer: Any, messages: Sequence[Message]) -> str:
+    """Closed messages up to the model's turn: the chat template with its generation prompt, or plain text."""
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
     return render_messages(messages) + "\n\n"
 
 
+def render_context(tokenizer: Any, messages: Sequence[Message]) -> str:
+    """The exact text a model reads for a context: its chat template (or plain text), then any open turn's pieces."""
+    closed, pieces = open_turn(messages)
+    return _render_closed(tokenizer, closed) + "".join(pieces)
+
+
 def encode_context(tokenizer: Any, messages: Sequence[Message]) -> list[int]:
     """Token ids of a rendered context (the chat template's own special tokens included).
 
-    Every model policy (local, vLLM, a completions server) sends these ids, so the
-    trainer sees the same tokens whichever engine sampled the turn.
+    The pieces of an open assistant turn (the ``continued`` layout) are encoded one by one
+    after the rendered prompt, as MEM1's rollout encodes its responses and observations,
+    so a model trained there reads the very ids it was trained on. Every model policy
+    (local, vLLM, a completions server) sends these ids, so the trainer sees the same
+    tokens whichever engine sampled the turn.
     """
-    return tokenizer(render_context(tokenizer, messages), add_special_tokens=False)["input_ids"]
+    closed, pieces = open_turn(messages)
+    ids: list[int] = tokenizer(_render_closed(tokenizer, closed), add_special_tokens=False)["input_ids"]
+    for piece in pieces:
+        ids.extend(tokenizer(piece, add_special_tokens=False)["input_ids"])
+    return ids
 
 
 def choose_device(device: str = "auto") -> tuple[str, Any]:

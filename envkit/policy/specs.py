@@ -12,12 +12,19 @@ __all__ = ["POLICIES", "POLICY_SPECS", "load_policy"]
 
 
 ModelOptions = dict[str, Any]
+_SCRIPTED_ONLY = ("state_tag",)  # scripted agents write the protocol's tags; models read them from the prompt
+
+
+def _model_options(options: ModelOptions) -> ModelOptions:
+    return {k: v for k, v in options.items() if k not in _SCRIPTED_ONLY}
 
 
 def _oracle(rest: str, spec: str, options: ModelOptions, device: str) -> Policy:
+    from functools import partial
+
     from envkit.kinds.oracle import TaskOracle
 
-    return AgentPolicy(TaskOracle)
+    return AgentPolicy(partial(TaskOracle, options["state_tag"]))
 
 
 def _random(rest: str, spec: str, options: ModelOptions, device: str) -> Policy:
@@ -29,7 +36,7 @@ def _random(rest: str, spec: str, options: ModelOptions, device: str) -> Policy:
 def _tiny(rest: str, spec: str, options: ModelOptions, device: str) -> Policy:
     from envkit.policy.tiny import tiny_policy
 
-    policy: Policy = tiny_policy(device=device, **options)
+    policy: Policy = tiny_policy(device=device, **_model_options(options))
     return policy
 
 
@@ -39,7 +46,7 @@ def _hf(rest: str, spec: str, options: ModelOptions, device: str) -> Policy:
     if spec.startswith("hf:") and not rest:
         raise ValueError("hf: needs a model folder or hub id, e.g. hf:Qwen/Qwen2.5-7B-Instruct")
     try:
-        return HFPolicy.from_pretrained(rest or spec, device=device, **options)
+        return HFPolicy.from_pretrained(rest or spec, device=device, **_model_options(options))
     except ValueError as error:
         raise ValueError(f"policy {spec!r}: {error}") from None
 
@@ -49,7 +56,7 @@ def _vllm(rest: str, spec: str, options: ModelOptions, device: str) -> Policy:
 
     if not rest:
         raise ValueError("vllm: needs a model, e.g. vllm:Qwen/Qwen2.5-7B-Instruct")
-    return VLLMPolicy(rest, **options)
+    return VLLMPolicy(rest, **_model_options(options))
 
 
 def _server(rest: str, spec: str, options: ModelOptions, device: str) -> Policy:
@@ -57,7 +64,7 @@ def _server(rest: str, spec: str, options: ModelOptions, device: str) -> Policy:
 
     if not rest:
         raise ValueError("server: needs a URL, e.g. server:http://127.0.0.1:8000")
-    return CompletionsServerPolicy(rest, **options)
+    return CompletionsServerPolicy(rest, **_model_options(options))
 
 
 POLICIES: SpecTable[Policy] = SpecTable("policy", ValueError)
@@ -78,6 +85,7 @@ def load_policy(
     max_context_tokens: int = 8192,
     device: str = "auto",
     seed: int | None = None,
+    state_tag: str = "IS",
 ) -> Policy:
     """Build the policy ``spec`` names.
 
@@ -90,6 +98,13 @@ def load_policy(
     - ``vllm:PATH``: the same model run by vLLM in this process (extra ``vllm``);
     - ``server:URL``: a model behind an OpenAI-compatible completions server, e.g.
       ``vllm serve`` (its tokenizer is loaded from the model id the server reports).
+
+    ``state_tag`` is the state tag scripted agents write (the env's protocol's).
     """
-    options: ModelOptions = {"generation": generation, "max_context_tokens": max_context_tokens, "seed": seed}
+    options: ModelOptions = {
+        "generation": generation,
+        "max_context_tokens": max_context_tokens,
+        "seed": seed,
+        "state_tag": state_tag,
+    }
     return POLICIES.resolve(spec, options, device)

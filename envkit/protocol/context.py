@@ -11,6 +11,12 @@ turns they retain, so each one is a rule ``retained(n_turns) -> range``:
 
 The same rule tells the trainer which segments each turn attended to at generation
 time, so rollout and training see identical contexts.
+
+A *layout* says how a retained turn becomes chat messages. ``chat`` (envkit's default):
+the agent's output is an assistant message and the env's observation a user message.
+``continued`` (MEM1's released code): the observation is written into the agent's own
+turn, so the context ends in an open assistant turn (one assistant message per piece)
+that the model continues; policies encode each piece on its own, as MEM1's rollout does.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from composers.spec_table import SpecTable
 
 __all__ = [
     "CONTEXT_BUILDERS",
+    "LAYOUTS",
     "Consolidated",
     "ContextBuilder",
     "Full",
@@ -32,7 +39,9 @@ __all__ = [
     "Window",
     "build_messages",
     "make_context_builder",
+    "open_turn",
     "render_messages",
+    "turn_messages",
 ]
 
 Message = dict[str, str]
@@ -103,23 +112,48 @@ class Window:
         return range(max(0, n_turns - self.k), n_turns)
 
 
-def build_messages(prompt: str, turns: Sequence[PastTurn], builder: ContextBuilder) -> list[Message]:
-    """The chat messages of the next context: the prompt, then the retained turns."""
+LAYOUTS = ("chat", "continued")
+
+
+def turn_messages(output: str, observation: str, layout: str = "chat") -> list[Message]:
+    """One past turn as messages: the agent's output, then the observation as the user's (``chat``) or its own."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown context layout {layout!r} (use {' or '.join(LAYOUTS)})")
+    role = "user" if layout == "chat" else "assistant"
+    return [{"role": "assistant", "content": output}, {"role": role, "content": observation}]
+
+
+def build_messages(
+    prompt: str, turns: Sequence[PastTurn], builder: ContextBuilder, layout: str = "chat"
+) -> list[Message]:
+    """The chat messages of the next context: the prompt, then the retained turns in ``layout``."""
     messages: list[Message] = [{"role": "user", "content": prompt}]
     for index in builder.retained(len(turns)):
-        turn = turns[index]
-        messages.append({"role": "assistant", "content": turn.output})
-        messages.append({"role": "user", "content": turn.observation})
+        messages.extend(turn_messages(turns[index].output, turns[index].observation, layout))
     return messages
 
 
+def open_turn(messages: Sequence[Message]) -> tuple[list[Message], list[str]]:
+    """Split a context into its closed messages and the pieces of the assistant turn left open at its end.
+
+    A context that ends in assistant messages (the ``continued`` layout) is a turn the
+    model continues; each piece is encoded on its own. A ``chat`` context has no open turn.
+    """
+    end = len(messages)
+    while end > 0 and messages[end - 1]["role"] == "assistant":
+        end -= 1
+    return list(messages[:end]), [m["content"] for m in messages[end:]]
+
+
 def render_messages(messages: Sequence[Message]) -> str:
-    """Plain-text rendering of a context (blank line between messages).
+    """Plain-text rendering of a context: a blank line between messages, the pieces of an open turn run together.
 
     This is what text-in/text-out agents read as the observation; chat-template
     policies format ``messages`` themselves.
     """
-    return "\n\n".join(m["content"] for m in messages)
+    closed, pieces = open_turn(messages)
+    text = "\n\n".join(m["content"] for m in closed)
+    return f"{text}\n\n{''.join(pieces)}" if pieces else text
 
 
 def _no_option(builder: type[Consolidated] | type[Full]) -> Callable[[str, str], ContextBuilder]:

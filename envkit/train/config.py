@@ -58,7 +58,16 @@ class EpisodeConfig:
         default="consolidated",
         metadata={"help": "Context builder of the rollouts: consolidated (MEM1), full or window(K)."},
     )
-    max_turns: int | None = field(default=None, metadata={"help": "Turns per episode (default: the env's, 4N + 4)."})
+    max_turns: int | None = field(
+        default=None, metadata={"help": "Turns per episode (default: the protocol's or the env's, 4N + 4)."}
+    )
+    protocol: str = field(
+        default="envkit",
+        metadata={"help": "Protocol preset: envkit, or mem1 (MEM1's released code: <think>, its prompt, 6 turns)."},
+    )
+    state_tag: str | None = field(
+        default=None, metadata={"help": "Internal-state tag agents write (default: the protocol's, IS or think)."}
+    )
     corpus: str | None = field(
         default=None, metadata={"help": "JSONL corpus the questions are answered from (default: the sources')."}
     )
@@ -73,9 +82,21 @@ class EpisodeConfig:
             raise ValueError(f"n_tasks must be at least 1, got {self.n_tasks}")
         if self.max_turns is not None and self.max_turns < 1:
             raise ValueError(f"max_turns must be at least 1, got {self.max_turns}")
+        from envkit.envs.protocols import resolve_protocol
         from envkit.protocol.context import make_context_builder
+        from envkit.protocol.tags import TagSet
 
         make_context_builder(self.context)
+        resolve_protocol(self.protocol)
+        if self.state_tag is not None:
+            TagSet(state=self.state_tag)  # an invalid tag name fails here, in one line
+
+    @property
+    def agent_state_tag(self) -> str:
+        """The state tag the episodes' agents write: ``state_tag``, else the protocol's."""
+        from envkit.envs.protocols import resolve_protocol
+
+        return self.state_tag or resolve_protocol(self.protocol).state_tag
 
 
 @dataclass

@@ -13,6 +13,7 @@ context the protocol gave it, for any context builder.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import gymnasium as gym
@@ -29,10 +30,17 @@ __all__ = ["demonstration_dataset", "demonstration_turns", "oracle_trajectories"
 
 
 def oracle_trajectories(
-    make_env: Callable[[], gym.Env[str, str]], episodes: int | Sequence[int], batch_size: int = 8, seed: int = 0
+    make_env: Callable[[], gym.Env[str, str]],
+    episodes: int | Sequence[int],
+    batch_size: int = 8,
+    seed: int = 0,
+    state_tag: str = "IS",
 ) -> list[Trajectory]:
-    """The oracle's episodes of the env ``make_env`` builds (a count: tasks 0..count-1, or task indices)."""
-    with RolloutRunner(make_env, AgentPolicy(TaskOracle), batch_size, seed=seed) as runner:
+    """The oracle's episodes of the env ``make_env`` builds (a count: tasks 0..count-1, or task indices).
+
+    ``state_tag`` is the state tag of the env's protocol (the oracle writes it).
+    """
+    with RolloutRunner(make_env, AgentPolicy(partial(TaskOracle, state_tag)), batch_size, seed=seed) as runner:
         count = episodes if not isinstance(episodes, int) else range(min(episodes, runner.n_tasks))
         return runner.run(count)
 

@@ -112,7 +112,11 @@ class Mem1SFTTrainer(SFTTrainer):
 
         processing_class = trainer_tokenizer(model, processing_class)
         build_env = make_env or (lambda: make_training_env(args))
-        trajectories = [t for t in oracle_trajectories(build_env, args.n_tasks, seed=args.seed) if t.success]
+        trajectories = [
+            t
+            for t in oracle_trajectories(build_env, args.n_tasks, seed=args.seed, state_tag=args.agent_state_tag)
+            if t.success
+        ]
         if not trajectories:
             raise ValueError("the oracle solved none of the training tasks: nothing to imitate")
         self.demonstrations = trajectories

@@ -61,8 +61,14 @@ __all__ = ["Mem1GRPOTrainer", "make_training_env", "trainer_tokenizer"]
 
 def make_training_env(args: Mem1GRPOConfig | Mem1SFTConfig, **overrides: Any) -> gym.Env[str, str]:
     """The env the config describes: its task file, or tasks composed from its source."""
-    options: dict[str, Any] = {"context": args.context, "max_turns": args.max_turns}
-    given = {"corpus": args.corpus, "retriever": args.retriever, "top_k": args.top_k}
+    options: dict[str, Any] = {"context": args.context, "protocol": args.protocol}
+    given = {
+        "corpus": args.corpus,
+        "retriever": args.retriever,
+        "top_k": args.top_k,
+        "max_turns": args.max_turns,
+        "state_tag": args.state_tag,
+    }
     options.update({name: value for name, value in given.items() if value is not None}, **overrides)
     if args.task_file is not None:
         return gym.make(TASK_FILE_ENV_ID, task_file=args.task_file, **options)

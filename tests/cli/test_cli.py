@@ -158,6 +158,9 @@ def test_eval_with_the_tiny_model(tmp_path):
         (["--ns", "0"], "positive"),
         (["--suite", "/no/such/suite"], "not a suite"),
         (["--episodes", "0"], "--episodes"),
+        (["--protocol", "mem2"], "unknown protocol 'mem2'"),
+        (["--state-tag", "my state"], "invalid tag name"),
+        (["--protocol", "mem1", "--source", "reasoning_gym:chain_sum"], "protocol 'mem1' plays qa tasks only"),
     ],
 )
 def test_eval_bad_input_is_one_line(args, fragment, tmp_path):
@@ -193,6 +196,25 @@ def test_eval_on_your_own_qa_files_names_the_corpus_by_flag(tmp_path):
     report = envkit(*command, "--ns", "1,2", "--episodes", "2", "-o", str(tmp_path / "b"))
     assert report.returncode == 0, report.stderr
     assert "| 1 | consolidated | 2 | 1.000 | 1.000" in report.stdout  # EM sum 1 of 1, every episode
+
+
+def test_eval_and_play_take_mems1_protocol(tmp_path):
+    """``--protocol mem1``: MEM1's prompt, <think> turns, summed EM, 6 turns, its observations in the agent's turn."""
+    report = envkit("eval", "--source", WORLD, "--protocol", "mem1", "--ns", "2", "--episodes", "2",
+                    "--builders", "consolidated", "-o", str(tmp_path))  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    assert "| 2 | consolidated | 2 | 2.000 | 1.000" in report.stdout  # the oracle answers both, in <think> turns
+    first = json.loads((tmp_path / "trajectories.jsonl").read_text().splitlines()[0])
+    assert first["turns"][0]["output"].startswith("<think>")
+    assert "Answer the following questions:" in first["turns"][0]["context"][0]["content"]
+    assert "[HINT]You have 5 turns left.[/HINT]" in first["turns"][1]["context"][-1]["content"]
+    played = envkit("play", "-s", WORLD, "--protocol", "mem1", stdin="search something\n")
+    assert played.returncode == 0, played.stderr
+    assert "full <think>...</think> turn" in played.stdout
+    assert "<information>[HINT]You have 5 turns left" in played.stdout
+    tagged = envkit("play", "-s", WORLD, "--state-tag", "think", stdin="<think>x</think><search>q</search>\n")
+    assert tagged.returncode == 0 and "Invalid turn" not in tagged.stdout
+    assert "<information>No results." in tagged.stdout
 
 
 @pytest.mark.parametrize("command", [("retriever", "serve", "--corpus", WORLD, "--no-jit"), ("shop", "serve")])

@@ -55,6 +55,43 @@ def test_hotpotqa_native_json_brings_its_own_corpus(files):
     assert {"Team 0", "City 11"} <= titles and len(titles) == 24
 
 
+def test_a_task_file_from_hotpotqa_files_replays_from_any_folder_with_their_paragraphs(files, tmp_path, monkeypatch):
+    """Its questions name the files they came from (a spec), so the env finds the passages those files bring."""
+    import gymnasium as gym
+
+    from envkit.envs import TASK_FILE_ENV_ID
+    from envkit.policy.specs import load_policy
+    from envkit.rollout.runner import RolloutRunner
+
+    spec = f"file:test={files['hotpot']}"
+    task_file = tmp_path / "tasks" / "hotpot_n2.jsonl"
+    task_file.parent.mkdir()
+    compose(spec, "parallel", 2, 4, split="test", seed=0).write(task_file)
+    objective = json.loads(task_file.read_text().splitlines()[0])["objectives"][0]
+    assert objective["source"] == f"file:test={files['hotpot'].resolve()}"
+    assert objective["id"].startswith("hotpot_dev_distractor:")  # ids stay short and machine-independent
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    make = lambda: gym.make(TASK_FILE_ENV_ID, task_file=str(task_file))  # noqa: E731
+    with RolloutRunner(make, load_policy("oracle"), batch_size=2) as runner:
+        trajectories = runner.run(4)
+    assert all(t.success for t in trajectories)
+    assert "Doc 1(Title: Team" in trajectories[0].turns[0].observation
+
+
+def test_a_task_file_from_files_without_passages_asks_for_a_corpus(files, tmp_path):
+    import gymnasium as gym
+
+    from envkit.envs import TASK_FILE_ENV_ID
+    from envkit.retrieval.base import RetrieverError
+
+    task_file = tmp_path / "nq_n2.jsonl"
+    compose(f"file:train={files['flashrag']}", "parallel", 2, 3, split="train", seed=0).write(task_file)
+    with pytest.raises(RetrieverError, match="--corpus PATH"):
+        gym.make(TASK_FILE_ENV_ID, task_file=str(task_file))
+
+
 def test_nq_open_parquet(files):
     source = load_source(f"file:test={files['nq_open']}")
     assert [q.golden_answers for q in source.questions("test")[:2]] == [("1900",), ("1901",)]

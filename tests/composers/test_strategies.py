@@ -99,12 +99,12 @@ def test_mixed_draws_from_every_source(tmp_path, small_source):
     tasks = compose([small_source, f"file:{path}"], "mixed", n_objectives=8, count=40, seed=1)
     sources = {o.source for t in tasks for o in t.objectives}
     world = "synthetic:passages=2000,seed=3"  # a synthetic objective names the world it is answered from
-    assert sources == {world, "nq"} and small_source.name == world
+    assert sources == {world, f"file:{path.resolve()}"} and small_source.name == world  # a file's: its spec
     for task in tasks:
         assert len({(o.source, o.id) for o in task.objectives}) == 8
         assert task.sources == (world, "nq")
     only_file = compose([small_source, f"file:{path}"], "mixed", 4, 10, weights=[0, 1])
-    assert {o.source for t in only_file for o in t.objectives} == {"nq"}
+    assert {o.source for t in only_file for o in t.objectives} == {f"file:{path.resolve()}"}
 
 
 @pytest.mark.parametrize(

@@ -41,15 +41,23 @@ def test_device_is_cpu_float32_without_a_gpu():
 
 def test_the_chat_template_renders_the_context(tiny):
     policy = greedy(tiny)
-    messages = [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "<IS>s</IS>"}]
+    messages = [
+        {"role": "user", "content": "Q?"},
+        {"role": "assistant", "content": "<IS>s</IS>"},
+        {"role": "user", "content": "obs"},
+    ]
     assert policy.render(messages) == (
-        "<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n<IS>s</IS><|im_end|>\n<|im_start|>assistant\n"
+        "<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n<IS>s</IS><|im_end|>\n<|im_start|>user\nobs<|im_end|>\n"
+        "<|im_start|>assistant\n"
     )
+    continued = [*messages[:2], {"role": "assistant", "content": " more"}]  # an open turn: the model continues it
+    assert policy.render(continued) == "<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n<IS>s</IS> more"
     tokenizer, model = tiny
     plain = HFPolicy(model, tokenizer, device="cpu")
     template, tokenizer.chat_template = tokenizer.chat_template, None
     try:
-        assert plain.render(messages) == "Q?\n\n<IS>s</IS>\n\n"
+        assert plain.render(messages) == "Q?\n\n<IS>s</IS>\n\nobs\n\n"
+        assert plain.render(continued) == "Q?\n\n<IS>s</IS> more"
     finally:
         tokenizer.chat_template = template
 

@@ -57,6 +57,24 @@ def test_demonstrations_are_the_tokens_a_model_reads_and_writes(tokenizer):
     assert len(rows) == 4 and len(rows[0]["prompt_ids"]) == len(trajectories[0].turns)
 
 
+def test_demonstrations_under_mem1s_protocol_are_think_turns_in_the_agents_own_turn(tmp_path, tokenizer):
+    from envkit.policy.hf import encode_context
+    from envkit.train.demonstrations import demonstration_turns, oracle_trajectories
+    from envkit.train.sft import Mem1SFTConfig
+    from envkit.train.trainer import make_training_env
+
+    args = Mem1SFTConfig(output_dir=str(tmp_path), source=SMALL_WORLD, n_tasks=4, protocol="mem1", max_turns=8)
+    trajectories = oracle_trajectories(lambda: make_training_env(args), 4, state_tag=args.agent_state_tag)
+    assert args.agent_state_tag == "think" and all(t.success for t in trajectories)
+    assert all(t.reward == 2.0 for t in trajectories)  # summed EM over the two questions
+    for trajectory in trajectories:
+        second = trajectory.turns[1].context
+        assert [m["role"] for m in second] == ["user", "assistant", "assistant"]
+        assert second[1]["content"] == trajectory.turns[0].output and second[1]["content"].startswith("<think>")
+        for turn, record in zip(demonstration_turns(trajectory, tokenizer), trajectory.turns, strict=True):
+            assert turn.prompt_ids == encode_context(tokenizer, record.context)
+
+
 @pytest.mark.parametrize("context", ["consolidated", "full", "window(2)"])
 def test_the_sft_loss_is_the_per_turn_nll_of_agent_turns_only(tokenizer, tiny, context):
     """Packed as a prefix tree, the loss equals the one computed turn by turn on each turn's own context."""
@@ -121,6 +139,8 @@ def test_sft_config_errors_are_named(tmp_path):
         ({"answer_weight": 0}, "answer_weight"),
         ({"context": "rolling"}, "unknown context builder"),
         ({"n_tasks": 0}, "n_tasks"),
+        ({"protocol": "mem2"}, "unknown protocol"),
+        ({"state_tag": "a b"}, "invalid tag name"),
     ]:
         with pytest.raises(ValueError, match=fragment):
             Mem1SFTConfig(output_dir=str(tmp_path), **bad)

@@ -1,0 +1,139 @@
+"""Protocol presets: how an env reads an agent's turns and what context it shows, chosen by name.
+
+``gym.make(..., protocol="mem1")``, ``--protocol mem1`` on the CLI and ``protocol: mem1``
+in a training config pick one:
+
+- ``envkit`` (default): ``<IS>`` state, exactly one state and one action element per turn
+  (anything else is a violation the agent is told about), envkit's prompts, observations
+  as user messages; MEM1's turns-left hint when ``turns_left_hint=True``.
+- ``mem1``: MEM1's released code, so a MEM1-trained checkpoint plays unchanged: ``<think>``
+  state, MEM1's prompt, the first ``<search>``/``<answer>`` element wins, a turn without
+  one ends the episode with reward 0, results inside the assistant's own turn with the
+  turns-left hint, the last response from ``<think>`` on kept, 6 turns, summed EM over
+  ``;``-split answers (:mod:`envkit.protocol.mem1`, :class:`~envkit.envs.mem1.Mem1Turns`).
+  QA tasks only, as in MEM1's QA code.
+
+Each preset sets the defaults of the env options it needs (``max_turns``, ``reward``...);
+an option given explicitly wins. ``PROTOCOLS.register(name, factory)`` adds one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+
+from composers.spec_table import SpecTable
+from envkit.envs.mem1 import Mem1Turns
+from envkit.envs.wrappers import FormatPenalty, ProtocolContext, TurnsLeftHint
+from envkit.protocol.context import ContextBuilder
+from envkit.protocol.mem1 import mem1_kept, mem1_response
+from envkit.protocol.tokens import TokenCounter
+
+__all__ = ["DEFAULT_PROTOCOL", "PROTOCOLS", "ProtocolPreset", "protocol_names", "resolve_protocol"]
+
+DEFAULT_PROTOCOL = "envkit"
+
+Wrap = Callable[[gym.Env[str, str], "str | ContextBuilder", float, TokenCounter, bool], gym.Env[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolPreset:
+    """One protocol: its state tag, the kinds it plays, its env defaults and the wrappers that make it.
+
+    Attributes:
+        name: the preset's name (``envkit``, ``mem1``).
+        state_tag: the internal-state tag its agents write.
+        wrap: ``wrap(env, context, format_penalty, token_counter, turns_left_hint)`` applies
+            the preset's wrappers, :class:`~envkit.envs.wrappers.ProtocolContext` outermost.
+        kinds: the objective kinds it can play (``None``: every kind).
+        env_defaults: env options it sets unless given (MEM1: 6 turns, summed reward).
+
+    """
+
+    name: str
+    state_tag: str
+    wrap: Wrap
+    kinds: frozenset[str] | None = None
+    env_defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    def check_kinds(self, kinds: tuple[str, ...]) -> None:
+        """One line when the tasks hold a kind this protocol cannot play."""
+        other = [k for k in kinds if self.kinds is not None and k not in self.kinds]
+        if other:
+            allowed = ", ".join(sorted(self.kinds or ()))
+            raise ValueError(
+                f"protocol {self.name!r} plays {allowed} tasks only, not {', '.join(other)} "
+                f"(use protocol {DEFAULT_PROTOCOL!r})"
+            )
+
+
+def _envkit_wrappers(
+    env: gym.Env[str, str],
+    context: str | ContextBuilder,
+    format_penalty: float,
+    token_counter: TokenCounter,
+    turns_left_hint: bool,
+) -> gym.Env[str, str]:
+    if turns_left_hint:
+        env = TurnsLeftHint(env)
+    if format_penalty:
+        env = FormatPenalty(env, format_penalty)
+    return ProtocolContext(env, context, token_counter)
+
+
+def _kept_by_mem1(output: str) -> str:
+    return mem1_kept(mem1_response(output))
+
+
+def _mem1_wrappers(
+    env: gym.Env[str, str],
+    context: str | ContextBuilder,
+    format_penalty: float,
+    token_counter: TokenCounter,
+    turns_left_hint: bool,
+) -> gym.Env[str, str]:
+    env = Mem1Turns(env)  # MEM1 always hints the turns left
+    if format_penalty:
+        env = FormatPenalty(env, format_penalty)
+    return ProtocolContext(env, context, token_counter, layout="continued", kept=_kept_by_mem1)
+
+
+PROTOCOLS: SpecTable[ProtocolPreset] = SpecTable("protocol", ValueError)
+"""Protocol presets by name."""
+
+
+def _preset(preset: ProtocolPreset) -> Callable[[str, str], ProtocolPreset]:
+    def build(rest: str, spec: str) -> ProtocolPreset:
+        if rest:
+            raise ValueError(f"protocol {spec!r} takes no option")
+        return preset
+
+    return build
+
+
+PROTOCOLS.register(DEFAULT_PROTOCOL, _preset(ProtocolPreset(DEFAULT_PROTOCOL, "IS", _envkit_wrappers)))
+PROTOCOLS.register(
+    "mem1",
+    _preset(
+        ProtocolPreset(
+            "mem1",
+            "think",
+            _mem1_wrappers,
+            kinds=frozenset({"qa"}),
+            env_defaults={"max_turns": 6, "reward": "sum", "numbered_answers": False},
+        )
+    ),
+)
+
+
+def resolve_protocol(protocol: str | ProtocolPreset) -> ProtocolPreset:
+    """The preset ``protocol`` names (a preset object is used as it is)."""
+    return protocol if isinstance(protocol, ProtocolPreset) else PROTOCOLS.resolve(protocol)
+
+
+def protocol_names() -> tuple[str, ...]:
+    """Every preset's name, the default first."""
+    return PROTOCOLS.prefixes()
