@@ -268,32 +268,65 @@ class BrowserDriver:
         return self._remember(_snapshot(self._run(act), self._page.url))
 
     def _run(self, act: Callable[[], Any]) -> Any:
-        """Run one browser action: failures become :class:`BrowserFailure`, off-site navigations a refusal."""
+        """Run one browser action: failures become :class:`BrowserFailure`, off-site navigations a refusal.
+
+        An action left the shop when the guard refused a navigation or the page is no
+        longer on the shop's origin (Chromium shows its error page for a refused
+        navigation, sometimes before the guard's event arrives): both are refusals.
+        """
         self.ensure_alive()
         self.refused.clear()
         try:
             result = act()
         except Exception as error:
-            if self.refused:  # the action failed because it left the shop: a refusal, not a browser failure
-                raise NavigationRefused(
-                    f"navigation to {self.refused[0]} refused: it is outside the shop at {self.origin}"
-                ) from None
+            if self._left_the_shop():  # the action failed because it left the shop: a refusal, not a failure
+                raise self._refusal() from None
             raise self._failure(error) from None
-        if self.refused:
-            raise NavigationRefused(f"navigation to {self.refused[0]} refused: it is outside the shop at {self.origin}")
+        if self._left_the_shop():
+            raise self._refusal()
         return result
 
-    def snapshot(self) -> Snapshot:
-        """The current page, read from the DOM (back on the last shop page if the page left the shop)."""
+    def _left_the_shop(self) -> bool:
+        return bool(self.refused) or (self.alive and _origin(self._page.url) != self.origin)
+
+    def _refusal(self) -> NavigationRefused:
+        target = self.refused[0] if self.refused else self._page.url
+        return NavigationRefused(f"navigation to {target} refused: it is outside the shop at {self.origin}")
+
+    def snapshot(self, attempts: int = 3) -> Snapshot:
+        """The current page, read from the DOM (back on the last shop page if the page left the shop).
+
+        After a refused navigation Chromium loads its error page a moment later: a read
+        that finds no shop page waits for that navigation to land and goes back again.
+        """
         self.ensure_alive()
         try:
-            if _origin(self._page.url) != self.origin and self._last_url is not None:
-                self._page.goto(self._last_url, wait_until="domcontentloaded")
-            data = self._page.evaluate(_READ_PAGE)
-            url = self._page.url
+            for attempt in range(attempts):
+                if _origin(self._page.url) != self.origin and self._last_url is not None:
+                    self._return_to(self._last_url)
+                try:
+                    data, url = self._page.evaluate(_READ_PAGE), self._page.url
+                except Exception as error:  # read while the page navigated away: look again once it lands
+                    if "context was destroyed" not in str(error) or attempt == attempts - 1:
+                        raise
+                    data, url = None, self._page.url
+                if (data is not None and _origin(url) == self.origin) or attempt == attempts - 1:
+                    break
+                self._page.wait_for_load_state("domcontentloaded")
         except Exception as error:
             raise self._failure(error) from None
         return self._remember(_snapshot(data, url))
+
+    def _return_to(self, url: str, attempts: int = 3) -> None:
+        """Navigate back to ``url``; Chromium's own error page may still be loading and interrupt the first try."""
+        for attempt in range(attempts):
+            try:
+                self._page.goto(url, wait_until="domcontentloaded")
+                return
+            except Exception as error:
+                if "interrupted by another navigation" not in str(error) or attempt == attempts - 1:
+                    raise
+                self._page.wait_for_load_state("domcontentloaded")
 
     def _remember(self, snapshot: Snapshot) -> Snapshot:
         self._last_url = snapshot.url

@@ -279,6 +279,26 @@ def test_scripts_in_a_page_cannot_reach_other_servers_or_open_windows(browser_re
         env.close()
 
 
+def test_clicking_an_off_site_link_is_refused_and_the_episode_goes_on(browser_ready, small_shop):
+    """The click was refused, but Chromium's error page landed after it: the episode ended in a browser failure."""
+    away = "() => { for (const a of document.querySelectorAll('a')) a.href = 'http://127.0.0.2:9/x'; }"
+    env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser")
+    try:
+        for episode in range(5):
+            env.reset(options={"task_index": episode})
+            env.step(turn("search[tea]"))
+            driver = env.unwrapped.backend.driver
+            driver._page.evaluate(away)
+            label = env.unwrapped.backend._page.clickables[1]
+            _, _, terminated, truncated, info = env.step(turn(f"click[{label}]"))
+            assert not (terminated or truncated) and "browser_error" not in info
+            assert "outside the shop" in info["refused"] and info["page"] == "results"
+            _, _, _, truncated, info = env.step(turn("search[shoes]"))
+            assert not truncated and info["page"] == "results"
+    finally:
+        env.close()
+
+
 def test_shop_pages_carry_security_headers(small_shop):
     import httpx
 
