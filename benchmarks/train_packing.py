@@ -46,10 +46,10 @@ REPEATS = 5
 def oracle_episodes(tokenizer: object, context: str, turns: int) -> list:
     """The oracle's episodes as token ids (log-probs are not needed for timing)."""
     from envkit.envs import QA_ENV_ID
+    from envkit.packing import TurnTokens
     from envkit.policy.hf import encode_context
     from envkit.policy.specs import load_policy
     from envkit.rollout.runner import RolloutRunner, env_factory
-    from envkit.train.packing import TurnTokens
 
     make = env_factory(QA_ENV_ID, n_objectives=turns, source="synthetic:passages=10000,seed=0", max_turns=turns,
                        context=context)  # fmt: skip
@@ -70,11 +70,11 @@ def measure(player: str, context: str, turns: int, layout: str) -> dict[str, flo
     import torch
 
     from envkit.envs import QA_ENV_ID
+    from envkit.packing import episode_turns, pack_episodes, pack_turns, token_logps
     from envkit.policy.hf import GenerationSettings, HFPolicy
     from envkit.policy.tiny import tiny_model, tiny_tokenizer
     from envkit.rollout.runner import RolloutRunner, env_factory
     from envkit.train.loss import grpo_loss
-    from envkit.train.packing import episode_turns, pack_episodes, pack_turns, token_logps
 
     torch.set_num_threads(2)
     cuda = torch.cuda.is_available()

@@ -17,7 +17,7 @@ LAYERS = [
     ("envkit.envs", "envkit.kinds"),
     ("envkit.policy",),
     ("envkit.rollout",),
-    ("envkit.eval", "envkit.train"),
+    ("envkit.eval", "envkit.train", "envkit.packing"),
     ("envkit.cli",),
 ]
 

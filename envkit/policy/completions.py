@@ -105,6 +105,10 @@ class CompletionsServerPolicy:
         return str(models[0]["id"])
 
     def _body(self, prompts: list[list[int]], stops: tuple[str, ...], seed: int | None) -> dict[str, Any]:
+        """The request: every sampling setting sent, so the server never fills one from the model's own
+        ``generation_config`` (vLLM does, for settings a request leaves out), and the sampled distribution is
+        the one the recorded log-probs and the training forward assume.
+        """
         settings = self.generation
         body: dict[str, Any] = {
             "model": self.model,
@@ -112,14 +116,17 @@ class CompletionsServerPolicy:
             "max_tokens": settings.max_new_tokens,
             "temperature": settings.temperature,
             "top_p": settings.top_p,
+            "top_k": settings.top_k or -1,  # vLLM's "every token" (0 also means it in recent versions)
+            "min_p": 0.0,
+            "repetition_penalty": 1.0,
+            "presence_penalty": 0.0,
+            "frequency_penalty": 0.0,
             "stop": list(stops),
             "include_stop_str_in_output": True,
             "logprobs": 0,
             "return_token_ids": True,
             "return_tokens_as_token_ids": True,
         }
-        if settings.top_k:
-            body["top_k"] = settings.top_k
         if seed is not None:
             body["seed"] = seed
         return body

@@ -163,6 +163,8 @@ class Mem1GRPOConfig(EpisodeConfig, TrainerDefaults, GRPOConfig):  # type: ignor
             raise ValueError(f"packing must be one of {', '.join(PACKINGS)}, got {self.packing!r}")
         if self.rollout_batch_size < 1:
             raise ValueError(f"rollout_batch_size must be at least 1, got {self.rollout_batch_size}")
+        if self.temperature <= 0:  # greedy turns have no sampling distribution: log-probs divide by it
+            raise ValueError(f"temperature must be positive for training (GRPO samples), got {self.temperature}")
         if self.lora_r < 0:
             raise ValueError(f"lora_r must be non-negative, got {self.lora_r}")
         if self.use_vllm and self.vllm_mode == "colocate" and self.vllm_tensor_parallel_size > 1:

@@ -3,7 +3,7 @@
 Supervised warm-up imitates the scripted oracle, which writes perfect protocol turns
 and whose state says what it found and what it searches next. Each episode is played
 through the same env, protocol and context builder as a rollout, and every turn is
-recorded as :class:`~envkit.train.packing.TurnTokens`: its context rendered with the
+recorded as :class:`~envkit.packing.TurnTokens`: its context rendered with the
 model's chat template exactly as :class:`~envkit.policy.hf.HFPolicy` would render it,
 and the oracle's text as the completion a model generating until the action's closing
 tag would produce. Packed as masked trajectories, each turn then trains on exactly the
@@ -20,11 +20,11 @@ import gymnasium as gym
 from datasets import Dataset
 
 from envkit.kinds.oracle import TaskOracle
+from envkit.packing import TurnTokens
 from envkit.policy.base import AgentPolicy
 from envkit.policy.hf import encode_context
 from envkit.rollout.runner import RolloutRunner
 from envkit.rollout.trajectory import Trajectory
-from envkit.train.packing import TurnTokens
 
 __all__ = ["demonstration_dataset", "demonstration_turns", "oracle_trajectories"]
 

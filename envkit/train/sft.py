@@ -9,7 +9,7 @@ sequence per example:
 - the dataset: oracle episodes played through the env, the protocol and the context
   builder of the config (:mod:`envkit.train.demonstrations`), one row per episode;
 - the collator: each batch of episodes packed as masked trajectories
-  (:func:`~envkit.train.packing.pack_episodes`), so every turn is trained on exactly
+  (:func:`~envkit.packing.pack_episodes`), so every turn is trained on exactly
   the context the protocol gave it and the loss falls on agent turns only, never on
   the prompt or the observations;
 - the loss: the weighted token mean of the negative log-likelihood of the oracle's
@@ -29,9 +29,9 @@ import torch
 from trl import SFTConfig, SFTTrainer
 from trl.trainer.callbacks import RichProgressCallback
 
+from envkit.packing import TurnTokens, pack_episodes, token_logps
 from envkit.train.config import EpisodeConfig, TrainerDefaults
 from envkit.train.demonstrations import demonstration_dataset, oracle_trajectories
-from envkit.train.packing import TurnTokens, pack_episodes, token_logps
 
 __all__ = ["Mem1SFTConfig", "Mem1SFTTrainer"]
 

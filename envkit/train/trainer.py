@@ -10,7 +10,7 @@ per prompt:
   through the :class:`~envkit.rollout.runner.RolloutRunner` and
   :class:`~envkit.policy.hf.HFPolicy` (the protocol and its context builder decide what
   the model sees each turn), scores episodes with the reward functions, turns rewards
-  into group-relative advantages and packs the episodes (:mod:`envkit.train.packing`);
+  into group-relative advantages and packs the episodes (:mod:`envkit.packing`);
 - ``compute_loss``: the clipped GRPO surrogate (plus ``beta`` × KL to the reference) on
   every model-generated token of every turn, one advantage per episode; prompts and
   observations carry no loss;
@@ -25,7 +25,7 @@ weights before each rollout; π_old then comes from a forward of the training mo
 the vLLM log-probs enter only the importance weights (:mod:`envkit.train.importance`).
 
 Where the pieces live: rollouts in :mod:`envkit.rollout`, packing in
-:mod:`envkit.train.packing`, the loss in :mod:`envkit.train.loss`; this class wires them.
+:mod:`envkit.packing`, the loss in :mod:`envkit.train.loss`; this class wires them.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from trl.models.utils import unwrap_model_for_generation
 from trl.trainer.callbacks import RichProgressCallback
 
 from envkit.envs import TASK_FILE_ENV_ID
+from envkit.packing import episode_turns, pack_episodes, pack_turns, token_logps
 from envkit.policy.completions import CompletionsServerPolicy
 from envkit.policy.hf import GenerationSettings, HFPolicy
 from envkit.policy.vllm import VLLMPolicy
@@ -50,7 +51,6 @@ from envkit.rollout.trajectory import Trajectory
 from envkit.train.config import Mem1GRPOConfig
 from envkit.train.importance import importance_weights
 from envkit.train.loss import group_advantages, grpo_loss
-from envkit.train.packing import episode_turns, pack_episodes, pack_turns, token_logps
 from envkit.train.rewards import env_reward, format_reward
 
 if TYPE_CHECKING:

@@ -59,3 +59,11 @@ def test_the_gpu_recipe_is_a_valid_config():
     options["bf16"] = False  # the recipe's GPU setting; the rest must be accepted as written
     config = Mem1GRPOConfig(**options)
     assert config.num_generations == 8 and config.context == "consolidated" and config.beta > 0
+
+
+def test_packing_in_a_plain_torch_loop_runs():
+    result = run("packing_plain_torch.py", "--steps", "2")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("step ")]
+    assert len(lines) == 2
+    assert all(float(line.rsplit(" ", 1)[1]) < 1e-4 for line in lines)  # the rows reproduce the rollout log-probs

@@ -95,6 +95,10 @@ def test_server_policy_plays_episodes_with_the_served_models_tokens(server):
     body = server.app.state.bodies[-1]
     assert body["stop"] and body["include_stop_str_in_output"] and body["return_token_ids"]
     assert body["logprobs"] == 0 and len(body["prompt"]) == 1  # seeded: one request per prompt
+    # every sampling setting is sent: vLLM fills what a request leaves out from the model's generation_config
+    neutral = {"top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0}
+    assert {name: body[name] for name in neutral} == neutral
+    assert (body["temperature"], body["top_p"]) == (1.0, 1.0)
 
 
 def test_seeds_differ_per_prompt_so_a_group_does_not_collapse(server):

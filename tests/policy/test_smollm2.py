@@ -56,9 +56,9 @@ def test_rollout_logprobs_of_the_real_model_match_the_training_forward(smollm2):
     """Sampled through the decode loop (shared prefix, rows leaving), re-scored by the packed training forward."""
     import torch
 
+    from envkit.packing import TurnTokens, pack_episodes, token_logps
     from envkit.policy.base import TurnRequest
     from envkit.policy.hf import GenerationSettings, HFPolicy
-    from envkit.train.packing import TurnTokens, pack_episodes, token_logps
 
     model, tokenizer = smollm2
     env = gym.make(QA_ENV_ID, source=SMALL_WORLD, n_objectives=2, split="test", seed=0, count=3)

@@ -9,7 +9,7 @@ from tests.conftest import SMALL_WORLD, require
 @pytest.fixture(scope="module")
 def packing():
     require("torch", "transformers", "tokenizers")
-    from envkit.train import packing
+    from envkit import packing
 
     return packing
 
@@ -104,3 +104,50 @@ def test_a_single_growing_sequence_would_not_reproduce_consolidated_rollouts(tin
     with torch.no_grad():
         drift = ((packing.token_logps(model, plain) - batch.old_logps).abs() * batch.completion_mask).max().item()
     assert drift > 1e-2
+
+
+@pytest.mark.parametrize("context", ["consolidated", "full", "window(2)"])
+def test_every_completion_token_maps_back_to_its_turn_and_index(tiny, packing, context):
+    tokenizer, model = tiny
+    turns = packing.episode_turns(rollouts(tokenizer, model, context, episodes=1)[0])
+    for pack in (packing.pack_episodes, packing.pack_turns):
+        batch = pack([turns], tokenizer.pad_token_id)
+        rows, columns = batch.completion_mask.nonzero(as_tuple=True)
+        seen = set()
+        for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
+            turn, index = batch.token_turn[row, column].item(), batch.token_index[row, column].item()
+            assert batch.input_ids[row, column].item() == turns[turn].completion_ids[index]
+            assert batch.old_logps[row, column].item() == pytest.approx(turns[turn].logprobs[index])
+            seen.add((turn, index))
+        assert seen == {(t, i) for t, turn in enumerate(turns) for i in range(len(turn.completion_ids))}
+        assert ((batch.token_turn >= 0) == batch.completion_mask).all()
+
+
+@pytest.mark.parametrize("context", ["consolidated", "full", "window(2)"])
+def test_visibility_blocks_say_what_the_dense_mask_says(tiny, packing, context):
+    import torch
+
+    tokenizer, model = tiny
+    turns = packing.episode_turns(rollouts(tokenizer, model, context, episodes=1, turns=4)[0])
+    batch = packing.pack_episodes([turns], tokenizer.pad_token_id)
+    visible_until = batch.visible_until[0].tolist()
+    blocks = packing.visibility_blocks(visible_until)
+    length = len(visible_until)
+    allowed = torch.zeros(length, length, dtype=torch.bool)
+    for block in blocks:
+        for key in range(block.start, block.end):
+            allowed[key : block.visible_until, key] = True
+    dense = packing.attention_bias(batch.visible_until, torch.float32)[0, 0] == 0
+    assert torch.equal(allowed, dense)
+    if context == "consolidated":  # the prompt, then per turn its own context and completion (and what turns share)
+        assert len(turns) + 1 <= len(blocks) <= 2 * len(turns) + 1
+
+
+def test_the_packer_needs_no_trainer_library():
+    import subprocess
+    import sys
+
+    heavy = "('trl', 'transformers', 'envkit.train')"
+    probe = f"import sys, envkit.packing; print(sorted(m for m in {heavy} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

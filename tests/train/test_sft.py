@@ -80,8 +80,8 @@ def test_the_sft_loss_is_the_per_turn_nll_of_agent_turns_only(tokenizer, tiny, c
     """Packed as a prefix tree, the loss equals the one computed turn by turn on each turn's own context."""
     import torch
 
+    from envkit.packing import pack_episodes, token_logps
     from envkit.train.demonstrations import demonstration_turns, oracle_trajectories
-    from envkit.train.packing import pack_episodes, token_logps
 
     _, model = tiny
     trajectories = oracle_trajectories(lambda: oracle_env(context), 2)

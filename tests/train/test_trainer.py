@@ -43,7 +43,9 @@ def test_config_defaults_fit_a_cpu_and_bad_values_are_named(tmp_path):
     for bad, fragment in [({"packing": "zigzag"}, "packing"), ({"context": "rolling"}, "unknown context builder"),
                           ({"n_objectives": 0}, "n_objectives"), ({"num_generations": 1}, "at least 2 generations"),
                           ({"use_vllm": True, "vllm_tensor_parallel_size": 2}, "needs vllm_mode=server"),
-                          ({"vllm_importance_sampling_mode": "x"}, "vllm_importance_sampling_mode")]:  # fmt: skip
+                          ({"vllm_importance_sampling_mode": "x"}, "vllm_importance_sampling_mode"),
+                          ({"temperature": 0.0}, "temperature must be positive"),
+                          ({"protocol": "mem2"}, "unknown protocol")]:  # fmt: skip
         with pytest.raises(ValueError, match=fragment):
             config(tmp_path, **bad)
 

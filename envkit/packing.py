@@ -1,5 +1,11 @@
 """Masked trajectories: a multi-turn episode packed into one training row that reproduces the rollout.
 
+This module is trainer-agnostic (it needs torch, nothing of TRL): give it each episode's
+turns as token ids (:class:`TurnTokens`: each turn's exact context, its completion, the
+rollout's log-probs and a loss weight) and it returns rows any causal LM can be trained
+on (:class:`PackedBatch`). ``Mem1GRPOTrainer`` and ``Mem1SFTTrainer`` use it; so can a
+plain PyTorch loop (``examples/packing_plain_torch.py``) or another trainer.
+
 Under the ``consolidated`` context each turn was generated from a context that dropped
 older turns, so an episode is not one growing sequence and cannot be trained as one.
 :func:`pack_episodes` stores an episode's turns as a token prefix tree laid out in
@@ -17,8 +23,11 @@ position sequence, so a turn also sees what its context had dropped, and drifts.
 
 Rows are kept compact: in pre-order a subtree is contiguous, so one number per token,
 ``visible_until`` (the end of its subtree), stands in for the L×L mask, which
-:func:`attention_bias` builds per micro-batch as an additive float mask.
-``logit_index`` says which row position's logits predict each completion token.
+:func:`attention_bias` builds per micro-batch as an additive float mask, and
+:func:`visibility_blocks` describes as runs of tokens (for a block-sparse kernel).
+``logit_index`` says which row position's logits predict each completion token, and
+``token_turn`` / ``token_index`` say which turn of the episode, and which token of that
+turn's completion, each completion token is (to map per-token results back).
 
 :func:`pack_turns` is the peer layout: one row per turn (the turn's full context and its
 completion), the baseline the masked packing is benchmarked against.
@@ -28,12 +37,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import torch
 
-from envkit.rollout.trajectory import Trajectory
+if TYPE_CHECKING:
+    from envkit.rollout.trajectory import Trajectory
 
 __all__ = [
+    "Block",
     "PackedBatch",
     "TurnTokens",
     "attention_bias",
@@ -41,6 +53,7 @@ __all__ = [
     "pack_episodes",
     "pack_turns",
     "token_logps",
+    "visibility_blocks",
 ]
 
 
@@ -56,7 +69,7 @@ class TurnTokens:
     weight: float = 1.0  # the loss weight of each of its tokens (SFT: answer turns can count more)
 
 
-def episode_turns(trajectory: Trajectory) -> list[TurnTokens]:
+def episode_turns(trajectory: Trajectory) -> list[TurnTokens]:  # an envkit trajectory; duck-typed
     """The model-generated turns of an episode (a refused over-budget turn generated nothing)."""
     turns = []
     for turn in trajectory.turns:
@@ -80,6 +93,8 @@ class PackedBatch:
     completion_mask: torch.Tensor  # (rows, length) bool: the tokens that carry loss
     old_logps: torch.Tensor  # (rows, length) float: the rollout's log-prob of each completion token
     loss_weights: torch.Tensor  # (rows, length) float: each completion token's weight (0 elsewhere)
+    token_turn: torch.Tensor  # (rows, length) long: the episode's turn a completion token belongs to (-1 elsewhere)
+    token_index: torch.Tensor  # (rows, length) long: its index in that turn's completion (-1 elsewhere)
     row_episode: torch.Tensor  # (rows,) long: which episode a row belongs to
 
     def as_dict(self) -> dict[str, torch.Tensor]:
@@ -95,11 +110,13 @@ class _Row:
     loss: list[bool]
     logps: list[float]
     weights: list[float]
+    turn: list[int]
+    index: list[int]
     episode: int
 
 
 def _empty_row(episode: int) -> _Row:
-    return _Row([], [], [], [], [], [], [], episode)
+    return _Row([], [], [], [], [], [], [], [], [], episode)
 
 
 class _PrefixTree:
@@ -117,6 +134,7 @@ class _PrefixTree:
         self.edges: dict[tuple[int, int], int] = {}
         self.loss_logp: dict[int, float] = {}
         self.loss_weight: dict[int, float] = {}
+        self.loss_place: dict[int, tuple[int, int]] = {}  # node -> (turn, index in its completion)
 
     def _add(self, parent: int, token: int) -> int:
         node = len(self.children)
@@ -127,14 +145,15 @@ class _PrefixTree:
         self.edges[(parent, token)] = node
         return node
 
-    def insert(self, turn: TurnTokens) -> None:
+    def insert(self, turn: TurnTokens, number: int) -> None:
         node = 0
         for token in turn.prompt_ids:
             node = self.edges.get((node, token)) or self._add(node, token)
-        for token, logp in zip(turn.completion_ids, turn.logprobs, strict=True):
+        for index, (token, logp) in enumerate(zip(turn.completion_ids, turn.logprobs, strict=True)):
             node = self._add(node, token)
             self.loss_logp[node] = logp
             self.loss_weight[node] = turn.weight
+            self.loss_place[node] = (number, index)
 
     def row(self, episode: int) -> _Row:
         """The tree in depth-first pre-order: a node's ancestors precede it and its subtree follows it."""
@@ -152,6 +171,9 @@ class _PrefixTree:
             row.loss.append(is_loss)
             row.logps.append(self.loss_logp.get(node, 0.0))
             row.weights.append(self.loss_weight.get(node, 0.0))
+            turn, index = self.loss_place.get(node, (-1, -1))
+            row.turn.append(turn)
+            row.index.append(index)
             stack.extend((child, depth + 1) for child in reversed(self.children[node]))
         # a subtree is contiguous in pre-order: it ends where the next node at the same or a lower depth starts
         row.visible_until = [len(row.ids)] * len(row.ids)
@@ -165,24 +187,26 @@ class _PrefixTree:
 
 def _episode_row(turns: Sequence[TurnTokens], episode: int) -> _Row:
     tree = _PrefixTree()
-    for turn in turns:
+    for number, turn in enumerate(turns):
         if not turn.prompt_ids:
             raise ValueError("a generated turn has an empty context")
-        tree.insert(turn)
+        tree.insert(turn, number)
     return tree.row(episode)
 
 
-def _turn_row(turn: TurnTokens, episode: int) -> _Row:
+def _turn_row(turn: TurnTokens, number: int, episode: int) -> _Row:
     ids = turn.prompt_ids + turn.completion_ids
-    context = len(turn.prompt_ids)
+    context, generated = len(turn.prompt_ids), len(turn.completion_ids)
     return _Row(
         ids,
         list(range(len(ids))),
         [len(ids)] * len(ids),
         [0] * context + list(range(context - 1, len(ids) - 1)),
-        [False] * context + [True] * len(turn.completion_ids),
+        [False] * context + [True] * generated,
         [0.0] * context + list(turn.logprobs),
-        [0.0] * context + [turn.weight] * len(turn.completion_ids),
+        [0.0] * context + [turn.weight] * generated,
+        [-1] * context + [number] * generated,
+        [-1] * context + list(range(generated)),
         episode,
     )
 
@@ -207,6 +231,8 @@ def _stack(rows: Sequence[_Row], pad_id: int, min_rows: int = 1) -> PackedBatch:
         completion_mask=column([r.loss for r in rows], False, torch.bool),
         old_logps=column([r.logps for r in rows], 0.0, torch.float32),
         loss_weights=column([r.weights for r in rows], 0.0, torch.float32),
+        token_turn=column([r.turn for r in rows], -1, torch.long),
+        token_index=column([r.index for r in rows], -1, torch.long),
         row_episode=torch.tensor([r.episode for r in rows], dtype=torch.long),
     )
 
@@ -219,8 +245,37 @@ def pack_episodes(episodes: Sequence[Sequence[TurnTokens]], pad_id: int, min_row
 
 def pack_turns(episodes: Sequence[Sequence[TurnTokens]], pad_id: int, min_rows: int = 1) -> PackedBatch:
     """The peer layout: one row per turn (its whole context, then its completion)."""
-    rows = [_turn_row(turn, i) for i, turns in enumerate(episodes) for turn in turns]
+    rows = [_turn_row(turn, number, i) for i, turns in enumerate(episodes) for number, turn in enumerate(turns)]
     return _stack(rows, pad_id, min_rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A run of row positions ``[start, end)`` that the same queries see: each key ``j`` in it is seen by the
+    queries ``j <= i < visible_until`` (causal inside the run, then the rest of its subtree).
+    """
+
+    start: int
+    end: int
+    visible_until: int
+
+
+def visibility_blocks(visible_until: Sequence[int]) -> list[Block]:
+    """One row's visibility as runs of tokens, for a block-sparse attention kernel.
+
+    Consecutive tokens of one tree path close their subtrees at the same position (or
+    each at the next token, along a chain of completion tokens); each maximal run with a
+    common ``visible_until`` is one :class:`Block`. Together the blocks say exactly what
+    :func:`attention_bias` says, in O(blocks) numbers: under ``consolidated`` about two
+    per turn (its own context part and its completion) plus the shared prompt.
+    """
+    blocks: list[Block] = []
+    start = 0
+    for position in range(1, len(visible_until) + 1):
+        if position == len(visible_until) or visible_until[position] != visible_until[start]:
+            blocks.append(Block(start, position, int(visible_until[start])))
+            start = position
+    return blocks
 
 
 def attention_bias(visible_until: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
