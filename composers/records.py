@@ -79,13 +79,14 @@ class Task:
     split: str
     seed: int
     sources: tuple[str, ...] = field(default=())
+    corpus: str | None = None  # the passages its questions are answered from, when their sources ship none
 
     @property
     def n_objectives(self) -> int:
         return len(self.objectives)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "schema": SCHEMA,
             "id": self.id,
             "strategy": self.strategy,
@@ -95,6 +96,9 @@ class Task:
             "n_objectives": len(self.objectives),
             "objectives": [o.to_dict() for o in self.objectives],
         }
+        if self.corpus is not None:
+            record["corpus"] = self.corpus
+        return record
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Task:
@@ -118,6 +122,7 @@ class Task:
                 split=str(data["split"]),
                 seed=int(data["seed"]),
                 sources=tuple(str(s) for s in data.get("sources") or ()),
+                corpus=None if data.get("corpus") is None else str(data["corpus"]),
             )
         except KeyError as missing:
             raise RecordError(f"task is missing the field {missing}") from None

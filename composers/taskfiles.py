@@ -63,6 +63,7 @@ def _parquet_schema() -> Any:
         ("sources", pa.list_(pa.string())),
         ("n_objectives", pa.int32()),
         ("objectives", pa.list_(objective)),
+        ("corpus", pa.string()),
     ]
     return pa.schema(fields, metadata={b"envkit.schema": SCHEMA.encode()})
 

@@ -50,44 +50,62 @@ def uvicorn_config(app: Any, header_timeout: float = 10.0, max_connections: int 
 
 
 def _header_timeout_protocol(seconds: float) -> type:
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+    """Uvicorn's fastest HTTP/1.1 protocol (httptools, else h11) with a deadline on each request's headers."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # httptools is uvicorn's optional C parser: h11 is the pure-Python fallback
+        from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class HeaderTimeout(H11Protocol):
-        """uvicorn's HTTP/1.1 protocol, with a deadline on each request's headers."""
+        class H11HeaderTimeout(_HeaderTimeout, H11Protocol):
+            def handle_events(self) -> None:
+                before = getattr(self, "cycle", None)
+                super().handle_events()
+                if getattr(self, "cycle", None) is not before:  # a request's headers arrived
+                    self._disarm()
 
-        _timer: asyncio.TimerHandle | None = None
+        H11HeaderTimeout.seconds = seconds
+        return H11HeaderTimeout
 
-        def _arm(self) -> None:
+    class HttpToolsHeaderTimeout(_HeaderTimeout, HttpToolsProtocol):
+        def on_headers_complete(self) -> None:
             self._disarm()
-            self._timer = self.loop.call_later(seconds, self._too_slow)
+            super().on_headers_complete()
 
-        def _disarm(self) -> None:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+    HttpToolsHeaderTimeout.seconds = seconds
+    return HttpToolsHeaderTimeout
 
-        def _too_slow(self) -> None:
+
+class _HeaderTimeout:
+    """A deadline on each request's headers, mixed into one of uvicorn's HTTP/1.1 protocols."""
+
+    seconds: float = 10.0
+    _timer: asyncio.TimerHandle | None = None
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._timer = self.loop.call_later(self.seconds, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
             self._timer = None
-            if not self.transport.is_closing():
-                self.transport.close()  # headers never completed: not a client worth a socket
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn's own
-            super().connection_made(transport)
-            self._arm()
+    def _too_slow(self) -> None:
+        self._timer = None
+        if not self.transport.is_closing():
+            self.transport.close()  # headers never completed: not a client worth a socket
 
-        def handle_events(self) -> None:
-            before = getattr(self, "cycle", None)
-            super().handle_events()
-            if getattr(self, "cycle", None) is not before:  # a request's headers arrived
-                self._disarm()
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]  # the protocol this is mixed into
+        self._arm()
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._arm()  # the next request on this connection gets the same deadline
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]  # the protocol this is mixed into
+        if not self.transport.is_closing():
+            self._arm()  # the next request on this connection gets the same deadline
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
-
-    return HeaderTimeout
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)  # type: ignore[misc]  # the protocol this is mixed into

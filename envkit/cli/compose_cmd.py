@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -40,12 +41,20 @@ def compose(
     fmt: Annotated[
         str | None, typer.Option("--format", help=f"File format ({', '.join(FORMATS)}); default from the suffix.")
     ] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Option(help="JSONL corpus the questions are answered from, named in every task so the file replays."),
+    ] = None,
 ) -> None:
     """Compose N-objective tasks from QA sources and write them to a task file."""
     fmt = task_format(output, fmt)
-    tasks = compose_tasks(
+    if corpus is not None and not corpus.is_file():
+        raise typer.BadParameter(f"{corpus}: no such file", param_hint="--corpus")
+    composed = compose_tasks(
         source, strategy, n_objectives, count, split, seed, weight or None, shuffle, per_source or None
     )
+    named = None if corpus is None else str(corpus.resolve())
+    tasks = composed if named is None else (replace(task, corpus=named) for task in composed)
     console = Console(stderr=True)
     columns = (TextColumn("composing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:

@@ -66,11 +66,17 @@ def _named_corpora(tasks: Sequence[Task]) -> list[CorpusSource] | None:
 
 
 def retriever_for_tasks(spec: str, tasks: Sequence[Task], corpus: str | Path | None) -> Retriever:
-    """A ``spec`` retriever over ``corpus``, else over the corpus the tasks' objectives name as their ``source``.
+    """A ``spec`` retriever over ``corpus``, else the corpus the tasks name (``envkit compose --corpus``),
+    else the one their objectives' ``source`` specs ship.
 
     Task files written before objectives named their world as a spec (``source:
     "synthetic"``) are resolved from the world key in their objective ids.
     """
+    named = {t.corpus for t in tasks if t.corpus is not None}
+    if corpus is None and len(named) > 1:
+        raise RetrieverError(f"the tasks name {len(named)} different corpora: {_NAME_A_CORPUS}")
+    if corpus is None and named:
+        corpus = named.pop()
     if corpus is not None:
         return make_retriever(spec, corpus)
     corpora = _named_corpora(tasks)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import gymnasium as gym
@@ -78,8 +79,7 @@ class ObjectiveKind(ABC):
 
     def objectives_of(self, task: Task) -> Task:
         """``task`` restricted to this kind's objectives (a composite part's view of it)."""
-        objectives = tuple(o for o in task.objectives if o.kind == self.name)
-        return Task(task.id, objectives, task.strategy, task.split, task.seed, task.sources)
+        return replace(task, objectives=tuple(o for o in task.objectives if o.kind == self.name))
 
     @abstractmethod
     def open_resource(self, tasks: Sequence[Task], **options: Any) -> Any:

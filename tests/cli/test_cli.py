@@ -217,6 +217,37 @@ def test_eval_and_play_take_mems1_protocol(tmp_path):
     assert "<information>No results." in tagged.stdout
 
 
+def test_a_task_file_composed_with_a_corpus_names_it_and_replays_anywhere(tmp_path, monkeypatch):
+    import gymnasium as gym
+
+    from envkit.envs import TASK_FILE_ENV_ID
+    from envkit.policy.specs import load_policy
+    from envkit.rollout.runner import RolloutRunner
+
+    qa = tmp_path / "nq.jsonl"
+    qa.write_text("".join(
+        json.dumps({"id": str(i), "question": f"Which river runs through Town{i}?", "golden_answers": [f"River{i}"]})
+        + "\n" for i in range(20)
+    ))  # fmt: skip
+    corpus = tmp_path / "wiki.jsonl"
+    corpus.write_text("".join(
+        json.dumps({"id": str(i), "contents": f'"Town{i}"\nTown{i} lies on the River{i}.'}) + "\n" for i in range(20)
+    ))  # fmt: skip
+    tasks = tmp_path / "out" / "nq_n2.jsonl"
+    tasks.parent.mkdir()
+    missing = envkit("compose", "-s", f"file:train={qa}", "-n", "2", "--count", "3", "--corpus", "nope.jsonl",
+                     "-o", str(tasks))  # fmt: skip
+    assert_one_line_error(missing, "nope.jsonl: no such file")
+    written = envkit("compose", "-s", f"file:train={qa}", "-n", "2", "--count", "3", "--corpus", str(corpus),
+                     "-o", str(tasks))  # fmt: skip
+    assert written.returncode == 0, written.stderr
+    assert {json.loads(line)["corpus"] for line in tasks.read_text().splitlines()} == {str(corpus.resolve())}
+    monkeypatch.chdir(tmp_path / "out")
+    make = lambda: gym.make(TASK_FILE_ENV_ID, task_file=tasks.name)  # noqa: E731
+    with RolloutRunner(make, load_policy("oracle"), batch_size=3) as runner:
+        assert all(t.success for t in runner.run(3))
+
+
 @pytest.mark.parametrize("command", [("retriever", "serve", "--corpus", WORLD, "--no-jit"), ("shop", "serve")])
 def test_a_busy_port_is_one_line_before_anything_claims_to_serve(command, tmp_path):
     """It printed "serving" and then exited 3."""

@@ -1,5 +1,6 @@
 import hashlib
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -7,6 +8,7 @@ from composers import SourceError, Task, compose, read_tasks
 from composers.sources.files import FileSource
 from composers.sources.schemas import question_key
 from composers.strategies import CompositionError
+from composers.taskfiles import write_tasks
 from tests.conftest import SMALL_WORLD
 
 
@@ -51,6 +53,9 @@ def test_task_files_are_byte_identical_and_round_trip(tmp_path, suffix, small_so
     compose(SMALL_WORLD, "chained", n_objectives=6, count=50, seed=9).write(second)
     assert sha(first) == sha(second)
     assert list(read_tasks(first)) == list(tasks)
+    named = [replace(task, corpus="/data/wiki.jsonl") for task in list(tasks)[:3]]  # a task may name its corpus
+    write_tasks(named, tmp_path / f"c.{suffix}")
+    assert list(read_tasks(tmp_path / f"c.{suffix}")) == named
 
 
 def test_split_discipline_no_test_question_in_train(small_source):
