@@ -13,6 +13,14 @@ unless asked for (``activation_checkpointing``, transformers 5's name: it helps 
 on GPUs, not the tiny CPU model). ``report_to`` (transformers' own field) names the loggers; progress is a rich
 display instead of tqdm bars.
 
+TRL's loss options keep TRL's meaning, an episode standing for TRL's single completion:
+``loss_type`` (``grpo``, ``bnpo``, ``dr_grpo``, ``dapo``; TRL's default ``dapo``), ``delta``,
+``use_bias_correction_kl``, ``importance_sampling_level`` and ``mask_truncated_completions``
+(an episode that ran out of turns or context carries no loss). Options this trainer does
+not implement (other loss types, ``top_entropy_quantile``, ``off_policy_mask_threshold``,
+the entropy bonus, ``multi_objective_aggregation="normalize_then_sum"``, Liger) are refused
+in one line when set, never dropped.
+
 TRL's vLLM mode works as in TRL: ``use_vllm`` with ``vllm_mode=colocate`` (an engine in
 each training process) or ``server`` (``vllm serve`` / ``trl vllm-serve`` elsewhere,
 ``vllm_server_base_url``); weights are synced before each rollout, π_old comes from the
@@ -28,6 +36,16 @@ from trl import GRPOConfig
 __all__ = ["PACKINGS", "EpisodeConfig", "Mem1GRPOConfig", "TrainerDefaults"]
 
 PACKINGS = ("masked", "per_turn")
+
+# TRL options this trainer does not implement: refused in one line when changed from TRL's default, never dropped
+_UNSUPPORTED = {
+    "top_entropy_quantile": (1.0, "it needs every position's entropy, which the packed forward does not compute"),
+    "off_policy_mask_threshold": (None, "off-policy sequence masking is not implemented for episodes"),
+    "entropy_coef": (0.0, "the entropy bonus is not implemented for packed episodes"),
+    "use_adaptive_entropy": (False, "the entropy bonus is not implemented for packed episodes"),
+    "multi_objective_aggregation": ("sum_then_normalize", "rewards are summed with their weights, then normalised"),
+    "use_liger_kernel": (False, "the packed rows need their 4-D mask, which Liger's fused loss does not take"),
+}
 
 
 def _cuda_bf16() -> bool:
@@ -163,6 +181,7 @@ class Mem1GRPOConfig(EpisodeConfig, TrainerDefaults, GRPOConfig):  # type: ignor
             raise ValueError(f"packing must be one of {', '.join(PACKINGS)}, got {self.packing!r}")
         if self.rollout_batch_size < 1:
             raise ValueError(f"rollout_batch_size must be at least 1, got {self.rollout_batch_size}")
+        self._check_trl_options()
         if self.temperature <= 0:  # greedy turns have no sampling distribution: log-probs divide by it
             raise ValueError(f"temperature must be positive for training (GRPO samples), got {self.temperature}")
         if self.lora_r < 0:
@@ -180,3 +199,19 @@ class Mem1GRPOConfig(EpisodeConfig, TrainerDefaults, GRPOConfig):  # type: ignor
                 f"got {self.vllm_importance_sampling_mode!r}"
             )
         super().__post_init__()
+
+    def _check_trl_options(self) -> None:
+        """TRL's options: each one honoured, or refused in one line when set (never silently dropped)."""
+        from envkit.train.loss import LOSS_TYPES
+
+        for name, (default, why) in _UNSUPPORTED.items():
+            if getattr(self, name, default) != default:
+                raise ValueError(f"{name}={getattr(self, name)!r} is not supported by Mem1GRPOTrainer: {why}")
+        if self.loss_type not in LOSS_TYPES:
+            raise ValueError(f"loss_type {self.loss_type!r} is not supported (use {', '.join(LOSS_TYPES)})")
+        per_episode = self.loss_type in ("grpo", "dr_grpo") or self.importance_sampling_level == "sequence"
+        if per_episode and self.packing != "masked":
+            raise ValueError(
+                f"loss_type {self.loss_type} / importance_sampling_level {self.importance_sampling_level} work per "
+                "episode: they need packing=masked (one row per episode)"
+            )

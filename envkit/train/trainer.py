@@ -50,7 +50,7 @@ from envkit.rollout.runner import RolloutRunner
 from envkit.rollout.trajectory import Trajectory
 from envkit.train.config import Mem1GRPOConfig
 from envkit.train.importance import importance_weights
-from envkit.train.loss import group_advantages, grpo_loss
+from envkit.train.loss import LossSettings, group_advantages, grpo_loss
 from envkit.train.rewards import env_reward, format_reward
 
 if TYPE_CHECKING:
@@ -159,6 +159,16 @@ class Mem1GRPOTrainer(GRPOTrainer):
             callbacks=[RichProgressCallback(), *callbacks],
         )
         self.trajectories: list[Trajectory] = []  # the latest generation batch, for inspection
+        self.loss_settings = LossSettings(
+            loss_type=args.loss_type,
+            epsilon_low=self.epsilon_low,
+            epsilon_high=self.epsilon_high,
+            delta=args.delta,
+            beta=self.beta,
+            bias_corrected_kl=args.use_bias_correction_kl,
+            sequence_ratio=args.importance_sampling_level == "sequence",
+            max_completion_length=args.max_completion_length,
+        )
 
     # -- rollouts ----------------------------------------------------------------------
 
@@ -251,7 +261,11 @@ class Mem1GRPOTrainer(GRPOTrainer):
             rows = sum(len(t) for t in turns)
             packed = pack_turns(turns, self._pad_token_id, -(-max(rows, 1) // chunks) * chunks)
         batch = {name: tensor.to(device) for name, tensor in packed.as_dict().items()}
+        if self.args.mask_truncated_completions:  # TRL's option, per episode: one that ran out of turns or context
+            truncated = torch.tensor([t.truncated for t in trajectories] + [False], device=device)
+            batch["completion_mask"] &= ~truncated[batch["row_episode"]][:, None]
         batch["advantages"] = advantages[batch["row_episode"].clamp(min=0)] * (batch["row_episode"] >= 0)
+        batch["num_items_in_batch"] = self.accelerator.gather(batch["completion_mask"].sum()).sum()  # as TRL: dapo
         if self.use_vllm:  # vLLM's kernels are not the training forward's: π_old from the model, vLLM's for IS
             rollout_logps = batch["old_logps"]
             batch["old_logps"] = self._forward_logps(batch, reference=False)
@@ -272,7 +286,7 @@ class Mem1GRPOTrainer(GRPOTrainer):
         rows = self.args.per_device_train_batch_size
         parts = []
         for start in range(0, batch["input_ids"].shape[0], rows):
-            chunk = {k: v[start : start + rows] for k, v in batch.items()}
+            chunk = {k: v[start : start + rows] for k, v in batch.items() if v.ndim > 0}
             if not reference:
                 parts.append(token_logps(self._model(), chunk, self.temperature))
             elif self.ref_model is not None:
@@ -305,20 +319,25 @@ class Mem1GRPOTrainer(GRPOTrainer):
             raise ValueError("Mem1GRPOTrainer does not return outputs")
         mode = "train" if self._model().training else "eval"
         logps = token_logps(model, inputs, self.temperature)
+        accumulation = float(self.current_gradient_accumulation_steps) if mode == "train" else 1.0
+        # dapo: the completion tokens of one accumulation window, as TRL rescales num_items_in_batch
+        window = float(inputs["num_items_in_batch"]) / self.accelerator.num_processes
+        if mode == "train":
+            window = window * accumulation / int(self.args.steps_per_generation or 1)
         loss, stats = grpo_loss(
             logps,
             inputs["old_logps"],
             inputs["advantages"],
             inputs["completion_mask"],
-            epsilon_low=self.epsilon_low,
-            epsilon_high=self.epsilon_high,
-            beta=self.beta,
+            self.loss_settings,
             ref_logps=inputs.get("ref_logps"),
             importance_weights=inputs.get("importance_weights"),
+            accumulation=accumulation,
+            window_tokens=window,
         )
         for name, value in stats.items():
             self._metrics[mode][name].append(value)
-        return loss / (self.current_gradient_accumulation_steps if mode == "train" else 1.0)
+        return loss
 
 
 class _NoPolicy:

@@ -158,3 +158,20 @@ def test_envkit_train_cli_runs_and_reports_bad_config_in_one_line(tmp_path):
     if importlib.util.find_spec("vllm") is None:
         vllm_run = envkit("train", "--model", "tiny", "--use_vllm", "true", "--output_dir", str(tmp_path / "v"))
         assert_one_line_error(vllm_run, "vLLM is not available")
+
+
+def test_mask_truncated_completions_drops_the_loss_of_episodes_that_ran_out_of_turns(tmp_path, tiny_folder):
+    from envkit.train import Mem1GRPOTrainer
+
+    rows = [{"prompt": f"task {i}", "task_index": i // 4} for i in range(4)]
+    for masked in (False, True):
+        trainer = Mem1GRPOTrainer(tiny_folder, config(tmp_path, mask_truncated_completions=masked),
+                                  reward_funcs=[shorter_turns])  # fmt: skip
+        batch = trainer._generate_and_score_completions(rows)
+        truncated = [t.truncated for t in trainer.trajectories]
+        assert any(truncated)  # the random-init model never answers within 3 turns
+        carries = batch["completion_mask"].any(dim=1).tolist()
+        for row, episode in enumerate(batch["row_episode"].tolist()):
+            if episode >= 0:
+                assert carries[row] == (not (masked and truncated[episode]))
+        assert int(batch["num_items_in_batch"]) == int(batch["completion_mask"].sum())

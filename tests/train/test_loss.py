@@ -1,0 +1,126 @@
+"""The GRPO objective against TRL's own ``GRPOTrainer._compute_loss`` on the same tokens.
+
+TRL's method is called unbound on a stand-in trainer whose forward returns the given
+log-probs, so every aggregation, clipping and KL line is TRL's code; envkit's loss must
+give the same number (a row being one episode).
+"""
+
+from collections import defaultdict
+from types import SimpleNamespace
+
+import pytest
+
+from tests.conftest import require
+
+
+@pytest.fixture(scope="module")
+def torch():
+    require("torch", "trl")
+    import torch
+
+    return torch
+
+
+def trl_loss(torch, batch, loss_type, *, delta=None, bias=True, level="token", beta=0.0, accumulation=1,
+             steps_per_generation=1, max_completion_length=16):  # fmt: skip
+    from trl import GRPOTrainer
+
+    logps, old, ref, advantages, mask = batch
+    rows, length = logps.shape
+    trainer = SimpleNamespace(
+        _get_per_token_logps_and_entropies=lambda *args, **kwargs: (logps, torch.zeros_like(logps), None),
+        top_entropy_quantile=1.0,
+        off_policy_mask_threshold=None,
+        importance_sampling_level=level,
+        beta=beta,
+        args=SimpleNamespace(use_bias_correction_kl=bias, delta=delta, steps_per_generation=steps_per_generation),
+        loss_type=loss_type,
+        epsilon_low=0.2,
+        epsilon_high=0.2,
+        use_vllm=False,
+        vllm_importance_sampling_correction=False,
+        model=SimpleNamespace(training=True),
+        current_gradient_accumulation_steps=accumulation,
+        max_completion_length=max_completion_length,
+        accelerator=SimpleNamespace(
+            num_processes=1, gather=lambda x: x, reduce=lambda x, reduction: x, gather_for_metrics=lambda x: x,
+            sync_gradients=True,
+        ),
+        _entropy_bonus_enabled=False,
+        aux_loss_enabled=False,
+        _metrics={"train": defaultdict(list), "eval": defaultdict(list)},
+    )  # fmt: skip
+    inputs = {
+        "prompt_ids": torch.zeros(rows, 1, dtype=torch.long),
+        "prompt_mask": torch.ones(rows, 1, dtype=torch.long),
+        "completion_ids": torch.zeros(rows, length, dtype=torch.long),
+        "completion_mask": mask.long(),
+        "advantages": advantages,
+        "old_per_token_logps": old,
+        "ref_per_token_logps": ref,
+        "num_items_in_batch": mask.sum() * steps_per_generation,  # the generation batch holds this many windows
+    }
+    return GRPOTrainer._compute_loss(trainer, None, inputs)
+
+
+def batch(torch, seed=0, rows=6, length=12):
+    generator = torch.Generator().manual_seed(seed)
+    old = -torch.rand(rows, length, generator=generator) * 3
+    logps = old + torch.randn(rows, length, generator=generator) * 0.3  # ratios inside and outside the clip range
+    ref = old + torch.randn(rows, length, generator=generator) * 0.2
+    advantages = torch.randn(rows, generator=generator)
+    lengths = torch.randint(1, length + 1, (rows,), generator=generator)
+    mask = torch.arange(length)[None, :] < lengths[:, None]  # episodes of different lengths
+    return logps, old, ref, advantages, mask
+
+
+@pytest.mark.parametrize("loss_type", ["grpo", "bnpo", "dr_grpo", "dapo"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"delta": 1.1},
+        {"beta": 0.04},
+        {"beta": 0.04, "bias": False},
+        {"level": "sequence", "beta": 0.04},
+        {"accumulation": 4, "steps_per_generation": 2},
+    ],
+)
+def test_the_loss_is_trls_for_every_loss_type(torch, loss_type, options):
+    from envkit.train.loss import LossSettings, grpo_loss
+
+    tokens = batch(torch, seed=len(loss_type) + len(options))
+    logps, old, ref, advantages, mask = tokens
+    expected = trl_loss(torch, tokens, loss_type, **options)
+    accumulation, per_generation = options.get("accumulation", 1), options.get("steps_per_generation", 1)
+    settings = LossSettings(
+        loss_type=loss_type,
+        delta=options.get("delta"),
+        beta=options.get("beta", 0.0),
+        bias_corrected_kl=options.get("bias", True),
+        sequence_ratio=options.get("level") == "sequence",
+        max_completion_length=16,
+    )
+    window = float(mask.sum()) * per_generation * accumulation / per_generation  # as the trainer rescales it
+    got, _ = grpo_loss(logps, old, advantages, mask, settings, ref_logps=ref, accumulation=accumulation,
+                       window_tokens=window)  # fmt: skip
+    assert got.item() == pytest.approx(expected.item(), rel=1e-6, abs=1e-7)
+
+
+def test_unsupported_loss_types_and_options_are_refused_in_one_line(tmp_path):
+    require("trl")
+    from envkit.train.config import Mem1GRPOConfig
+
+    common = {"output_dir": str(tmp_path), "max_completion_length": 16, "report_to": "none"}
+    for bad, fragment in [
+        ({"loss_type": "cispo"}, "loss_type 'cispo' is not supported"),
+        ({"top_entropy_quantile": 0.2}, "top_entropy_quantile=0.2 is not supported"),
+        ({"off_policy_mask_threshold": 0.5}, "off_policy_mask_threshold=0.5"),
+        ({"entropy_coef": 0.01}, "entropy_coef=0.01"),
+        ({"multi_objective_aggregation": "normalize_then_sum"}, "multi_objective_aggregation"),
+        ({"loss_type": "grpo", "packing": "per_turn"}, "need packing=masked"),
+        ({"importance_sampling_level": "sequence", "packing": "per_turn"}, "need packing=masked"),
+    ]:
+        with pytest.raises(ValueError, match=fragment):
+            Mem1GRPOConfig(**common, **bad)
+    assert Mem1GRPOConfig(**common).loss_type == "dapo"  # TRL's default, honoured
