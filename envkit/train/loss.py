@@ -19,22 +19,33 @@ import torch
 __all__ = ["LOSS_TYPES", "LossSettings", "group_advantages", "grpo_loss"]
 
 
+def _nanstd(values: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """The unbiased standard deviation of the non-NaN values (NaN with fewer than two)."""
+    if dim is None:
+        values, dim = values.reshape(-1), 0
+    count = (~torch.isnan(values)).sum(dim=dim, keepdim=True)
+    variance = torch.nanmean((values - torch.nanmean(values, dim=dim, keepdim=True)) ** 2, dim=dim, keepdim=True)
+    return torch.sqrt(variance * count / (count - 1))
+
+
 def group_advantages(rewards: torch.Tensor, group_size: int, scale: str = "group") -> torch.Tensor:
     """``reward - mean of its group``, divided by the group's (``group``) or batch's (``batch``) std, or not (``none``).
 
-    ``rewards`` holds consecutive groups of ``group_size`` episodes of the same task.
+    ``rewards`` holds consecutive groups of ``group_size`` episodes of the same task. A
+    NaN reward (an episode every reward function returned ``None`` for) is left out of
+    its group's mean and std and gets advantage 0, as TRL does.
     """
     if rewards.numel() % group_size:
         raise ValueError(f"{rewards.numel()} rewards do not split into groups of {group_size}")
-    grouped = rewards.view(-1, group_size)
-    advantages = (grouped - grouped.mean(dim=1, keepdim=True)).view(-1)
-    if scale == "group":
-        advantages = advantages / (grouped.std(dim=1, keepdim=True).expand_as(grouped).reshape(-1) + 1e-4)
-    elif scale == "batch":
-        advantages = advantages / (rewards.std() + 1e-4)
-    elif scale != "none":
+    if scale not in ("group", "batch", "none"):
         raise ValueError(f"scale must be group, batch or none, got {scale!r}")
-    return advantages
+    grouped = rewards.view(-1, group_size)
+    advantages = grouped - torch.nanmean(grouped, dim=1, keepdim=True)
+    if scale == "group":
+        advantages = advantages / (_nanstd(grouped, dim=1) + 1e-4)
+    elif scale == "batch":
+        advantages = advantages / (_nanstd(rewards) + 1e-4)
+    return torch.nan_to_num(advantages.reshape(-1), nan=0.0)
 
 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")

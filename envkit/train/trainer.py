@@ -250,6 +250,7 @@ class Mem1GRPOTrainer(GRPOTrainer):
         completion_ids = [[i for turn in episode for i in turn.completion_ids] for episode in turns]
         per_func = self._calculate_rewards(episodes, prompts, completions, completion_ids)  # gathered over processes
         rewards = (per_func * self.reward_weights.to(device).unsqueeze(0)).nansum(dim=1)
+        rewards[torch.isnan(per_func).all(dim=1)] = torch.nan  # unscored by every function: out of the baseline
         advantages = group_advantages(rewards, int(self.num_generations or 1), self.scale_rewards)
         local = slice(self.accelerator.process_index * len(inputs), (self.accelerator.process_index + 1) * len(inputs))
         advantages = advantages[local]
@@ -300,8 +301,9 @@ class Mem1GRPOTrainer(GRPOTrainer):
         self, mode: str, trajectories: list[Trajectory], rewards: torch.Tensor, per_func: torch.Tensor
     ) -> None:
         metrics = self._metrics[mode]
-        metrics["reward"].append(rewards.mean().item())
-        metrics["reward_std"].append(rewards.std().item() if rewards.numel() > 1 else 0.0)
+        metrics["reward"].append(torch.nanmean(rewards).item())
+        scored = rewards[~torch.isnan(rewards)]
+        metrics["reward_std"].append(scored.std().item() if scored.numel() > 1 else 0.0)
         for index, name in enumerate(self.reward_func_names):
             metrics[f"rewards/{name}/mean"].append(torch.nanmean(per_func[:, index]).item())
         metrics["episode/em_sum"].append(statistics.fmean(t.em_sum or 0.0 for t in trajectories))

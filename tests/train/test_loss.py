@@ -124,3 +124,29 @@ def test_unsupported_loss_types_and_options_are_refused_in_one_line(tmp_path):
         with pytest.raises(ValueError, match=fragment):
             Mem1GRPOConfig(**common, **bad)
     assert Mem1GRPOConfig(**common).loss_type == "dapo"  # TRL's default, honoured
+
+
+@pytest.mark.parametrize("scale", ["group", "batch", "none"])
+def test_group_advantages_follow_trl_and_leave_unscored_episodes_out(torch, scale):
+    """TRL's sum_then_normalize path, with its own nanstd: NaN rewards leave the baseline and get advantage 0."""
+    from trl.trainer.utils import nanstd
+
+    from envkit.train.loss import group_advantages
+
+    rewards = torch.tensor([1.0, 0.0, float("nan"), 0.5, 2.0, 2.0, 1.0, float("nan")])
+    grouped = rewards.view(-1, 4)
+    mean = torch.nanmean(grouped, dim=1).repeat_interleave(4)
+    if scale == "batch":
+        std = nanstd(rewards).expand_as(rewards)
+    else:
+        std = torch.stack([nanstd(group) for group in grouped]).repeat_interleave(4)
+    expected = rewards - mean
+    if scale != "none":
+        expected = expected / (std + 1e-4)
+    expected = torch.nan_to_num(expected, nan=0.0)
+    got = group_advantages(rewards, 4, scale)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert got[2] == 0 and got[7] == 0
+    if scale != "batch":  # within its group, an unscored episode is as if it had not been played
+        scored = group_advantages(torch.tensor([1.0, 0.0, 0.5]), 3, scale)
+        assert torch.allclose(got[[0, 1, 3]], scored, atol=1e-6)
