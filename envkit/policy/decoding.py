@@ -12,10 +12,13 @@ most of the time. :func:`sample` is the loop a rollout needs, nothing more:
   encoded once and its cache copied to every row;
 - a row that produced its end-of-sequence token or completed a stop string leaves
   the batch at once (the cache rows are dropped with it), so it costs nothing more;
-- sampling follows exactly the :class:`SamplingSettings` given (temperature, top-k,
+- sampling follows exactly the :class:`GenerationSettings` given (temperature, top-k,
   top-p; greedy at temperature 0), nothing from the model's config;
 - the log-prob of each sampled token is taken from the raw logits at the sampling
-  temperature, the quantity the training forward reproduces.
+  temperature, the quantity the training forward reproduces;
+- with a :class:`~envkit.policy.lockstep.Lockstep` (sharded parameters across
+  processes), every process runs the same number of forward passes: one that has
+  finished, or has no prompt at all, runs idle ones until every process is done.
 """
 
 from __future__ import annotations
@@ -26,7 +29,27 @@ from typing import Any
 
 import torch
 
-__all__ = ["SampledRow", "sample", "stop_checker"]
+from envkit.policy.lockstep import Lockstep
+
+__all__ = ["GenerationSettings", "SampledRow", "sample", "stop_checker"]
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationSettings:
+    """Sampling settings; ``temperature=0`` means greedy decoding."""
+
+    max_new_tokens: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be non-negative, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
 
 
 @dataclass(slots=True)
@@ -89,31 +112,47 @@ def _shared_prefix(prompts: Sequence[list[int]], minimum: int = 16) -> int:
     return length if length >= minimum else 0
 
 
+def _idle_forward(model: Any, pad_id: int) -> None:
+    """One forward pass of one token, for its collectives only (sharded parameters gather in every layer)."""
+    device = next(model.parameters()).device
+    model(input_ids=torch.tensor([[pad_id]], device=device), use_cache=False, logits_to_keep=1)
+
+
+def _idle_until_all_done(model: Any, pad_id: int, lockstep: Lockstep) -> None:
+    """Take part in the other processes' prefill and decode steps without a row of one's own."""
+    _idle_forward(model, pad_id)  # their prefill
+    while lockstep.any(False):
+        _idle_forward(model, pad_id)
+
+
 @torch.inference_mode()
 def sample(
     model: Any,
     prompts: Sequence[list[int]],
+    settings: GenerationSettings,
     *,
-    max_new_tokens: int,
     pad_id: int,
     eos_ids: set[int],
     stopped: Callable[[list[int]], bool] = lambda ids: False,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
     generator: torch.Generator | None = None,
+    lockstep: Lockstep | None = None,
 ) -> list[SampledRow]:
     """Sample a completion for each prompt (token ids); rows leave the batch as they finish.
 
     A row ends at an id in ``eos_ids``, when ``stopped(new_ids)`` says a stop string is
-    complete, or after ``max_new_tokens`` tokens.
+    complete, or after ``settings.max_new_tokens`` tokens. With ``lockstep``, this process keeps
+    running (idle) forward passes until every process has finished its rows.
     """
     from transformers import DynamicCache
 
+    if not prompts:
+        if lockstep is not None:
+            _idle_until_all_done(model, pad_id, lockstep)
+        return []
     device = next(model.parameters()).device
     cache = DynamicCache(config=model.config)
     cache_kw = _cache_keyword(model)
-    shared = _shared_prefix(prompts)
+    shared = 0 if lockstep is not None else _shared_prefix(prompts)  # a prefix pass would be one call too many
     if shared:  # the common prefix (instructions, a group's prompt) is encoded once and its cache copied per row
         prefix = torch.tensor([list(prompts[0][:shared])], device=device)
         model(input_ids=prefix, use_cache=True, logits_to_keep=1, **{cache_kw: cache})
@@ -132,11 +171,12 @@ def sample(
         **{cache_kw: cache},
     ).logits[:, -1]
     rows = [SampledRow([], []) for _ in prompts]
+    max_new_tokens, temperature = settings.max_new_tokens, settings.temperature
     active = list(range(len(prompts)))  # row of each batch position
     next_position = positions[:, -1] + 1
     for step in range(max_new_tokens):
         logits = logits.float()
-        tokens = _next_tokens(logits, temperature, top_k, top_p, generator)
+        tokens = _next_tokens(logits, temperature, settings.top_k, settings.top_p, generator)
         logprobs = torch.log_softmax(logits / (temperature or 1.0), dim=-1).gather(-1, tokens[:, None])[:, 0]
         keep = []
         for position, (row, token, logprob) in enumerate(zip(active, tokens.tolist(), logprobs.tolist(), strict=True)):
@@ -144,7 +184,13 @@ def sample(
             rows[row].logprobs.append(logprob)
             if token not in eos_ids and not stopped(rows[row].ids):
                 keep.append(position)
-        if not keep or step == max_new_tokens - 1:
+        more = bool(keep) and step < max_new_tokens - 1
+        if lockstep is not None and lockstep.any(more) and not more:
+            _idle_forward(model, pad_id)  # done here, not everywhere: this round's pass, then idle until all are done
+            while lockstep.any(False):
+                _idle_forward(model, pad_id)
+            break
+        if not more:
             break
         if len(keep) < len(active):  # finished rows leave the batch and the cache
             index = torch.tensor(keep, device=device)

@@ -23,32 +23,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from composers.records import Task
 from envkit.policy.base import Generation, TurnRequest, generate_within_budget
+from envkit.policy.decoding import GenerationSettings
+from envkit.policy.lockstep import Lockstep
 from envkit.protocol.context import Message, open_turn, render_messages
 
 __all__ = ["GenerationSettings", "HFPolicy", "choose_device", "encode_context", "render_context"]
-
-
-@dataclass(frozen=True, slots=True)
-class GenerationSettings:
-    """Sampling settings; ``temperature=0`` means greedy decoding."""
-
-    max_new_tokens: int = 256
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-
-    def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be non-negative, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
 
 
 def _render_closed(tokenizer: Any, messages: Sequence[Message]) -> str:
@@ -101,6 +84,9 @@ class HFPolicy:
         max_context_tokens: the budget; a longer context is an ``over_budget`` turn.
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda:1"``...
         seed: seeds torch's generator before each batch when given (reproducible runs).
+        lockstep: with parameters sharded across processes (ZeRO-3, FSDP), keeps every
+            process's forward passes in step (:mod:`envkit.policy.lockstep`): each call
+            of :meth:`act`, with requests or none, takes part in every decode step.
 
     """
 
@@ -112,6 +98,7 @@ class HFPolicy:
         max_context_tokens: int = 8192,
         device: str = "auto",
         seed: int | None = None,
+        lockstep: Lockstep | None = None,
     ) -> None:
         if max_context_tokens < 1:
             raise ValueError(f"max_context_tokens must be at least 1, got {max_context_tokens}")
@@ -123,6 +110,7 @@ class HFPolicy:
         self.generation = generation or GenerationSettings()
         self.max_context_tokens = max_context_tokens
         self.seed = seed
+        self.lockstep = lockstep
 
     @classmethod
     def from_pretrained(cls, spec: str, device: str = "auto", **options: Any) -> HFPolicy:
@@ -149,6 +137,8 @@ class HFPolicy:
     def act(self, requests: Sequence[TurnRequest]) -> list[Generation]:
         """Render each context with the chat template and sample every turn in one batched decode loop."""
         prompts = [self.encode(r.messages) for r in requests]
+        if self.lockstep is not None and all(len(p) > self.max_context_tokens for p in prompts):
+            self._generate([], ())  # nothing to generate here: take part in the other processes' steps
         return generate_within_budget(prompts, requests, self.max_context_tokens, self._generate)
 
     # -- generation ------------------------------------------------------------------
@@ -163,18 +153,15 @@ class HFPolicy:
             torch.cuda.reset_peak_memory_stats(self.device)
         if self.seed is not None:
             torch.manual_seed(self.seed)
-        settings = self.generation
         started = time.perf_counter()
         rows = sample(
             self.model,
             prompts,
-            max_new_tokens=settings.max_new_tokens,
+            self.generation,
             pad_id=self.tokenizer.pad_token_id,
             eos_ids={self.tokenizer.eos_token_id, self.tokenizer.pad_token_id},
             stopped=stop_checker(self.tokenizer, stops),
-            temperature=settings.temperature,
-            top_k=settings.top_k,
-            top_p=settings.top_p,
+            lockstep=self.lockstep,
         )
         latency = time.perf_counter() - started
         peak = int(torch.cuda.max_memory_allocated(self.device)) if cuda else None

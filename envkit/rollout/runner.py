@@ -23,6 +23,7 @@ from typing import Any
 import gymnasium as gym
 
 from envkit.policy.base import Generation, Policy, TurnRequest
+from envkit.policy.lockstep import Lockstep
 from envkit.rollout.trajectory import Trajectory, TurnRecord, read_trajectories, write_trajectories
 
 __all__ = ["OVER_BUDGET", "RolloutRunner", "env_factory"]
@@ -54,6 +55,9 @@ class RolloutRunner:
         batch_size: episodes played at once (1: sync).
         seed: seeds each env's first reset (env ``i`` gets ``seed + i``); ``None`` leaves the envs' generators as
             they are.
+        lockstep: with a policy whose parameters are sharded across processes, every process
+            takes part in every turn (an empty one once its own episodes are done) until all
+            are done (:mod:`envkit.policy.lockstep`).
 
     The runner reads an env only through Gymnasium's API and the :class:`~envkit.kinds.base.ObjectiveEnv`
     contract (``tasks``, ``task`` and ``tags`` through any wrappers; ``objective_scores``,
@@ -62,11 +66,17 @@ class RolloutRunner:
     """
 
     def __init__(
-        self, make_env: Callable[[], gym.Env[str, str]], policy: Policy, batch_size: int = 1, seed: int | None = 0
+        self,
+        make_env: Callable[[], gym.Env[str, str]],
+        policy: Policy,
+        batch_size: int = 1,
+        seed: int | None = 0,
+        lockstep: Lockstep | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.make_env, self.policy, self.batch_size, self.seed = make_env, policy, batch_size, seed
+        self.lockstep = lockstep
         self._slots: list[_Slot] = []
 
     @property
@@ -111,7 +121,10 @@ class RolloutRunner:
             position, task_index = waiting.pop()
             self._begin(slot_index, task_index)
             active[slot_index] = position
-        while active:
+        while self._turn_ahead(bool(active)):
+            if not active:  # done here, not everywhere: an empty turn keeps this process in step
+                self.policy.act([])
+                continue
             slots = sorted(active)
             requests = [self._request(s) for s in slots]
             generations = self.policy.act(requests)
@@ -132,6 +145,10 @@ class RolloutRunner:
                     self._begin(slot_index, task_index)
                     active[slot_index] = position
         return [r for r in results if r is not None]
+
+    def _turn_ahead(self, busy: bool) -> bool:
+        """Whether another turn is played: this process is ``busy``, or (in lockstep) any process is."""
+        return busy if self.lockstep is None else self.lockstep.any(busy)
 
     @staticmethod
     def _recover(queue: list[int | None], results: list[Trajectory | None], path: str | Path) -> None:

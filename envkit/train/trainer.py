@@ -45,6 +45,7 @@ from envkit.envs import TASK_FILE_ENV_ID
 from envkit.packing import episode_turns, pack_episodes, pack_turns, token_logps
 from envkit.policy.completions import CompletionsServerPolicy
 from envkit.policy.hf import GenerationSettings, HFPolicy
+from envkit.policy.lockstep import DistributedLockstep
 from envkit.policy.vllm import VLLMPolicy
 from envkit.rollout.runner import RolloutRunner
 from envkit.rollout.trajectory import Trajectory
@@ -195,10 +196,14 @@ class Mem1GRPOTrainer(GRPOTrainer):
             model.eval()
             try:
                 device = str(self.accelerator.device)
+                # several processes (ZeRO-3, FSDP: every forward is a collective) decode in step until all are done
+                lockstep = DistributedLockstep(device) if self.accelerator.num_processes > 1 else None
                 self._runner.policy = HFPolicy(model, self.processing_class, settings, self.args.max_context_tokens,
-                                               device=device)  # fmt: skip
+                                               device=device, lockstep=lockstep)  # fmt: skip
+                self._runner.lockstep = lockstep
                 return self._runner.run(task_indices)
             finally:
+                self._runner.lockstep = None
                 model.train(was_training)
 
     def _vllm_rollout(self, task_indices: list[int]) -> list[Trajectory]:

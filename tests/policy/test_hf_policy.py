@@ -144,23 +144,19 @@ def test_the_models_own_generation_config_does_not_change_sampling(tiny):
 
 
 def test_finished_rows_leave_the_batch_and_the_rest_match_their_solo_runs(tiny):
-    from envkit.policy.decoding import sample
+    from envkit.policy.decoding import GenerationSettings, sample
 
+    greedy6 = GenerationSettings(max_new_tokens=6, temperature=0)
     tokenizer, model = tiny
     close = tokenizer.convert_tokens_to_ids("</search>")
     prompts = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in ("Who founded Velmora?", "Hi there")]
-    alone = [
-        sample(model, [p], max_new_tokens=6, pad_id=tokenizer.pad_token_id, eos_ids=set(), temperature=0)[0]
-        for p in prompts
-    ]
+    alone = [sample(model, [p], greedy6, pad_id=tokenizer.pad_token_id, eos_ids=set())[0] for p in prompts]
     steps = []
     handle = model.register_forward_pre_hook(
         lambda module, args, kwargs: steps.append(kwargs["input_ids"].shape[0]), with_kwargs=True
     )
     try:  # row 0 stops at once (its first token is an end token); row 1 runs on alone
-        rows = sample(
-            model, prompts, max_new_tokens=6, pad_id=tokenizer.pad_token_id, eos_ids={alone[0].ids[0]}, temperature=0
-        )
+        rows = sample(model, prompts, greedy6, pad_id=tokenizer.pad_token_id, eos_ids={alone[0].ids[0]})
     finally:
         handle.remove()
     assert alone[1].ids[0] != alone[0].ids[0]  # the two rows do differ from their first token
