@@ -53,6 +53,7 @@ __all__ = [
     "pack_episodes",
     "pack_turns",
     "token_logps",
+    "token_logps_and_entropies",
     "visibility_blocks",
 ]
 
@@ -301,6 +302,21 @@ def token_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor], temperat
     (``logits_to_keep``): with a large vocabulary the head over every position of a
     packed row would cost as much as the rest of the model and most of the memory.
     """
+    return _scored(model, batch, temperature, entropy=False)[0]
+
+
+def token_logps_and_entropies(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor], temperature: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`token_logps`, and the entropy at ``temperature`` of each completion token's prediction (0 elsewhere)."""
+    logps, entropies = _scored(model, batch, temperature, entropy=True)
+    assert entropies is not None
+    return logps, entropies
+
+
+def _scored(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor], temperature: float, entropy: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     dtype = next(model.parameters()).dtype
     bias = attention_bias(batch["visible_until"], dtype if dtype.is_floating_point else torch.float32)
     rows, columns = batch["completion_mask"].nonzero(as_tuple=True)
@@ -316,7 +332,11 @@ def token_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor], temperat
     if logits.shape[1] == keep.numel():  # the model kept only those positions
         sources = torch.searchsorted(keep, sources)
     selected = logits[rows, sources].float() / temperature  # (completion tokens, vocab): only what carries loss
-    picked = torch.log_softmax(selected, dim=-1).gather(-1, batch["input_ids"][rows, columns][:, None])[:, 0]
+    log_probs = torch.log_softmax(selected, dim=-1)
     logps = torch.zeros(batch["input_ids"].shape, dtype=torch.float32, device=logits.device)
-    logps[rows, columns] = picked
-    return logps
+    logps[rows, columns] = log_probs.gather(-1, batch["input_ids"][rows, columns][:, None])[:, 0]
+    if not entropy:
+        return logps, None
+    entropies = torch.zeros_like(logps)
+    entropies[rows, columns] = -(log_probs.exp() * log_probs).sum(dim=-1)
+    return logps, entropies

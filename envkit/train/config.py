@@ -15,10 +15,11 @@ display instead of tqdm bars.
 
 TRL's loss options keep TRL's meaning, an episode standing for TRL's single completion:
 ``loss_type`` (``grpo``, ``bnpo``, ``dr_grpo``, ``dapo``; TRL's default ``dapo``), ``delta``,
-``use_bias_correction_kl``, ``importance_sampling_level`` and ``mask_truncated_completions``
-(an episode that ran out of turns or context carries no loss). Options this trainer does
-not implement (other loss types, ``top_entropy_quantile``, ``off_policy_mask_threshold``,
-the entropy bonus, ``multi_objective_aggregation="normalize_then_sum"``, Liger) are refused
+``use_bias_correction_kl``, ``importance_sampling_level``, ``mask_truncated_completions``
+(an episode that ran out of turns or context carries no loss) and ``entropy_coef`` (TRL's
+static entropy bonus, one of MEM1's settings). Options this trainer does not implement
+(other loss types, ``top_entropy_quantile``, ``off_policy_mask_threshold``, the adaptive
+entropy controller, ``multi_objective_aggregation="normalize_then_sum"``, Liger) are refused
 in one line when set, never dropped.
 
 TRL's vLLM mode works as in TRL: ``use_vllm`` with ``vllm_mode=colocate`` (an engine in
@@ -41,8 +42,7 @@ PACKINGS = ("masked", "per_turn")
 _UNSUPPORTED = {
     "top_entropy_quantile": (1.0, "it needs every position's entropy, which the packed forward does not compute"),
     "off_policy_mask_threshold": (None, "off-policy sequence masking is not implemented for episodes"),
-    "entropy_coef": (0.0, "the entropy bonus is not implemented for packed episodes"),
-    "use_adaptive_entropy": (False, "the entropy bonus is not implemented for packed episodes"),
+    "use_adaptive_entropy": (False, "the adaptive entropy controller is not implemented (entropy_coef is)"),
     "multi_objective_aggregation": ("sum_then_normalize", "rewards are summed with their weights, then normalised"),
     "use_liger_kernel": (False, "the packed rows need their 4-D mask, which Liger's fused loss does not take"),
 }

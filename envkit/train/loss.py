@@ -69,6 +69,8 @@ class LossSettings:
         sequence_ratio: one ratio per episode, the exp of its mean log-ratio (TRL's
             ``importance_sampling_level="sequence"``); needs one row per episode.
         max_completion_length: the longest turn (``dr_grpo``'s constant).
+        entropy_coef: TRL's static entropy bonus: minus this times the mean entropy of the
+            completion tokens' predictions (per micro-batch, divided by the accumulation).
 
     """
 
@@ -80,6 +82,7 @@ class LossSettings:
     bias_corrected_kl: bool = True
     sequence_ratio: bool = False
     max_completion_length: int | None = None
+    entropy_coef: float = 0.0
 
     def __post_init__(self) -> None:
         if self.loss_type not in LOSS_TYPES:
@@ -129,6 +132,7 @@ def grpo_loss(
     importance_weights: torch.Tensor | None = None,
     accumulation: float = 1.0,
     window_tokens: float | None = None,
+    entropies: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The clipped GRPO loss over the masked tokens of ``(rows, length)`` tensors, as TRL computes it.
 
@@ -160,6 +164,12 @@ def grpo_loss(
         per_token = per_token + settings.beta * kl
         stats["kl"] = ((kl * mask).sum() / tokens).item()
     loss = _aggregate(per_token, mask, settings, accumulation, window_tokens)
+    if settings.entropy_coef != 0.0:
+        if entropies is None:
+            raise ValueError("entropy_coef is set but no entropies were given")
+        entropy = (entropies * mask).sum() / tokens
+        loss = loss - settings.entropy_coef * entropy / accumulation
+        stats["entropy"] = entropy.item()
     with torch.no_grad():
         low, high = 1 - settings.epsilon_low, 1 + settings.epsilon_high
         outside = ((ratio < low) & (advantage < 0)) | ((ratio > high) & (advantage > 0))

@@ -42,7 +42,7 @@ from trl.models.utils import unwrap_model_for_generation
 from trl.trainer.callbacks import RichProgressCallback
 
 from envkit.envs import TASK_FILE_ENV_ID
-from envkit.packing import episode_turns, pack_episodes, pack_turns, token_logps
+from envkit.packing import episode_turns, pack_episodes, pack_turns, token_logps, token_logps_and_entropies
 from envkit.policy.completions import CompletionsServerPolicy
 from envkit.policy.hf import GenerationSettings, HFPolicy
 from envkit.policy.lockstep import DistributedLockstep
@@ -169,6 +169,7 @@ class Mem1GRPOTrainer(GRPOTrainer):
             bias_corrected_kl=args.use_bias_correction_kl,
             sequence_ratio=args.importance_sampling_level == "sequence",
             max_completion_length=args.max_completion_length,
+            entropy_coef=args.entropy_coef,
         )
 
     # -- rollouts ----------------------------------------------------------------------
@@ -325,7 +326,11 @@ class Mem1GRPOTrainer(GRPOTrainer):
         if return_outputs:
             raise ValueError("Mem1GRPOTrainer does not return outputs")
         mode = "train" if self._model().training else "eval"
-        logps = token_logps(model, inputs, self.temperature)
+        entropies = None
+        if self.loss_settings.entropy_coef:
+            logps, entropies = token_logps_and_entropies(model, inputs, self.temperature)
+        else:
+            logps = token_logps(model, inputs, self.temperature)
         accumulation = float(self.current_gradient_accumulation_steps) if mode == "train" else 1.0
         # dapo: the completion tokens of one accumulation window, as TRL rescales num_items_in_batch
         window = float(inputs["num_items_in_batch"]) / self.accelerator.num_processes
@@ -341,6 +346,7 @@ class Mem1GRPOTrainer(GRPOTrainer):
             importance_weights=inputs.get("importance_weights"),
             accumulation=accumulation,
             window_tokens=window,
+            entropies=entropies,
         )
         for name, value in stats.items():
             self._metrics[mode][name].append(value)

@@ -21,14 +21,20 @@ def torch():
     return torch
 
 
-def trl_loss(torch, batch, loss_type, *, delta=None, bias=True, level="token", beta=0.0, accumulation=1,
-             steps_per_generation=1, max_completion_length=16):  # fmt: skip
+def trl_loss(torch, batch, loss_type, **options):
+    """TRL's loss; ``options`` as the test's parameters (delta, bias, level, beta, accumulation, ...)."""
     from trl import GRPOTrainer
+
+    delta, bias, level = options.get("delta"), options.get("bias", True), options.get("level", "token")
+    beta, accumulation = options.get("beta", 0.0), options.get("accumulation", 1)
+    steps_per_generation, entropy_coef = options.get("steps_per_generation", 1), options.get("entropy_coef", 0.0)
+    max_completion_length = 16
 
     logps, old, ref, advantages, mask = batch
     rows, length = logps.shape
+    entropies = (-old).clamp(max=5.0)  # any non-negative numbers: TRL averages them over the mask
     trainer = SimpleNamespace(
-        _get_per_token_logps_and_entropies=lambda *args, **kwargs: (logps, torch.zeros_like(logps), None),
+        _get_per_token_logps_and_entropies=lambda *args, **kwargs: (logps, entropies, None),
         top_entropy_quantile=1.0,
         off_policy_mask_threshold=None,
         importance_sampling_level=level,
@@ -46,7 +52,9 @@ def trl_loss(torch, batch, loss_type, *, delta=None, bias=True, level="token", b
             num_processes=1, gather=lambda x: x, reduce=lambda x, reduction: x, gather_for_metrics=lambda x: x,
             sync_gradients=True,
         ),
-        _entropy_bonus_enabled=False,
+        _entropy_bonus_enabled=entropy_coef != 0.0,
+        entropy_coef=entropy_coef,
+        use_adaptive_entropy=False,
         aux_loss_enabled=False,
         _metrics={"train": defaultdict(list), "eval": defaultdict(list)},
     )  # fmt: skip
@@ -84,6 +92,7 @@ def batch(torch, seed=0, rows=6, length=12):
         {"beta": 0.04, "bias": False},
         {"level": "sequence", "beta": 0.04},
         {"accumulation": 4, "steps_per_generation": 2},
+        {"entropy_coef": 0.01, "accumulation": 2, "steps_per_generation": 2},
     ],
 )
 def test_the_loss_is_trls_for_every_loss_type(torch, loss_type, options):
@@ -100,10 +109,11 @@ def test_the_loss_is_trls_for_every_loss_type(torch, loss_type, options):
         bias_corrected_kl=options.get("bias", True),
         sequence_ratio=options.get("level") == "sequence",
         max_completion_length=16,
+        entropy_coef=options.get("entropy_coef", 0.0),
     )
     window = float(mask.sum()) * per_generation * accumulation / per_generation  # as the trainer rescales it
     got, _ = grpo_loss(logps, old, advantages, mask, settings, ref_logps=ref, accumulation=accumulation,
-                       window_tokens=window)  # fmt: skip
+                       window_tokens=window, entropies=(-old).clamp(max=5.0))  # fmt: skip
     assert got.item() == pytest.approx(expected.item(), rel=1e-6, abs=1e-7)
 
 
@@ -116,7 +126,7 @@ def test_unsupported_loss_types_and_options_are_refused_in_one_line(tmp_path):
         ({"loss_type": "cispo"}, "loss_type 'cispo' is not supported"),
         ({"top_entropy_quantile": 0.2}, "top_entropy_quantile=0.2 is not supported"),
         ({"off_policy_mask_threshold": 0.5}, "off_policy_mask_threshold=0.5"),
-        ({"entropy_coef": 0.01}, "entropy_coef=0.01"),
+        ({"use_adaptive_entropy": True}, "use_adaptive_entropy=True"),
         ({"multi_objective_aggregation": "normalize_then_sum"}, "multi_objective_aggregation"),
         ({"loss_type": "grpo", "packing": "per_turn"}, "need packing=masked"),
         ({"importance_sampling_level": "sequence", "packing": "per_turn"}, "need packing=masked"),

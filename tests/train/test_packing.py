@@ -151,3 +151,20 @@ def test_the_packer_needs_no_trainer_library():
     probe = f"import sys, envkit.packing; print(sorted(m for m in {heavy} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_entropies_are_those_of_each_completion_tokens_prediction(tiny, packing):
+    import torch
+
+    tokenizer, model = tiny
+    turns = packing.episode_turns(rollouts(tokenizer, model, "consolidated", episodes=1)[0])
+    batch = packing.pack_episodes([turns], tokenizer.pad_token_id).as_dict()
+    with torch.no_grad():
+        logps, entropies = packing.token_logps_and_entropies(model, batch, temperature=0.7)
+        assert torch.equal(logps, packing.token_logps(model, batch, temperature=0.7))
+        turn = turns[0]  # its first completion token, predicted from the end of its context, scored alone
+        ids = torch.tensor([turn.prompt_ids])
+        alone = torch.log_softmax(model(input_ids=ids).logits[0, -1].float() / 0.7, dim=-1)
+    first = (batch["token_turn"][0] == 0) & (batch["token_index"][0] == 0)
+    assert entropies[0][first].item() == pytest.approx(-(alone.exp() * alone).sum().item(), rel=1e-4)
+    assert (entropies[~batch["completion_mask"]] == 0).all() and (entropies >= 0).all()

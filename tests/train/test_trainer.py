@@ -175,3 +175,13 @@ def test_mask_truncated_completions_drops_the_loss_of_episodes_that_ran_out_of_t
             if episode >= 0:
                 assert carries[row] == (not (masked and truncated[episode]))
         assert int(batch["num_items_in_batch"]) == int(batch["completion_mask"].sum())
+
+
+def test_an_entropy_bonus_trains_and_is_logged(tmp_path, tiny_folder):
+    from envkit.train import Mem1GRPOTrainer
+
+    trainer = Mem1GRPOTrainer(tiny_folder, config(tmp_path, max_steps=1, entropy_coef=0.01, save_strategy="no"),
+                              reward_funcs=[shorter_turns])  # fmt: skip
+    trainer.train()
+    logged = next(entry for entry in trainer.state.log_history if "entropy" in entry)
+    assert logged["entropy"] > 0 and math.isfinite(logged["loss"])
