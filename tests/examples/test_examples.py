@@ -59,6 +59,7 @@ def test_the_gpu_recipe_is_a_valid_config():
     options["bf16"] = False  # the recipe's GPU setting; the rest must be accepted as written
     config = Mem1GRPOConfig(**options)
     assert config.num_generations == 8 and config.context == "consolidated" and config.beta > 0
+    assert config.protocol == "mem1" and config.warmup_steps == 0.05  # MEM1's protocol and 5% warm-up
 
 
 def test_packing_in_a_plain_torch_loop_runs():
