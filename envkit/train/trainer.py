@@ -199,8 +199,14 @@ class Mem1GRPOTrainer(GRPOTrainer):
                 device = str(self.accelerator.device)
                 # several processes (ZeRO-3, FSDP: every forward is a collective) decode in step until all are done
                 lockstep = DistributedLockstep(device) if self.accelerator.num_processes > 1 else None
-                self._runner.policy = HFPolicy(model, self.processing_class, settings, self.args.max_context_tokens,
-                                               device=device, lockstep=lockstep)  # fmt: skip
+                self._runner.policy = HFPolicy(
+                    model,
+                    self.processing_class,
+                    settings,
+                    self.args.max_context_tokens,
+                    device=device,
+                    lockstep=lockstep,
+                )
                 self._runner.lockstep = lockstep
                 return self._runner.run(task_indices)
             finally:

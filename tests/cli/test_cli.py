@@ -200,8 +200,8 @@ def test_eval_on_your_own_qa_files_names_the_corpus_by_flag(tmp_path):
 
 def test_eval_and_play_take_mems1_protocol(tmp_path):
     """``--protocol mem1``: MEM1's prompt, <think> turns, summed EM, 6 turns, its observations in the agent's turn."""
-    report = envkit("eval", "--source", WORLD, "--protocol", "mem1", "--ns", "2", "--episodes", "2",
-                    "--builders", "consolidated", "-o", str(tmp_path))  # fmt: skip
+    flags = ["--protocol", "mem1", "--ns", "2", "--episodes", "2", "--builders", "consolidated"]
+    report = envkit("eval", "--source", WORLD, *flags, "-o", str(tmp_path))
     assert report.returncode == 0, report.stderr
     assert "| 2 | consolidated | 2 | 2.000 | 1.000" in report.stdout  # the oracle answers both, in <think> turns
     first = json.loads((tmp_path / "trajectories.jsonl").read_text().splitlines()[0])
@@ -225,21 +225,20 @@ def test_a_task_file_composed_with_a_corpus_names_it_and_replays_anywhere(tmp_pa
     from envkit.rollout.runner import RolloutRunner
 
     qa = tmp_path / "nq.jsonl"
-    qa.write_text("".join(
-        json.dumps({"id": str(i), "question": f"Which river runs through Town{i}?", "golden_answers": [f"River{i}"]})
-        + "\n" for i in range(20)
-    ))  # fmt: skip
+    questions = [
+        {"id": str(i), "question": f"Which river runs through Town{i}?", "golden_answers": [f"River{i}"]}
+        for i in range(20)
+    ]
+    qa.write_text("".join(json.dumps(q) + "\n" for q in questions))
     corpus = tmp_path / "wiki.jsonl"
-    corpus.write_text("".join(
-        json.dumps({"id": str(i), "contents": f'"Town{i}"\nTown{i} lies on the River{i}.'}) + "\n" for i in range(20)
-    ))  # fmt: skip
+    passages = [{"id": str(i), "contents": f'"Town{i}"\nTown{i} lies on the River{i}.'} for i in range(20)]
+    corpus.write_text("".join(json.dumps(p) + "\n" for p in passages))
     tasks = tmp_path / "out" / "nq_n2.jsonl"
     tasks.parent.mkdir()
-    missing = envkit("compose", "-s", f"file:train={qa}", "-n", "2", "--count", "3", "--corpus", "nope.jsonl",
-                     "-o", str(tasks))  # fmt: skip
+    compose = ["compose", "-s", f"file:train={qa}", "-n", "2", "--count", "3", "-o", str(tasks)]
+    missing = envkit(*compose, "--corpus", "nope.jsonl")
     assert_one_line_error(missing, "nope.jsonl: no such file")
-    written = envkit("compose", "-s", f"file:train={qa}", "-n", "2", "--count", "3", "--corpus", str(corpus),
-                     "-o", str(tasks))  # fmt: skip
+    written = envkit(*compose, "--corpus", str(corpus))
     assert written.returncode == 0, written.stderr
     assert {json.loads(line)["corpus"] for line in tasks.read_text().splitlines()} == {str(corpus.resolve())}
     monkeypatch.chdir(tmp_path / "out")

@@ -49,7 +49,10 @@ def trl_loss(torch, batch, loss_type, **options):
         current_gradient_accumulation_steps=accumulation,
         max_completion_length=max_completion_length,
         accelerator=SimpleNamespace(
-            num_processes=1, gather=lambda x: x, reduce=lambda x, reduction: x, gather_for_metrics=lambda x: x,
+            num_processes=1,
+            gather=lambda x: x,
+            reduce=lambda x, reduction: x,
+            gather_for_metrics=lambda x: x,
             sync_gradients=True,
         ),
         _entropy_bonus_enabled=entropy_coef != 0.0,
@@ -57,7 +60,7 @@ def trl_loss(torch, batch, loss_type, **options):
         use_adaptive_entropy=False,
         aux_loss_enabled=False,
         _metrics={"train": defaultdict(list), "eval": defaultdict(list)},
-    )  # fmt: skip
+    )
     inputs = {
         "prompt_ids": torch.zeros(rows, 1, dtype=torch.long),
         "prompt_mask": torch.ones(rows, 1, dtype=torch.long),
@@ -112,8 +115,18 @@ def test_the_loss_is_trls_for_every_loss_type(torch, loss_type, options):
         entropy_coef=options.get("entropy_coef", 0.0),
     )
     window = float(mask.sum()) * per_generation * accumulation / per_generation  # as the trainer rescales it
-    got, _ = grpo_loss(logps, old, advantages, mask, settings, ref_logps=ref, accumulation=accumulation,
-                       window_tokens=window, entropies=(-old).clamp(max=5.0))  # fmt: skip
+    entropies = (-old).clamp(max=5.0)
+    got, _ = grpo_loss(
+        logps,
+        old,
+        advantages,
+        mask,
+        settings,
+        ref_logps=ref,
+        accumulation=accumulation,
+        window_tokens=window,
+        entropies=entropies,
+    )
     assert got.item() == pytest.approx(expected.item(), rel=1e-6, abs=1e-7)
 
 

@@ -165,8 +165,8 @@ def test_mask_truncated_completions_drops_the_loss_of_episodes_that_ran_out_of_t
 
     rows = [{"prompt": f"task {i}", "task_index": i // 4} for i in range(4)]
     for masked in (False, True):
-        trainer = Mem1GRPOTrainer(tiny_folder, config(tmp_path, mask_truncated_completions=masked),
-                                  reward_funcs=[shorter_turns])  # fmt: skip
+        args = config(tmp_path, mask_truncated_completions=masked)
+        trainer = Mem1GRPOTrainer(tiny_folder, args, reward_funcs=[shorter_turns])
         batch = trainer._generate_and_score_completions(rows)
         truncated = [t.truncated for t in trainer.trajectories]
         assert any(truncated)  # the random-init model never answers within 3 turns
@@ -180,8 +180,8 @@ def test_mask_truncated_completions_drops_the_loss_of_episodes_that_ran_out_of_t
 def test_an_entropy_bonus_trains_and_is_logged(tmp_path, tiny_folder):
     from envkit.train import Mem1GRPOTrainer
 
-    trainer = Mem1GRPOTrainer(tiny_folder, config(tmp_path, max_steps=1, entropy_coef=0.01, save_strategy="no"),
-                              reward_funcs=[shorter_turns])  # fmt: skip
+    args = config(tmp_path, max_steps=1, entropy_coef=0.01, save_strategy="no")
+    trainer = Mem1GRPOTrainer(tiny_folder, args, reward_funcs=[shorter_turns])
     trainer.train()
     logged = next(entry for entry in trainer.state.log_history if "entropy" in entry)
     assert logged["entropy"] > 0 and math.isfinite(logged["loss"])
