@@ -33,6 +33,7 @@ class Mem1Turns(gym.Wrapper[str, str, str, str]):
         super().__init__(env)
         self._tags = env.get_wrapper_attr("tags")
         self._turn, self._done = 0, True
+        self._reset_info: dict[str, Any] = {}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         """Start an episode; the observation is MEM1's prompt for the task's questions."""

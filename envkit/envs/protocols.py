@@ -36,18 +36,32 @@ __all__ = ["DEFAULT_PROTOCOL", "PROTOCOLS", "ProtocolPreset", "protocol_names", 
 
 DEFAULT_PROTOCOL = "envkit"
 
-Wrap = Callable[[gym.Env[str, str], "str | ContextBuilder", float, TokenCounter, bool], gym.Env[str, str]]
+TurnReader = Callable[[gym.Env[str, str], bool], gym.Env[str, str]]
+"""``reader(env, turns_left_hint)``: the wrapper that reads turns and writes observations the preset's way."""
+
+
+def _envkit_turns(env: gym.Env[str, str], turns_left_hint: bool) -> gym.Env[str, str]:
+    return TurnsLeftHint(env) if turns_left_hint else env
+
+
+def _mem1_turns(env: gym.Env[str, str], turns_left_hint: bool) -> gym.Env[str, str]:
+    return Mem1Turns(env)  # MEM1 always hints the turns left
+
+
+def _kept_by_mem1(output: str) -> str:
+    return mem1_kept(mem1_response(output))
 
 
 @dataclass(frozen=True, slots=True)
 class ProtocolPreset:
-    """One protocol: its state tag, the kinds it plays, its env defaults and the wrappers that make it.
+    """One protocol: its state tag, how it reads turns and shows context, the kinds it plays and its env defaults.
 
     Attributes:
         name: the preset's name (``envkit``, ``mem1``).
         state_tag: the internal-state tag its agents write.
-        wrap: ``wrap(env, context, format_penalty, token_counter, turns_left_hint)`` applies
-            the preset's wrappers, :class:`~envkit.envs.wrappers.ProtocolContext` outermost.
+        reader: wraps the env to read turns and write observations the preset's way.
+        layout: how :class:`~envkit.envs.wrappers.ProtocolContext` lays out retained turns.
+        kept: what the context keeps of each agent output (``None``: all of it).
         kinds: the objective kinds it can play (``None``: every kind).
         env_defaults: env options it sets unless given (MEM1: 6 turns, summed reward).
 
@@ -55,7 +69,9 @@ class ProtocolPreset:
 
     name: str
     state_tag: str
-    wrap: Wrap
+    reader: TurnReader = _envkit_turns
+    layout: str = "chat"
+    kept: Callable[[str], str] | None = None
     kinds: frozenset[str] | None = None
     env_defaults: Mapping[str, Any] = field(default_factory=dict)
 
@@ -69,36 +85,19 @@ class ProtocolPreset:
                 f"(use protocol {DEFAULT_PROTOCOL!r})"
             )
 
-
-def _envkit_wrappers(
-    env: gym.Env[str, str],
-    context: str | ContextBuilder,
-    format_penalty: float,
-    token_counter: TokenCounter,
-    turns_left_hint: bool,
-) -> gym.Env[str, str]:
-    if turns_left_hint:
-        env = TurnsLeftHint(env)
-    if format_penalty:
-        env = FormatPenalty(env, format_penalty)
-    return ProtocolContext(env, context, token_counter)
-
-
-def _kept_by_mem1(output: str) -> str:
-    return mem1_kept(mem1_response(output))
-
-
-def _mem1_wrappers(
-    env: gym.Env[str, str],
-    context: str | ContextBuilder,
-    format_penalty: float,
-    token_counter: TokenCounter,
-    turns_left_hint: bool,
-) -> gym.Env[str, str]:
-    env = Mem1Turns(env)  # MEM1 always hints the turns left
-    if format_penalty:
-        env = FormatPenalty(env, format_penalty)
-    return ProtocolContext(env, context, token_counter, layout="continued", kept=_kept_by_mem1)
+    def wrap(
+        self,
+        env: gym.Env[str, str],
+        context: str | ContextBuilder,
+        format_penalty: float,
+        token_counter: TokenCounter,
+        turns_left_hint: bool,
+    ) -> gym.Env[str, str]:
+        """The preset's turn reader, the format penalty (if any), then the context, outermost."""
+        env = self.reader(env, turns_left_hint)
+        if format_penalty:
+            env = FormatPenalty(env, format_penalty)
+        return ProtocolContext(env, context, token_counter, layout=self.layout, kept=self.kept)
 
 
 PROTOCOLS: SpecTable[ProtocolPreset] = SpecTable("protocol", ValueError)
@@ -114,14 +113,16 @@ def _preset(preset: ProtocolPreset) -> Callable[[str, str], ProtocolPreset]:
     return build
 
 
-PROTOCOLS.register(DEFAULT_PROTOCOL, _preset(ProtocolPreset(DEFAULT_PROTOCOL, "IS", _envkit_wrappers)))
+PROTOCOLS.register(DEFAULT_PROTOCOL, _preset(ProtocolPreset(DEFAULT_PROTOCOL, "IS")))
 PROTOCOLS.register(
     "mem1",
     _preset(
         ProtocolPreset(
             "mem1",
             "think",
-            _mem1_wrappers,
+            reader=_mem1_turns,
+            layout="continued",
+            kept=_kept_by_mem1,
             kinds=frozenset({"qa"}),
             env_defaults={"max_turns": 6, "reward": "sum", "numbered_answers": False},
         )

@@ -338,10 +338,11 @@ class Mem1GRPOTrainer(GRPOTrainer):
         else:
             logps = token_logps(model, inputs, self.temperature)
         accumulation = float(self.current_gradient_accumulation_steps) if mode == "train" else 1.0
-        # dapo: the completion tokens of one accumulation window, as TRL rescales num_items_in_batch
-        window = float(inputs["num_items_in_batch"]) / self.accelerator.num_processes
-        if mode == "train":
-            window = window * accumulation / int(self.args.steps_per_generation or 1)
+        window = None  # dapo: the completion tokens of one accumulation window, as TRL rescales num_items_in_batch
+        if self.loss_settings.loss_type == "dapo":
+            window = float(inputs["num_items_in_batch"]) / self.accelerator.num_processes
+            if mode == "train":
+                window = window * accumulation / int(self.args.steps_per_generation or 1)
         loss, stats = grpo_loss(
             logps,
             inputs["old_logps"],
