@@ -29,6 +29,7 @@ and p99 under 50 ms for the 256-client bursts. Not run in CI.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -40,7 +41,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -58,18 +59,29 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _start(args: list[str], port: int, module: str = "envkit") -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", module, *args, "--port", str(port)]
-    server = subprocess.Popen(command, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError(f"the server {args} did not come up")
+@contextlib.contextmanager
+def _serving(args: list[str], module: str = "envkit") -> Iterator[int]:
+    """A server (``python -m module args --port P``) on a free loopback port, up until the block ends; yields its pid.
+
+    The load functions talk to it through ``BASE``.
+    """
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", module, *args, "--port", str(port)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the server {args} did not come up") from None
+                time.sleep(0.2)
+        BASE[0] = f"http://127.0.0.1:{port}"
+        yield server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def _rss_flat(samples: list[float]) -> dict[str, float]:
@@ -261,35 +273,16 @@ def main() -> None:
     os.environ.setdefault("ENVKIT_CACHE", os.path.join(tempfile.gettempdir(), "envkit-soak-cache"))
     results: dict[str, Any] = {}
 
-    port = _free_port()
-    server = _start(["retriever", "serve", "--corpus", WORLD, "--no-jit"], port)
-    try:
-        BASE[0] = f"http://127.0.0.1:{port}"
-        results["retrieval_16_clients"] = _load(16, args.minutes * 60, _retrieve, server.pid)
-        results["retrieval_256_clients"] = _burst(256, args.burst_seconds, server.pid)
-        results["retrieval_256_clients_paced"] = _burst(256, args.burst_seconds, server.pid, args.rate)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-    port = _free_port()
-    server = _start(["--corpus", WORLD], port, module="benchmarks.search_r1_peer")
-    try:
-        BASE[0] = f"http://127.0.0.1:{port}"
-        results["peer_search_r1_256_clients"] = _burst(256, args.burst_seconds, server.pid)
-        results["peer_search_r1_256_clients_paced"] = _burst(256, args.burst_seconds, server.pid, args.rate)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-    port = _free_port()
-    server = _start(["shop", "serve", "--shop", SHOP], port)
-    try:
-        BASE[0] = f"http://127.0.0.1:{port}"
-        results["shop_16_clients"] = _load(16, args.minutes * 60, _shop_flow, server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    minutes, burst, rate = args.minutes * 60, args.burst_seconds, args.rate
+    with _serving(["retriever", "serve", "--corpus", WORLD, "--no-jit"]) as pid:
+        results["retrieval_16_clients"] = _load(16, minutes, _retrieve, pid)
+        results["retrieval_256_clients"] = _burst(256, burst, pid)
+        results["retrieval_256_clients_paced"] = _burst(256, burst, pid, rate)
+    with _serving(["--corpus", WORLD], module="benchmarks.search_r1_peer") as pid:
+        results["peer_search_r1_256_clients"] = _burst(256, burst, pid)
+        results["peer_search_r1_256_clients_paced"] = _burst(256, burst, pid, rate)
+    with _serving(["shop", "serve", "--shop", SHOP]) as pid:
+        results["shop_16_clients"] = _load(16, minutes, _shop_flow, pid)
 
     results["browser_env"] = _browser(args.browser_episodes)
     command = "python -m benchmarks.soak"
