@@ -45,8 +45,10 @@ if TYPE_CHECKING:
     from envkit.rollout.trajectory import Trajectory
 
 __all__ = [
+    "ATTENTIONS",
     "Block",
     "PackedBatch",
+    "Scoring",
     "TurnTokens",
     "attention_bias",
     "episode_turns",
@@ -295,48 +297,161 @@ def attention_bias(visible_until: torch.Tensor, dtype: torch.dtype) -> torch.Ten
     return bias[:, None]
 
 
-def token_logps(model: torch.nn.Module, batch: dict[str, torch.Tensor], temperature: float = 1.0) -> torch.Tensor:
-    """Log-probability of every token under ``model`` at the positions ``logit_index`` names (0 elsewhere).
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """How the packed forward computes attention and log-probs.
 
-    Only the positions that predict a completion token go through the LM head
-    (``logits_to_keep``): with a large vocabulary the head over every position of a
-    packed row would cost as much as the rest of the model and most of the memory.
+    ``attention``: ``"tiles"`` (block-sparse: only the tiles a turn can see, any device,
+    :mod:`envkit.tree_attention`), ``"flex"`` (the same visibility as a FlexAttention
+    block mask, for models loaded with ``attn_implementation="flex_attention"``),
+    ``"dense"`` (the additive L×L mask of :func:`attention_bias`; not with flash-attention)
+    or ``"auto"`` (``flex`` for a FlexAttention model, else ``tiles``).
+    ``logit_chunk``: completion tokens per LM-head chunk; each chunk's logits are
+    recomputed in the backward pass (activation checkpointing), so the full-vocabulary
+    logits of a batch are never held at once (0: one chunk, kept for the backward).
     """
-    return _scored(model, batch, temperature, entropy=False)[0]
+
+    attention: str = "auto"
+    tile: int = 64
+    logit_chunk: int = 1024
+
+    def __post_init__(self) -> None:
+        if self.attention not in ATTENTIONS:
+            raise ValueError(f"unknown attention {self.attention!r}; choose one of: {', '.join(ATTENTIONS)}")
+        if self.tile < 1:
+            raise ValueError(f"tile must be at least 1, got {self.tile}")
+        if self.logit_chunk < 0:
+            raise ValueError(f"logit_chunk must be non-negative, got {self.logit_chunk}")
+
+
+ATTENTIONS = ("auto", "tiles", "flex", "dense")
+
+
+def token_logps(
+    model: torch.nn.Module,
+    batch: dict[str, torch.Tensor],
+    temperature: float = 1.0,
+    scoring: Scoring = Scoring(),
+) -> torch.Tensor:
+    """Log-probability of every completion token under ``model`` at the positions ``logit_index`` names (0 elsewhere).
+
+    Only the positions that predict a completion token go through the LM head, in chunks
+    (:class:`Scoring`): with a large vocabulary the head over every position of a packed
+    row would cost as much as the rest of the model and most of the memory.
+    """
+    return _scored(model, batch, temperature, scoring, entropy=False)[0]
 
 
 def token_logps_and_entropies(
-    model: torch.nn.Module, batch: dict[str, torch.Tensor], temperature: float = 1.0
+    model: torch.nn.Module,
+    batch: dict[str, torch.Tensor],
+    temperature: float = 1.0,
+    scoring: Scoring = Scoring(),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`token_logps`, and the entropy at ``temperature`` of each completion token's prediction (0 elsewhere)."""
-    logps, entropies = _scored(model, batch, temperature, entropy=True)
+    logps, entropies = _scored(model, batch, temperature, scoring, entropy=True)
     assert entropies is not None
     return logps, entropies
 
 
-def _scored(
-    model: torch.nn.Module, batch: dict[str, torch.Tensor], temperature: float, entropy: bool
-) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _attention_inputs(model: torch.nn.Module, visible_until: torch.Tensor, scoring: Scoring) -> dict[str, object]:
+    """The forward's attention arguments for the chosen kernel."""
+    from envkit import tree_attention
+
+    implementation = tree_attention.own_attention_implementation(model)
+    attention = scoring.attention
+    if attention == "auto":
+        attention = "flex" if implementation == "flex_attention" else "tiles"
+    if attention == "tiles":
+        plan = tree_attention.tile_plan(visible_until, scoring.tile)
+        return tree_attention.tree_attention_inputs(model, plan)
+    if attention == "flex":
+        if implementation != "flex_attention":
+            needed = "attention='flex' needs a model loaded with attn_implementation='flex_attention'"
+            raise ValueError(f"{needed}, not {implementation!r}")
+        return {"attention_mask": tree_attention.flex_block_mask(visible_until)}
+    if implementation.startswith("flash"):
+        raise ValueError(f"{implementation} cannot take the packed rows' 4-D mask; use attention='tiles'")
     dtype = next(model.parameters()).dtype
-    bias = attention_bias(batch["visible_until"], dtype if dtype.is_floating_point else torch.float32)
+    bias = attention_bias(visible_until, dtype if dtype.is_floating_point else torch.float32)
+    return {"attention_mask": bias}
+
+
+_SCALED_HEADS = ("final_logit_softcapping", "logit_scale", "logits_scaling")  # heads that are not a plain linear map
+
+
+def _plain_head(model: torch.nn.Module) -> torch.nn.Linear | None:
+    """The LM head when logits are exactly ``head(decoder(x))``, else None (then the model computes them)."""
+    get_head, get_decoder = getattr(model, "get_output_embeddings", None), getattr(model, "get_decoder", None)
+    if get_head is None or get_decoder is None:
+        return None
+    head = get_head()
+    config = model.config  # type: ignore[union-attr]
+    if not isinstance(head, torch.nn.Linear) or any(getattr(config, name, None) for name in _SCALED_HEADS):
+        return None
+    return head
+
+
+def _scores(
+    logits: torch.Tensor, targets: torch.Tensor, temperature: float, entropy: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-prob of each target and (when asked) the entropy, from ``(tokens, vocab)`` logits, in float32."""
+    log_probs = torch.log_softmax(logits.float() / temperature, dim=-1)
+    logps = log_probs.gather(-1, targets[:, None])[:, 0]
+    entropies = -(log_probs.exp() * log_probs).sum(dim=-1) if entropy else torch.zeros_like(logps)
+    return logps, entropies
+
+
+def _head_scores(
+    hidden: torch.Tensor, targets: torch.Tensor, head: torch.nn.Linear, temperature: float, entropy: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    return _scores(head(hidden), targets, temperature, entropy)
+
+
+def _chunked_head_scores(
+    hidden: torch.Tensor, targets: torch.Tensor, head: torch.nn.Linear, temperature: float, entropy: bool, chunk: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The LM head chunk by chunk; with gradients, each chunk's logits are recomputed in the backward pass."""
+    from torch.utils.checkpoint import checkpoint
+
+    chunk = chunk or max(len(targets), 1)
+    pieces = []
+    for start in range(0, len(targets), chunk):
+        args = (hidden[start : start + chunk], targets[start : start + chunk], head, temperature, entropy)
+        if torch.is_grad_enabled() and hidden.requires_grad:
+            pieces.append(checkpoint(_head_scores, *args, use_reentrant=False))
+        else:
+            pieces.append(_head_scores(*args))
+    if not pieces:
+        empty = hidden.new_zeros(0, dtype=torch.float32)
+        return empty, empty
+    return torch.cat([p[0] for p in pieces]), torch.cat([p[1] for p in pieces])
+
+
+def _scored(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor], temperature: float, scoring: Scoring, entropy: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     rows, columns = batch["completion_mask"].nonzero(as_tuple=True)
     sources = batch["logit_index"][rows, columns]
-    keep = torch.unique(sources)  # sorted: the positions whose logits are needed, in any row
-    logits = model(
-        input_ids=batch["input_ids"],
-        attention_mask=bias,
-        position_ids=batch["position_ids"],
-        use_cache=False,
-        logits_to_keep=keep,
-    ).logits
-    if logits.shape[1] == keep.numel():  # the model kept only those positions
-        sources = torch.searchsorted(keep, sources)
-    selected = logits[rows, sources].float() / temperature  # (completion tokens, vocab): only what carries loss
-    log_probs = torch.log_softmax(selected, dim=-1)
-    logps = torch.zeros(batch["input_ids"].shape, dtype=torch.float32, device=logits.device)
-    logps[rows, columns] = log_probs.gather(-1, batch["input_ids"][rows, columns][:, None])[:, 0]
+    targets = batch["input_ids"][rows, columns]
+    attention = _attention_inputs(model, batch["visible_until"], scoring)
+    inputs = {"input_ids": batch["input_ids"], "position_ids": batch["position_ids"], "use_cache": False, **attention}
+    head = _plain_head(model) if scoring.logit_chunk else None
+    if head is not None:  # hidden states only; the head runs per chunk of needed positions
+        hidden = model.get_decoder()(**inputs).last_hidden_state  # type: ignore[operator]
+        logps, entropies = _chunked_head_scores(
+            hidden[rows, sources], targets, head, temperature, entropy, scoring.logit_chunk
+        )
+    else:  # the model's own head, over the needed positions only
+        keep = torch.unique(sources)  # sorted
+        logits = model(**inputs, logits_to_keep=keep).logits
+        if logits.shape[1] == keep.numel():  # the model kept only those positions
+            sources = torch.searchsorted(keep, sources)
+        logps, entropies = _scores(logits[rows, sources], targets, temperature, entropy)
+    token_logps = torch.zeros(batch["input_ids"].shape, dtype=torch.float32, device=targets.device)
+    token_logps[rows, columns] = logps
     if not entropy:
-        return logps, None
-    entropies = torch.zeros_like(logps)
-    entropies[rows, columns] = -(log_probs.exp() * log_probs).sum(dim=-1)
-    return logps, entropies
+        return token_logps, None
+    token_entropies = torch.zeros_like(token_logps)
+    token_entropies[rows, columns] = entropies
+    return token_logps, token_entropies

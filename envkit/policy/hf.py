@@ -113,12 +113,29 @@ class HFPolicy:
         self.lockstep = lockstep
 
     @classmethod
-    def from_pretrained(cls, spec: str, device: str = "auto", **options: Any) -> HFPolicy:
-        """Load a model spec (``smollm2``, ``tiny``, a folder or a cached hub id): bfloat16 on CUDA, float32 on CPU."""
+    def from_pretrained(
+        cls,
+        spec: str,
+        device: str = "auto",
+        *,
+        attn_implementation: str | None = None,
+        device_map: str | dict[str, Any] | None = None,
+        **options: Any,
+    ) -> HFPolicy:
+        """Load a model spec (``smollm2``, ``tiny``, a folder or a cached hub id): bfloat16 on CUDA, float32 on CPU.
+
+        ``attn_implementation`` (``sdpa``, ``eager``, ``flash_attention_2``, ``flex_attention``)
+        and ``device_map`` (e.g. ``"auto"`` to spread a large model over GPUs) go to
+        ``from_pretrained``; other options to the policy.
+        """
         from envkit.policy.models import load_model
 
         device, dtype = choose_device(device)
-        model, tokenizer = load_model(spec, device, dtype)
+        model, tokenizer = load_model(
+            spec, device, dtype, attn_implementation=attn_implementation, device_map=device_map
+        )
+        if device_map is not None:
+            device = str(next(model.parameters()).device)  # inputs go where the first layers are
         return cls(model, tokenizer, device=device, **options)
 
     # -- the policy interface --------------------------------------------------------

@@ -86,10 +86,19 @@ def model_folder(spec: str) -> str:
     return spec
 
 
-def load_model(spec: str, device: str = "cpu", dtype: Any = None) -> tuple[Any, Any]:
+def load_model(
+    spec: str,
+    device: str = "cpu",
+    dtype: Any = None,
+    *,
+    attn_implementation: str | None = None,
+    device_map: str | dict[str, Any] | None = None,
+) -> tuple[Any, Any]:
     """``(model, tokenizer)`` for a model spec, the model in eval mode on ``device`` (float32 unless ``dtype``).
 
-    The tokenizer pads on the left (batched generation) and has a padding token.
+    ``attn_implementation`` and ``device_map`` go to ``from_pretrained`` (with a
+    ``device_map`` the model stays where it places it). The tokenizer pads on the left
+    (batched generation) and has a padding token.
     """
     path = model_folder(spec)
     if not Path(path).exists():  # a hub id: look in the cache at once when the Hub does not answer
@@ -97,12 +106,22 @@ def load_model(spec: str, device: str = "cpu", dtype: Any = None) -> tuple[Any, 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    options: dict[str, Any] = {"dtype": dtype or torch.float32}
+    if attn_implementation is not None:
+        options["attn_implementation"] = attn_implementation
+    if device_map is not None:
+        options["device_map"] = device_map
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(path, **options)
     except OSError as error:  # transformers' "not a folder / not in the cache" errors
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(f"model {spec!r}: cannot load the model ({first})") from None
+    except (ValueError, ImportError) as error:  # an unknown or unavailable attention implementation, device map
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"model {spec!r}: {first}") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model.to(device).eval(), tokenizer  # type: ignore[arg-type]  # transformers' stub of .to
+    if device_map is None:
+        model = model.to(device)  # type: ignore[arg-type]  # transformers' stub of .to
+    return model.eval(), tokenizer

@@ -17,7 +17,9 @@ TRL's loss options keep TRL's meaning, an episode standing for TRL's single comp
 ``loss_type`` (``grpo``, ``bnpo``, ``dr_grpo``, ``dapo``; TRL's default ``dapo``), ``delta``,
 ``use_bias_correction_kl``, ``importance_sampling_level``, ``mask_truncated_completions``
 (an episode that ran out of turns or context carries no loss) and ``entropy_coef`` (TRL's
-static entropy bonus, one of MEM1's settings). Options this trainer does not implement
+static entropy bonus, one of MEM1's settings). ``kl_in_reward`` applies ``beta`` as MEM1
+did: a k1 penalty on each episode's reward (veRL's ``use_kl_in_reward``) instead of
+TRL's k3 term in the loss. Options this trainer does not implement
 (other loss types, ``top_entropy_quantile``, ``off_policy_mask_threshold``, the adaptive
 entropy controller, ``multi_objective_aggregation="normalize_then_sum"``, Liger) are refused
 in one line when set, never dropped.
@@ -31,10 +33,14 @@ training forward and ``vllm_importance_sampling_*`` reweight the tokens.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from trl import GRPOConfig
 
-__all__ = ["PACKINGS", "EpisodeConfig", "Mem1GRPOConfig", "TrainerDefaults"]
+if TYPE_CHECKING:
+    from envkit.packing import Scoring
+
+__all__ = ["PACKINGS", "EpisodeConfig", "ForwardConfig", "Mem1GRPOConfig", "TrainerDefaults"]
 
 PACKINGS = ("masked", "per_turn")
 
@@ -118,6 +124,52 @@ class EpisodeConfig:
 
 
 @dataclass
+class ForwardConfig:
+    """How the model is loaded and how the packed training forward runs (shared by SFT and GRPO).
+
+    ``attn_implementation`` and ``device_map`` go to ``from_pretrained`` through TRL's
+    ``model_init_kwargs`` when the model is named by a path. ``packed_attention`` picks
+    the kernel of the packed rows (:class:`envkit.packing.Scoring`): ``tiles`` computes
+    only the tiles each turn can see and works under any ``attn_implementation``
+    (flash-attention included); ``dense`` is the L×L additive mask.
+    """
+
+    attn_implementation: str | None = field(
+        default=None,
+        metadata={"help": "Attention implementation to load the model with (sdpa, eager, flash_attention_2, ...)."},
+    )
+    device_map: str | None = field(default=None, metadata={"help": "device_map to load the model with (e.g. auto)."})
+    packed_attention: str = field(
+        default="auto",
+        metadata={"help": "Packed rows' attention: tiles (block-sparse), flex, dense, or auto (flex if loaded so)."},
+    )
+    attention_tile: int = field(default=64, metadata={"help": "Tile size of the block-sparse attention."})
+    logit_chunk: int = field(
+        default=1024,
+        metadata={"help": "Completion tokens per LM-head chunk, recomputed in backward (0: all logits at once)."},
+    )
+
+    def check_forward(self) -> None:
+        """One-line errors for bad forward options; the loading options join TRL's ``model_init_kwargs``."""
+        self.scoring  # noqa: B018  (validates the three scoring fields)
+        loading = {"attn_implementation": self.attn_implementation, "device_map": self.device_map}
+        chosen = {name: value for name, value in loading.items() if value is not None}
+        if chosen:
+            init = getattr(self, "model_init_kwargs", None)
+            if isinstance(init, str):
+                import json
+
+                init = json.loads(init)
+            self.model_init_kwargs = {**(init or {}), **chosen}
+
+    @property
+    def scoring(self) -> Scoring:
+        from envkit.packing import Scoring
+
+        return Scoring(self.packed_attention, self.attention_tile, self.logit_chunk)
+
+
+@dataclass
 class TrainerDefaults:
     """TRL's defaults that cost on a CPU or in parity, changed for every envkit trainer (see the module docstring).
 
@@ -151,7 +203,7 @@ class TrainerDefaults:
 
 
 @dataclass
-class Mem1GRPOConfig(EpisodeConfig, TrainerDefaults, GRPOConfig):  # type: ignore[misc]  # see TrainerDefaults
+class Mem1GRPOConfig(EpisodeConfig, ForwardConfig, TrainerDefaults, GRPOConfig):  # type: ignore[misc]  # see TrainerDefaults
     """GRPO over multi-turn envkit episodes with masked trajectories (see the module docstring)."""
 
     max_context_tokens: int = field(
@@ -167,6 +219,10 @@ class Mem1GRPOConfig(EpisodeConfig, TrainerDefaults, GRPOConfig):  # type: ignor
         metadata={"help": "Training layout: masked (one row per episode, 4-D mask) or per_turn (one row per turn)."},
     )
     rollout_batch_size: int = field(default=16, metadata={"help": "Episodes played at once (one batched generate)."})
+    kl_in_reward: bool = field(
+        default=False,
+        metadata={"help": "Apply beta as MEM1's k1 reward penalty (veRL's use_kl_in_reward), not TRL's k3 loss term."},
+    )
     lora_r: int = field(default=0, metadata={"help": "LoRA rank through peft; 0 trains every parameter."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
     lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
@@ -177,10 +233,13 @@ class Mem1GRPOConfig(EpisodeConfig, TrainerDefaults, GRPOConfig):  # type: ignor
     def __post_init__(self) -> None:
         self.apply_defaults()
         self.check_episodes()
+        self.check_forward()
         if self.packing not in PACKINGS:
             raise ValueError(f"packing must be one of {', '.join(PACKINGS)}, got {self.packing!r}")
         if self.rollout_batch_size < 1:
             raise ValueError(f"rollout_batch_size must be at least 1, got {self.rollout_batch_size}")
+        if self.kl_in_reward and self.beta == 0:
+            raise ValueError("kl_in_reward needs a KL weight: set beta > 0 (MEM1 used 0.001)")
         self._check_trl_options()
         if self.temperature <= 0:  # greedy turns have no sampling distribution: log-probs divide by it
             raise ValueError(f"temperature must be positive for training (GRPO samples), got {self.temperature}")

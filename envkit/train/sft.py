@@ -30,14 +30,14 @@ from trl import SFTConfig, SFTTrainer
 from trl.trainer.callbacks import RichProgressCallback
 
 from envkit.packing import TurnTokens, pack_episodes, token_logps
-from envkit.train.config import EpisodeConfig, TrainerDefaults
+from envkit.train.config import EpisodeConfig, ForwardConfig, TrainerDefaults
 from envkit.train.demonstrations import demonstration_dataset, oracle_trajectories
 
 __all__ = ["Mem1SFTConfig", "Mem1SFTTrainer"]
 
 
 @dataclass
-class Mem1SFTConfig(EpisodeConfig, TrainerDefaults, SFTConfig):  # type: ignore[misc]  # see TrainerDefaults
+class Mem1SFTConfig(EpisodeConfig, ForwardConfig, TrainerDefaults, SFTConfig):  # type: ignore[misc]  # see TrainerDefaults
     """Supervised warm-up on oracle episodes (see the module docstring).
 
     ``n_tasks`` oracle episodes are played (each a dataset row); ``per_device_train_batch_size``
@@ -62,6 +62,7 @@ class Mem1SFTConfig(EpisodeConfig, TrainerDefaults, SFTConfig):  # type: ignore[
     def __post_init__(self) -> None:
         self.apply_defaults()
         self.check_episodes()
+        self.check_forward()
         if self.answer_weight <= 0:
             raise ValueError(f"answer_weight must be positive, got {self.answer_weight}")
         super().__post_init__()
@@ -98,6 +99,7 @@ class Mem1SFTTrainer(SFTTrainer):
     """
 
     _tag_names = ["trl", "sft", "envkit", "mem1"]  # noqa: RUF012 (TRL declares it per instance)
+    args: Mem1SFTConfig  # what TRL's Trainer stores, typed as the config this trainer takes
 
     def __init__(
         self,
@@ -137,7 +139,7 @@ class Mem1SFTTrainer(SFTTrainer):
     ) -> torch.Tensor:
         if return_outputs:
             raise ValueError("Mem1SFTTrainer does not return outputs")
-        logps = token_logps(model, inputs)
+        logps = token_logps(model, inputs, scoring=self.args.scoring)
         weights = inputs["loss_weights"] * inputs["completion_mask"]
         loss = -(logps * weights).sum() / weights.sum().clamp(min=1e-8)
         mode = "train" if model.training else "eval"

@@ -197,3 +197,18 @@ def test_bad_policy_specs_are_one_line_errors(spec, fragment):
 
     with pytest.raises(ValueError, match=fragment):
         load_policy(spec, device="cpu")
+
+
+def test_from_pretrained_takes_the_attention_implementation_and_a_device_map(tiny, tmp_path):
+    from envkit.policy.tiny import save_tiny_model
+
+    folder = str(save_tiny_model(tmp_path / "tiny"))
+    settings = GenerationSettings(max_new_tokens=8, temperature=0)
+    eager = HFPolicy.from_pretrained(folder, "cpu", attn_implementation="eager", generation=settings)
+    assert eager.model.config._attn_implementation == "eager"
+    mapped = HFPolicy.from_pretrained(folder, "cpu", device_map="cpu", generation=settings)
+    assert mapped.model.config._attn_implementation == "sdpa"
+    # the same greedy turn, whatever computes the attention
+    assert eager.act([request(0, "Who?")])[0].completion_ids == mapped.act([request(0, "Who?")])[0].completion_ids
+    with pytest.raises(ValueError, match=r"model .*tiny.*warp_drive"):
+        HFPolicy.from_pretrained(folder, "cpu", attn_implementation="warp_drive")

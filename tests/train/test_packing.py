@@ -21,9 +21,10 @@ def rollouts(tokenizer, model, context, episodes=3, turns=4):
         return runner.run(episodes)
 
 
+@pytest.mark.parametrize("attention", ["tiles", "dense"])
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
 @pytest.mark.parametrize("context", ["consolidated", "full", "window(2)"])
-def test_training_forward_reproduces_the_rollout_logprobs(tiny, packing, attn, context):
+def test_training_forward_reproduces_the_rollout_logprobs(tiny, packing, attn, context, attention):
     import torch
 
     from envkit.policy.tiny import tiny_model
@@ -36,7 +37,7 @@ def test_training_forward_reproduces_the_rollout_logprobs(tiny, packing, attn, c
     for pack in (packing.pack_episodes, packing.pack_turns):
         batch = pack(episodes, tokenizer.pad_token_id)
         with torch.no_grad():
-            logps = packing.token_logps(model, batch.as_dict())
+            logps = packing.token_logps(model, batch.as_dict(), scoring=packing.Scoring(attention, tile=16))
         mask = batch.completion_mask
         assert int(mask.sum()) == sum(len(t.completion_ids) for e in episodes for t in e)
         assert ((logps - batch.old_logps).abs() * mask).max().item() < 1e-4, pack.__name__
