@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["LOSS_TYPES", "LossSettings", "group_advantages", "grpo_loss"]
+__all__ = ["LOSS_TYPES", "LossSettings", "group_advantages", "grpo_loss", "kl_reward_penalty"]
 
 
 def _nanstd(values: torch.Tensor, dim: int | None = None) -> torch.Tensor:
@@ -46,6 +46,27 @@ def group_advantages(rewards: torch.Tensor, group_size: int, scale: str = "group
     elif scale == "batch":
         advantages = advantages / (_nanstd(rewards) + 1e-4)
     return torch.nan_to_num(advantages.reshape(-1), nan=0.0)
+
+
+def kl_reward_penalty(
+    old_logps: torch.Tensor,
+    ref_logps: torch.Tensor,
+    mask: torch.Tensor,
+    row_episode: torch.Tensor,
+    episodes: int,
+) -> torch.Tensor:
+    """Each episode's summed k1 KL to the reference, ``Σ (log π_old − log π_ref)`` over its completion tokens.
+
+    MEM1 (veRL's ``apply_kl_penalty`` with ``kl_penalty="kl"``) puts the KL in the reward,
+    not the loss: token rewards become ``score − β·k1``; under an outcome advantage (GRPO)
+    veRL sums them over the response, so an episode's reward drops by ``β`` times this
+    sum. Rows map to episodes through ``row_episode`` (``-1``: padding), so one episode
+    spread over several rows (``per_turn``) adds up.
+    """
+    per_row = ((old_logps - ref_logps) * mask).sum(dim=-1)
+    penalty = torch.zeros(episodes, dtype=per_row.dtype, device=per_row.device)
+    present = row_episode >= 0
+    return penalty.index_add_(0, row_episode[present], per_row[present])
 
 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")

@@ -51,7 +51,7 @@ from envkit.rollout.runner import RolloutRunner
 from envkit.rollout.trajectory import Trajectory
 from envkit.train.config import Mem1GRPOConfig
 from envkit.train.importance import importance_weights
-from envkit.train.loss import LossSettings, group_advantages, grpo_loss
+from envkit.train.loss import LossSettings, group_advantages, grpo_loss, kl_reward_penalty
 from envkit.train.rewards import env_reward, format_reward
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ class Mem1GRPOTrainer(GRPOTrainer):
             epsilon_low=self.epsilon_low,
             epsilon_high=self.epsilon_high,
             delta=args.delta,
-            beta=self.beta,
+            beta=0.0 if args.kl_in_reward else self.beta,  # in the reward instead (MEM1's way)
             bias_corrected_kl=args.use_bias_correction_kl,
             sequence_ratio=args.importance_sampling_level == "sequence",
             max_completion_length=args.max_completion_length,
@@ -263,9 +263,7 @@ class Mem1GRPOTrainer(GRPOTrainer):
         per_func = self._calculate_rewards(episodes, prompts, completions, completion_ids)  # gathered over processes
         rewards = (per_func * self.reward_weights.to(device).unsqueeze(0)).nansum(dim=1)
         rewards[torch.isnan(per_func).all(dim=1)] = torch.nan  # unscored by every function: out of the baseline
-        advantages = group_advantages(rewards, int(self.num_generations or 1), self.scale_rewards)
         local = slice(self.accelerator.process_index * len(inputs), (self.accelerator.process_index + 1) * len(inputs))
-        advantages = advantages[local]
 
         chunks = int(self.args.steps_per_generation or 1) if mode == "train" else 1  # TRL sets it in __post_init__
         if self.args.packing == "masked":
@@ -274,22 +272,34 @@ class Mem1GRPOTrainer(GRPOTrainer):
             rows = sum(len(t) for t in turns)
             packed = pack_turns(turns, self._pad_token_id, -(-max(rows, 1) // chunks) * chunks)
         batch = {name: tensor.to(device) for name, tensor in packed.as_dict().items()}
-        if self.args.mask_truncated_completions:  # TRL's option, per episode: one that ran out of turns or context
-            truncated = torch.tensor([t.truncated for t in trajectories] + [False], device=device)
-            batch["completion_mask"] &= ~truncated[batch["row_episode"]][:, None]
-        batch["advantages"] = advantages[batch["row_episode"].clamp(min=0)] * (batch["row_episode"] >= 0)
-        batch["num_items_in_batch"] = self.accelerator.gather(batch["completion_mask"].sum()).sum()  # as TRL: dapo
         if self.use_vllm:  # vLLM's kernels are not the training forward's: π_old from the model, vLLM's for IS
             rollout_logps = batch["old_logps"]
             batch["old_logps"] = self._forward_logps(batch, reference=False)
             if self.args.vllm_importance_sampling_correction:
                 batch["importance_weights"] = importance_weights(
-                    batch["old_logps"], rollout_logps, batch["completion_mask"], batch["row_episode"],
-                    self.args.vllm_importance_sampling_mode, self.args.vllm_importance_sampling_clip_min,
+                    batch["old_logps"],
+                    rollout_logps,
+                    batch["completion_mask"],
+                    batch["row_episode"],
+                    self.args.vllm_importance_sampling_mode,
+                    self.args.vllm_importance_sampling_clip_min,
                     self.args.vllm_importance_sampling_clip_max,
-                )  # fmt: skip
+                )
         if self.beta != 0.0:
             batch["ref_logps"] = self._forward_logps(batch, reference=True)
+        if self.args.kl_in_reward and self.beta != 0.0:  # MEM1's KL: the episode's reward pays β·Σ k1
+            penalty = kl_reward_penalty(
+                batch["old_logps"], batch["ref_logps"], batch["completion_mask"], batch["row_episode"], len(inputs)
+            )
+            penalty = self.accelerator.gather(penalty)  # every process's episodes, in the rewards' order
+            rewards = rewards - self.beta * penalty
+            self._metrics[mode]["kl_penalty"].append(penalty.mean().item())
+        advantages = group_advantages(rewards, int(self.num_generations or 1), self.scale_rewards)[local]
+        if self.args.mask_truncated_completions:  # TRL's option, per episode: one that ran out of turns or context
+            truncated = torch.tensor([t.truncated for t in trajectories] + [False], device=device)
+            batch["completion_mask"] &= ~truncated[batch["row_episode"]][:, None]
+        batch["advantages"] = advantages[batch["row_episode"].clamp(min=0)] * (batch["row_episode"] >= 0)
+        batch["num_items_in_batch"] = self.accelerator.gather(batch["completion_mask"].sum()).sum()  # as TRL: dapo
         self._log_episodes(mode, trajectories, rewards, per_func)
         return batch
 
@@ -301,12 +311,12 @@ class Mem1GRPOTrainer(GRPOTrainer):
         for start in range(0, batch["input_ids"].shape[0], rows):
             chunk = {k: v[start : start + rows] for k, v in batch.items() if v.ndim > 0}
             if not reference:
-                parts.append(token_logps(self._model(), chunk, self.temperature))
+                parts.append(token_logps(self._model(), chunk, self.temperature, self.args.scoring))
             elif self.ref_model is not None:
-                parts.append(token_logps(self.ref_model, chunk, self.temperature))
+                parts.append(token_logps(self.ref_model, chunk, self.temperature, self.args.scoring))
             else:  # PEFT: the base model is the reference
                 with self.accelerator.unwrap_model(self.model).disable_adapter():
-                    parts.append(token_logps(self._model(), chunk, self.temperature))
+                    parts.append(token_logps(self._model(), chunk, self.temperature, self.args.scoring))
         return torch.cat(parts)
 
     def _log_episodes(
@@ -334,9 +344,9 @@ class Mem1GRPOTrainer(GRPOTrainer):
         mode = "train" if self._model().training else "eval"
         entropies = None
         if self.loss_settings.entropy_coef:
-            logps, entropies = token_logps_and_entropies(model, inputs, self.temperature)
+            logps, entropies = token_logps_and_entropies(model, inputs, self.temperature, self.args.scoring)
         else:
-            logps = token_logps(model, inputs, self.temperature)
+            logps = token_logps(model, inputs, self.temperature, self.args.scoring)
         accumulation = float(self.current_gradient_accumulation_steps) if mode == "train" else 1.0
         window = None  # dapo: the completion tokens of one accumulation window, as TRL rescales num_items_in_batch
         if self.loss_settings.loss_type == "dapo":

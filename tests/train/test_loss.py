@@ -173,3 +173,27 @@ def test_group_advantages_follow_trl_and_leave_unscored_episodes_out(torch, scal
     if scale != "batch":  # within its group, an unscored episode is as if it had not been played
         scored = group_advantages(torch.tensor([1.0, 0.0, 0.5]), 3, scale)
         assert torch.allclose(got[[0, 1, 3]], scored, atol=1e-6)
+
+
+def test_kl_reward_penalty_is_verls_k1_reward_summed_over_each_episode(torch):
+    """veRL (MEM1's trainer): ``kld = kl_penalty(old_log_probs, ref_log_prob, "kl")`` (= old − ref) masked by the
+    response mask, ``token_level_rewards = token_level_scores − β·kld``; GRPO's outcome score is
+    ``token_level_rewards.sum(-1)``. An episode played as two turns (two rows) sums both.
+    """
+    from envkit.train.loss import kl_reward_penalty
+
+    generator = torch.Generator().manual_seed(0)
+    old, ref = torch.randn(4, 6, generator=generator), torch.randn(4, 6, generator=generator)
+    mask = torch.tensor([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1], [1, 1, 0, 0, 0, 0], [0] * 6], dtype=torch.bool)
+    row_episode = torch.tensor([0, 1, 0, -1])  # episode 0 is rows 0 and 2; row 3 is padding
+    scores, beta = torch.tensor([1.0, 0.0]), 0.1
+    # veRL's steps, per response: the score sits on the last response token
+    verl_scores = []
+    for episode in range(2):
+        rows = (row_episode == episode).nonzero()[:, 0]
+        token_scores = torch.zeros(len(rows), 6)
+        token_scores[-1, int(mask[rows[-1]].sum()) - 1] = scores[episode]
+        kld = (old[rows] - ref[rows]) * mask[rows]
+        verl_scores.append((token_scores - beta * kld).sum())
+    penalised = scores - beta * kl_reward_penalty(old, ref, mask, row_episode, 2)
+    assert torch.allclose(penalised, torch.stack(verl_scores))

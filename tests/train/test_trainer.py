@@ -185,3 +185,37 @@ def test_an_entropy_bonus_trains_and_is_logged(tmp_path, tiny_folder):
     trainer.train()
     logged = next(entry for entry in trainer.state.log_history if "entropy" in entry)
     assert logged["entropy"] > 0 and math.isfinite(logged["loss"])
+
+
+def test_kl_in_reward_charges_each_episode_beta_times_its_k1_sum(tmp_path, tiny_folder):
+    """MEM1's KL (veRL's apply_kl_penalty): the reward pays β·Σ(log π_old − log π_ref) before the group baseline."""
+    import torch
+
+    from envkit.train import Mem1GRPOTrainer
+    from envkit.train.loss import group_advantages
+
+    rows = [{"prompt": f"task {i}", "task_index": i // 4} for i in range(8)]
+    beta = 0.5
+    args = config(tmp_path, beta=beta, kl_in_reward=True, per_device_train_batch_size=8, rollout_batch_size=8)
+    trainer = Mem1GRPOTrainer(tiny_folder, args, reward_funcs=[shorter_turns])
+    assert trainer.loss_settings.beta == 0.0  # not also in the loss
+    with torch.no_grad():  # move the policy away from the reference, so the KL is not zero
+        generator = torch.Generator().manual_seed(0)
+        for parameter in trainer.model.parameters():
+            parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.05)
+    batch = trainer._generate_and_score_completions(rows)
+    k1 = (batch["old_logps"] - batch["ref_logps"]) * batch["completion_mask"]
+    penalty = torch.zeros(8).index_add_(0, batch["row_episode"], k1.sum(dim=1))
+    assert penalty.abs().min() > 1e-3
+    completions = ["\n".join(turn.output for turn in t.turns) for t in trainer.trajectories]
+    rewards = torch.tensor(shorter_turns(None, completions)) - beta * penalty
+    expected = group_advantages(rewards, 4)
+    got = batch["advantages"][batch["row_episode"] >= 0]  # one row per episode, in order
+    assert torch.allclose(got, expected, atol=1e-4)
+    assert not torch.allclose(got, group_advantages(rewards + beta * penalty, 4), atol=1e-3)
+
+
+def test_kl_in_reward_without_a_kl_weight_is_refused(tmp_path):
+    require("trl")
+    with pytest.raises(ValueError, match="kl_in_reward needs a KL weight"):
+        config(tmp_path, kl_in_reward=True)
