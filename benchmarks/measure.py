@@ -32,6 +32,29 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def reset_peak_rss() -> None:
+    """Start the process's peak-RSS count afresh (Linux: ``clear_refs`` 5 resets ``VmHWM``)."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def rss_mib() -> float:
+    """Resident memory of this process now (MiB)."""
+    return _status_kib("VmRSS") / 1024
+
+
+def peak_rss_since_reset_mib() -> float:
+    """Peak resident memory since :func:`reset_peak_rss` (MiB)."""
+    return _status_kib("VmHWM") / 1024
+
+
 def repeat(fn: Callable[[], Any], repeats: int) -> list[float]:
     """Wall seconds of ``repeats`` calls of ``fn``."""
     times = []
