@@ -17,7 +17,7 @@ LAYERS = [
     ("envkit.envs", "envkit.kinds"),
     ("envkit.policy",),
     ("envkit.rollout",),
-    ("envkit.eval", "envkit.train", "envkit.packing"),
+    ("envkit.eval", "envkit.train", "envkit.packing", "envkit.tree_attention", "envkit.adapters", "envkit.testing"),
     ("envkit.cli",),
 ]
 

@@ -14,7 +14,17 @@ import typer
 
 from composers.records import RecordError
 from composers.sources.base import SourceError
-from envkit.cli import compose_cmd, demo_cmd, eval_cmd, play_cmd, retrieval_cmds, shop_cmd, suite_cmd, train_cmd
+from envkit.cli import (
+    compose_cmd,
+    demo_cmd,
+    eval_cmd,
+    play_cmd,
+    retrieval_cmds,
+    serve_env_cmd,
+    shop_cmd,
+    suite_cmd,
+    train_cmd,
+)
 from envkit.retrieval.base import RetrieverError
 
 __all__ = ["UserError", "app", "main"]
@@ -33,6 +43,7 @@ app.command("eval")(eval_cmd.eval_command)
 app.command("train", context_settings=train_cmd.TRAIN_CONTEXT)(train_cmd.train)
 app.command("sft", context_settings=train_cmd.TRAIN_CONTEXT)(train_cmd.sft)
 app.command("play")(play_cmd.play)
+app.command("serve-env")(serve_env_cmd.serve_env)
 app.add_typer(retrieval_cmds.index_app, name="index")
 app.add_typer(retrieval_cmds.retriever_app, name="retriever")
 app.add_typer(suite_cmd.suite_app, name="suite")
@@ -93,6 +104,7 @@ EXTRAS = {
     "gguf": "smollm2",
     "reasoning_gym": "reasoning",
     "vllm": "vllm",
+    "openenv": "openenv",
 }
 
 

@@ -17,7 +17,21 @@ import typer
 from envkit.envs.protocols import DEFAULT_PROTOCOL, protocol_names
 from envkit.retrieval.factory import retriever_specs
 
-__all__ = ["CorpusFlag", "MaxTurnsFlag", "ProtocolFlag", "RetrieverFlag", "StateTagFlag", "TopKFlag", "env_options"]
+__all__ = [
+    "ContextFlag",
+    "CorpusFlag",
+    "MaxTurnsFlag",
+    "NObjectivesFlag",
+    "ProtocolFlag",
+    "RetrieverFlag",
+    "SplitFlag",
+    "StateTagFlag",
+    "StrategyFlag",
+    "TaskSourceFlag",
+    "TopKFlag",
+    "env_options",
+    "tasks_env_options",
+]
 
 CorpusFlag = Annotated[
     Path | None,
@@ -37,6 +51,23 @@ ProtocolFlag = Annotated[
 StateTagFlag = Annotated[
     str | None, typer.Option(help="Internal-state tag agents write (default: the protocol's, IS or think).")
 ]
+
+
+NObjectivesFlag = Annotated[int, typer.Option("--n-objectives", "-n", min=1, help="Objectives per task.")]
+TaskSourceFlag = Annotated[
+    str, typer.Option("--source", "-s", help="Source spec, any objective kind (see 'envkit compose --help').")
+]
+StrategyFlag = Annotated[str, typer.Option(help="parallel, chained or mixed.")]
+SplitFlag = Annotated[str, typer.Option(help="train or test.")]
+ContextFlag = Annotated[str, typer.Option(help="consolidated, full or window(K).")]
+
+
+def tasks_env_options(
+    task_file: Path | None, n_objectives: int, source: str, strategy: str, split: str, context: str
+) -> dict[str, Any]:
+    """``gym.make("envkit/Tasks-v0")`` options for tasks from a task file, or composed from a source."""
+    tasks: dict[str, Any] = {"task_file": task_file} if task_file else {"n_objectives": n_objectives, "source": source}
+    return {"strategy": strategy, "split": split, "context": context, **tasks}
 
 
 def env_options(

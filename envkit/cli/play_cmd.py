@@ -18,13 +18,19 @@ import typer
 from rich.console import Console
 
 from envkit.cli.env_flags import (
+    ContextFlag,
     CorpusFlag,
     MaxTurnsFlag,
+    NObjectivesFlag,
     ProtocolFlag,
     RetrieverFlag,
+    SplitFlag,
     StateTagFlag,
+    StrategyFlag,
+    TaskSourceFlag,
     TopKFlag,
     env_options,
+    tasks_env_options,
 )
 from envkit.cli.terminal import play_in_terminal
 from envkit.envs import TASKS_ENV_ID
@@ -77,14 +83,12 @@ def _watch(
 
 
 def play(
-    n_objectives: Annotated[int, typer.Option("--n-objectives", "-n", min=1, help="Objectives per task.")] = 2,
-    source: Annotated[
-        str, typer.Option("--source", "-s", help="Source spec, any objective kind (see 'envkit compose --help').")
-    ] = "synthetic",
-    strategy: Annotated[str, typer.Option(help="parallel or chained.")] = "parallel",
-    split: Annotated[str, typer.Option(help="train or test.")] = "test",
+    n_objectives: NObjectivesFlag = 2,
+    source: TaskSourceFlag = "synthetic",
+    strategy: StrategyFlag = "parallel",
+    split: SplitFlag = "test",
     seed: Annotated[int, typer.Option(help="Seed: picks the task.")] = 0,
-    context: Annotated[str, typer.Option(help="consolidated, full or window(K).")] = "consolidated",
+    context: ContextFlag = "consolidated",
     task_file: Annotated[Path | None, typer.Option(help="Play a task from a composed task file instead.")] = None,
     policy: Annotated[str | None, typer.Option(help=f"Watch a policy play instead of typing: {POLICY_SPECS}.")] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest turn a model policy may write.")] = 128,
@@ -97,9 +101,9 @@ def play(
 ) -> None:
     """Play one episode yourself (search, keep notes, answer every question), or watch a policy play it."""
     console = Console(highlight=False)
-    kwargs = {"task_file": task_file} if task_file else {"n_objectives": n_objectives, "source": source}
-    kwargs.update(env_options(corpus, retriever, top_k, max_turns, protocol, state_tag))
-    env = gym.make(TASKS_ENV_ID, strategy=strategy, split=split, seed=seed, context=context, **kwargs)
+    options = tasks_env_options(task_file, n_objectives, source, strategy, split, context)
+    options.update(env_options(corpus, retriever, top_k, max_turns, protocol, state_tag))
+    env = gym.make(TASKS_ENV_ID, seed=seed, **options)
     observation, info = env.reset(seed=seed)
     if policy is not None:
         played = _watch(env, observation, info, policy, max_new_tokens, seed, console)

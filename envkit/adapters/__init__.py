@@ -1,0 +1,1 @@
+"""envkit's envs through other libraries' interfaces (each adapter imports its library lazily)."""

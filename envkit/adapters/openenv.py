@@ -1,0 +1,106 @@
+"""Any envkit env as an OpenEnv environment server (``openenv-core``): reset, step and state over HTTP.
+
+OpenEnv's servers are what TRL, Unsloth and OpenEnv's own clients talk to: an
+``Environment`` subclass (``reset``, ``step``, ``state``) served by OpenEnv's FastAPI
+app, with one environment instance per session (its WebSocket endpoint ``/ws``, used
+by ``EnvClient``/``GenericEnvClient``) and the stateless ``/reset``, ``/step`` and
+``/state`` HTTP routes. Here an action is one agent turn as text (``{"text":
+"<IS>...</IS><search>...</search>"}``) and an observation is the context the protocol
+shows next (``text``), with OpenEnv's ``reward`` and ``done`` and the step's info in
+``metadata``, exactly what the Gymnasium env returns (``envkit.testing.conformance``
+checks it). ``envkit serve-env`` starts one on 127.0.0.1.
+
+Reset keywords choose the episode: ``seed`` (OpenEnv's) and ``task_index`` (envkit's
+``options={"task_index": i}``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import gymnasium as gym
+from openenv.core.env_server.interfaces import Environment
+from openenv.core.env_server.types import Action, Observation, State
+from pydantic import Field
+
+__all__ = ["EnvkitAction", "EnvkitEnvironment", "EnvkitObservation", "EnvkitState", "openenv_app"]
+
+
+class EnvkitAction(Action):
+    """One agent turn, as the model wrote it (state and action elements in the protocol's tags)."""
+
+    text: str = Field(description="The agent's turn, e.g. <IS>notes</IS><search>query</search>.")
+
+
+class EnvkitObservation(Observation):
+    """The context the protocol shows the agent next (the task prompt after a reset)."""
+
+    text: str = Field(default="", description="What the agent reads next.")
+
+
+class EnvkitState(State):
+    """OpenEnv's episode id and step count, and which envkit task is being played."""
+
+    task_id: str | None = Field(default=None, description="The envkit task's id.")
+    turn: int = Field(default=0, description="Turns played in this episode.")
+
+
+def _json_safe(info: Mapping[str, Any]) -> dict[str, Any]:
+    """The info entries JSON can carry (numbers, strings, lists, dicts); others are left out."""
+    safe = {}
+    for key, value in info.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        safe[str(key)] = value
+    return safe
+
+
+class EnvkitEnvironment(Environment[EnvkitAction, EnvkitObservation, EnvkitState]):
+    """An OpenEnv ``Environment`` around one Gymnasium env that ``make_env`` builds."""
+
+    SUPPORTS_CONCURRENT_SESSIONS = True  # every session gets its own env from the factory
+
+    def __init__(self, make_env: Callable[[], gym.Env[str, str]]) -> None:
+        super().__init__()
+        self._env = make_env()
+        self._state = EnvkitState(episode_id=None, step_count=0)
+
+    def reset(self, seed: int | None = None, episode_id: str | None = None, **kwargs: Any) -> EnvkitObservation:
+        """Start an episode; ``task_index`` picks a task, as ``options={"task_index": i}`` does in Gymnasium."""
+        index: Any = kwargs.get("task_index")
+        options = {"task_index": int(index)} if index is not None else None
+        observation, info = self._env.reset(seed=seed, options=options)
+        task = self._env.get_wrapper_attr("task")
+        self._state = EnvkitState(episode_id=episode_id or str(uuid.uuid4()), step_count=0, task_id=task.id, turn=0)
+        return EnvkitObservation(text=observation, done=False, reward=0.0, metadata=_json_safe(info))
+
+    def step(self, action: EnvkitAction, timeout_s: float | None = None, **kwargs: Any) -> EnvkitObservation:
+        """Play one turn; a malformed turn is an observation saying what was wrong, never an error."""
+        observation, reward, terminated, truncated, info = self._env.step(action.text)
+        self._state.step_count += 1
+        self._state.turn = int(info.get("turn") or self._state.step_count)
+        metadata = {**_json_safe(info), "terminated": bool(terminated), "truncated": bool(truncated)}
+        return EnvkitObservation(
+            text=observation, done=bool(terminated or truncated), reward=float(reward), metadata=metadata
+        )
+
+    @property
+    def state(self) -> EnvkitState:
+        return self._state
+
+    def close(self) -> None:
+        self._env.close()
+
+
+def openenv_app(make_env: Callable[[], gym.Env[str, str]], max_sessions: int = 64) -> Any:
+    """OpenEnv's FastAPI app serving envs from ``make_env``, up to ``max_sessions`` concurrent sessions."""
+    from openenv.core.env_server.http_server import create_fastapi_app
+
+    return create_fastapi_app(
+        lambda: EnvkitEnvironment(make_env), EnvkitAction, EnvkitObservation, max_concurrent_envs=max_sessions
+    )

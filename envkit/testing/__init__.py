@@ -1,0 +1,1 @@
+"""Tools for testing envkit envs and the adapters that expose them to other libraries."""

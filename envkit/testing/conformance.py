@@ -1,0 +1,87 @@
+"""One episode, two paths: an adapter must show the agent what the Gymnasium env shows it.
+
+Every adapter (an OpenEnv server, a TRL environment, ...) plays envkit's envs through
+another library's code. :func:`reference_episode` plays one task of an env directly
+through Gymnasium with the scripted oracle (or any turns given), recording each step;
+an adapter's test replays the same turns through its own path and hands the steps it
+saw to :func:`assert_same_episode`, which checks the observations, rewards and episode
+ends agree step by step (rewards to 1e-9).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+
+__all__ = ["EpisodeStep", "assert_same_episode", "oracle_turns", "reference_episode"]
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeStep:
+    """What the agent saw after one turn (for ``reset``: the first observation, reward 0, not done)."""
+
+    observation: str
+    reward: float
+    done: bool
+
+
+def oracle_turns(make_env: Callable[[], gym.Env[str, str]], task_index: int, seed: int = 0) -> list[str]:
+    """The scripted oracle's turns on one task of the env (its own state tag, whatever the protocol)."""
+    from envkit.kinds.oracle import TaskOracle
+
+    env = make_env()
+    try:
+        oracle = TaskOracle(env.get_wrapper_attr("tags").state)
+        observation, info = env.reset(seed=seed, options={"task_index": task_index})
+        oracle.reset(env.get_wrapper_attr("task"))
+        turns, done = [], False
+        while not done:
+            turn = oracle.act(observation, info)
+            turns.append(turn)
+            observation, _, terminated, truncated, info = env.step(turn)
+            done = terminated or truncated
+        return turns
+    finally:
+        env.close()
+
+
+def reference_episode(
+    make_env: Callable[[], gym.Env[str, str]], task_index: int, turns: Sequence[str], seed: int = 0
+) -> list[EpisodeStep]:
+    """The steps the Gymnasium env itself gives for ``turns`` on one task (stops at the episode's end)."""
+    env = make_env()
+    try:
+        observation, _ = env.reset(seed=seed, options={"task_index": task_index})
+        steps = [EpisodeStep(observation, 0.0, False)]
+        for turn in turns:
+            observation, reward, terminated, truncated, _ = env.step(turn)
+            steps.append(EpisodeStep(observation, float(reward), bool(terminated or truncated)))
+            if terminated or truncated:
+                break
+        return steps
+    finally:
+        env.close()
+
+
+def assert_same_episode(reference: Sequence[EpisodeStep], candidate: Sequence[Any], path: str) -> None:
+    """Fail, naming the first step that differs, unless ``candidate`` shows what ``reference`` does.
+
+    ``candidate`` holds :class:`EpisodeStep` s or anything with ``observation``,
+    ``reward`` and ``done`` attributes (an adapter's own result objects).
+    """
+    if len(candidate) != len(reference):
+        raise AssertionError(f"{path}: {len(candidate)} steps, the Gymnasium env took {len(reference)}")
+    for index, (want, got) in enumerate(zip(reference, candidate, strict=True)):
+        where = "reset" if index == 0 else f"step {index}"
+        if got.observation != want.observation:
+            raise AssertionError(
+                f"{path}, {where}: observation differs:\n{got.observation!r}\n!=\n{want.observation!r}"
+            )
+        if not math.isclose(float(got.reward or 0.0), want.reward, abs_tol=1e-9):
+            raise AssertionError(f"{path}, {where}: reward {got.reward} != {want.reward}")
+        if bool(got.done) != want.done:
+            raise AssertionError(f"{path}, {where}: done {got.done} != {want.done}")

@@ -1,0 +1,110 @@
+"""envkit's envs as OpenEnv servers, driven by OpenEnv's own client over a real server on 127.0.0.1."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import SMALL_WORLD, LiveServer, require
+
+
+@pytest.fixture(scope="module")
+def make_env():
+    require("openenv", "fastapi", "uvicorn", "websockets")
+    import gymnasium as gym
+
+    from envkit.envs import TASKS_ENV_ID
+
+    def make():
+        return gym.make(TASKS_ENV_ID, n_objectives=2, source=SMALL_WORLD, split="test", seed=0)
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def server(make_env):
+    from envkit.adapters.openenv import openenv_app
+
+    live = LiveServer(openenv_app(make_env, max_sessions=4))
+    yield live
+    live.stop()
+
+
+def client_steps(url, turns, task_index):
+    from openenv.core.generic_client import GenericEnvClient
+
+    from envkit.testing.conformance import EpisodeStep
+
+    with GenericEnvClient(base_url=url).sync() as client:
+        result = client.reset(seed=0, task_index=task_index)
+        steps = [EpisodeStep(result.observation["text"], result.reward or 0.0, result.done)]
+        for turn in turns:
+            result = client.step({"text": turn})
+            steps.append(EpisodeStep(result.observation["text"], result.reward or 0.0, result.done))
+            if result.done:
+                break
+        state = client.state()
+    return steps, state
+
+
+@pytest.mark.parametrize("task_index", [0, 3])
+def test_openenv_client_sees_what_the_gymnasium_env_shows(make_env, server, task_index):
+    from envkit.testing.conformance import assert_same_episode, oracle_turns, reference_episode
+
+    turns = oracle_turns(make_env, task_index)
+    reference = reference_episode(make_env, task_index, turns)
+    assert reference[-1].done and reference[-1].reward == 1.0  # the oracle solves it: a real episode end
+    steps, state = client_steps(server.url, turns, task_index)
+    assert_same_episode(reference, steps, "OpenEnv GenericEnvClient")
+    assert state["step_count"] == len(turns) and state["task_id"]
+
+
+def test_a_malformed_turn_is_an_observation_over_openenv(make_env, server):
+    from envkit.testing.conformance import assert_same_episode, reference_episode
+
+    turns = ["<search>no state element</search>", "<IS></IS><answer>x; y</answer>"]
+    steps, _ = client_steps(server.url, turns, 1)
+    assert "no <IS>" in steps[1].observation  # it says what was wrong
+    assert_same_episode(reference_episode(make_env, 1, turns), steps, "OpenEnv GenericEnvClient")
+
+
+def test_the_conformance_check_fails_on_a_different_episode(make_env, server):
+    from envkit.testing.conformance import assert_same_episode, oracle_turns, reference_episode
+
+    turns = oracle_turns(make_env, 0)
+    steps, _ = client_steps(server.url, turns, 2)  # another task
+    with pytest.raises(AssertionError, match="observation differs"):
+        assert_same_episode(reference_episode(make_env, 0, turns), steps, "OpenEnv")
+
+
+def test_envkit_serve_env_serves_on_loopback_and_refuses_bad_options_in_one_line():
+    require("openenv", "uvicorn")
+    from tests.cli.test_cli import assert_one_line_error, envkit
+
+    assert_one_line_error(envkit("serve-env", "--source", "nowhere:xyz"), "nowhere")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "envkit", "serve-env", "--source", SMALL_WORLD, "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                    health = json.loads(response.read())
+                break
+            except OSError:
+                assert process.poll() is None, process.stderr.read().decode()
+                assert time.monotonic() < deadline, "serve-env did not start"
+                time.sleep(0.2)
+        assert health["status"] == "healthy"
+        steps, _ = client_steps(f"http://127.0.0.1:{port}", ["<IS></IS><search>river</search>"], 0)
+        assert len(steps) == 2 and not steps[1].done
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
