@@ -27,6 +27,9 @@ from typing import Any
 
 import gymnasium as gym
 
+from envkit.testing.conformance import EpisodeStep
+from envkit.testing.conformance import latest_message as _latest
+
 __all__ = ["QAToolEnvironment", "qa_environment_factory"]
 
 
@@ -38,14 +41,16 @@ class QAToolEnvironment:
         self._tags = self._env.get_wrapper_attr("tags")
         self._reward = 0.0
         self._done = True
+        self.steps: list[EpisodeStep] = []  # what each reset and tool call played (the conformance check reads it)
 
     def reset(self, **row: Any) -> str:
         """Start the episode of the row's ``task_index`` (a random task without one); return its questions."""
         index = row.get("task_index")
         options = {"task_index": int(index)} if index is not None else None
         seed = row.get("seed")
-        self._env.reset(seed=int(seed) if seed is not None else None, options=options)
+        observation, info = self._env.reset(seed=int(seed) if seed is not None else None, options=options)
         self._reward, self._done = 0.0, False
+        self.steps = [EpisodeStep(observation, 0.0, False, _latest(info))]
         task = self._env.get_wrapper_attr("task")
         questions = "\n".join(f"{i}. {o.question}" for i, o in enumerate(task.objectives, 1))
         return (
@@ -84,10 +89,11 @@ class QAToolEnvironment:
     def _turn(self, action: str, content: str) -> str:
         if self._done:
             return "The episode is over: no more tool calls are played."
-        _, reward, terminated, truncated, info = self._env.step(self._tags.format_turn("", action, content))
+        observation, reward, terminated, truncated, info = self._env.step(self._tags.format_turn("", action, content))
         self._reward = float(reward)
         self._done = bool(terminated or truncated)
-        shown = str(info["messages"][-1]["content"]) if info.get("messages") else ""
+        shown = _latest(info)
+        self.steps.append(EpisodeStep(observation, self._reward, self._done, shown))
         if self._done:
             scores = ", ".join(f"{s:.2f}" for s in info.get("objective_scores") or [])
             shown += f"\nThe episode is over (reward {self._reward:.2f}; per question: {scores})."

@@ -17,16 +17,28 @@ from typing import Any
 
 import gymnasium as gym
 
-__all__ = ["EpisodeStep", "assert_same_episode", "oracle_turns", "reference_episode"]
+__all__ = ["EpisodeStep", "assert_same_episode", "latest_message", "oracle_turns", "reference_episode"]
 
 
 @dataclass(frozen=True, slots=True)
 class EpisodeStep:
-    """What the agent saw after one turn (for ``reset``: the first observation, reward 0, not done)."""
+    """What the agent saw after one turn (for ``reset``: the first observation, reward 0, not done).
+
+    ``observation`` is the whole context the protocol shows; ``latest`` only what this
+    step added (the newest message: the passages of a search, a verdict), which is what
+    a tool-calling adapter returns from a tool.
+    """
 
     observation: str
     reward: float
     done: bool
+    latest: str = ""
+
+
+def latest_message(info: dict[str, Any]) -> str:
+    """The newest message of a step's context (what the step added), from the env's ``info``."""
+    messages = info.get("messages") or []
+    return str(messages[-1]["content"]) if messages else ""
 
 
 def oracle_turns(make_env: Callable[[], gym.Env[str, str]], task_index: int, seed: int = 0) -> list[str]:
@@ -55,11 +67,11 @@ def reference_episode(
     """The steps the Gymnasium env itself gives for ``turns`` on one task (stops at the episode's end)."""
     env = make_env()
     try:
-        observation, _ = env.reset(seed=seed, options={"task_index": task_index})
-        steps = [EpisodeStep(observation, 0.0, False)]
+        observation, info = env.reset(seed=seed, options={"task_index": task_index})
+        steps = [EpisodeStep(observation, 0.0, False, latest_message(info))]
         for turn in turns:
-            observation, reward, terminated, truncated, _ = env.step(turn)
-            steps.append(EpisodeStep(observation, float(reward), bool(terminated or truncated)))
+            observation, reward, terminated, truncated, info = env.step(turn)
+            steps.append(EpisodeStep(observation, float(reward), bool(terminated or truncated), latest_message(info)))
             if terminated or truncated:
                 break
         return steps
@@ -67,20 +79,22 @@ def reference_episode(
         env.close()
 
 
-def assert_same_episode(reference: Sequence[EpisodeStep], candidate: Sequence[Any], path: str) -> None:
+def assert_same_episode(
+    reference: Sequence[EpisodeStep], candidate: Sequence[Any], path: str, shown: str = "observation"
+) -> None:
     """Fail, naming the first step that differs, unless ``candidate`` shows what ``reference`` does.
 
-    ``candidate`` holds :class:`EpisodeStep` s or anything with ``observation``,
-    ``reward`` and ``done`` attributes (an adapter's own result objects).
+    ``candidate`` holds :class:`EpisodeStep` s or anything with the ``shown`` attribute
+    (``observation``: the whole context; ``latest``: what each step added), ``reward``
+    and ``done`` (an adapter's own result objects).
     """
     if len(candidate) != len(reference):
         raise AssertionError(f"{path}: {len(candidate)} steps, the Gymnasium env took {len(reference)}")
     for index, (want, got) in enumerate(zip(reference, candidate, strict=True)):
         where = "reset" if index == 0 else f"step {index}"
-        if got.observation != want.observation:
-            raise AssertionError(
-                f"{path}, {where}: observation differs:\n{got.observation!r}\n!=\n{want.observation!r}"
-            )
+        if getattr(got, shown) != getattr(want, shown):
+            both = f"{getattr(got, shown)!r}\n!=\n{getattr(want, shown)!r}"
+            raise AssertionError(f"{path}, {where}: {shown} differs:\n{both}")
         if not math.isclose(float(got.reward or 0.0), want.reward, abs_tol=1e-9):
             raise AssertionError(f"{path}, {where}: reward {got.reward} != {want.reward}")
         if bool(got.done) != want.done:
