@@ -12,6 +12,11 @@ in a training config pick one:
   turns-left hint, the last response from ``<think>`` on kept, 6 turns, summed EM over
   ``;``-split answers (:mod:`envkit.protocol.mem1`, :class:`~envkit.envs.mem1.Mem1Turns`).
   QA tasks only, as in MEM1's QA code.
+- ``tools``: for tool-calling models: ``<IS>`` state, then the action as one
+  ``<tool_call>{"name": "search"|"answer", "arguments": {...}}</tool_call>``; the prompt
+  lists the tools in the ``<tools>`` block their chat templates use
+  (:mod:`envkit.protocol.tool_calls`, :class:`~envkit.envs.tool_turns.ToolCallTurns`).
+  Every context builder applies, so consolidated training works for them too. QA tasks.
 
 Each preset sets the defaults of the env options it needs (``max_turns``, ``reward``...);
 an option given explicitly wins. ``PROTOCOLS.register(name, factory)`` adds one.
@@ -27,6 +32,7 @@ import gymnasium as gym
 
 from composers.spec_table import SpecTable
 from envkit.envs.mem1 import Mem1Turns
+from envkit.envs.tool_turns import ToolCallTurns
 from envkit.envs.wrappers import FormatPenalty, ProtocolContext, TurnsLeftHint
 from envkit.protocol.context import ContextBuilder
 from envkit.protocol.mem1 import mem1_kept, mem1_response
@@ -46,6 +52,11 @@ def _envkit_turns(env: gym.Env[str, str], turns_left_hint: bool) -> gym.Env[str,
 
 def _mem1_turns(env: gym.Env[str, str], turns_left_hint: bool) -> gym.Env[str, str]:
     return Mem1Turns(env)  # MEM1 always hints the turns left
+
+
+def _tool_turns(env: gym.Env[str, str], turns_left_hint: bool) -> gym.Env[str, str]:
+    env = ToolCallTurns(env)
+    return TurnsLeftHint(env) if turns_left_hint else env
 
 
 def _kept_by_mem1(output: str) -> str:
@@ -128,6 +139,9 @@ PROTOCOLS.register(
         )
     ),
 )
+
+
+PROTOCOLS.register("tools", _preset(ProtocolPreset("tools", "IS", reader=_tool_turns, kinds=frozenset({"qa"}))))
 
 
 def resolve_protocol(protocol: str | ProtocolPreset) -> ProtocolPreset:

@@ -180,12 +180,23 @@ def test_attention_choices_that_cannot_work_are_refused_in_one_line(torch, tiny)
         Scoring("sparse")
     with pytest.raises(ValueError, match="logit_chunk must be non-negative"):
         Scoring(logit_chunk=-1)
-    model.config._attn_implementation = "flash_attention_2"  # what a flash-attention model reports
-    try:
-        with pytest.raises(ValueError, match="flash_attention_2 cannot take the packed rows' 4-D mask"):
-            token_logps(model, batch, scoring=Scoring("dense"))
-    finally:
-        model.config._attn_implementation = "sdpa"
+
+
+def test_a_flash_attention_model_trains_with_the_tiles_and_is_refused_the_dense_mask(torch, tiny):
+    """Flash-attention cannot take a 4-D mask: the dense path says so; the tiles never hand it one."""
+    from envkit.packing import Scoring, token_logps
+    from envkit.policy.tiny import tiny_model
+
+    tokenizer, _ = tiny
+    batch = rollout_batch(tiny, "consolidated").as_dict()
+    reference = token_logps(tiny_model(tokenizer), batch, scoring=Scoring("dense"))
+    model = tiny_model(tokenizer)
+    model.config._attn_implementation = "flash_attention_2"  # what a flash-attention model reports (no GPU here)
+    with pytest.raises(ValueError, match="flash_attention_2 cannot take the packed rows' 4-D mask"):
+        token_logps(model, batch, scoring=Scoring("dense"))
+    tiled = token_logps(model, batch)  # auto: the tiles, whatever the model was loaded with
+    assert torch.allclose(tiled, reference, atol=1e-5)
+    assert model.config._attn_implementation == "envkit_tree_flash_attention_2"
 
 
 def test_config_passes_loading_options_to_trl_and_checks_the_kernel(torch):
