@@ -108,3 +108,33 @@ def test_envkit_serve_env_serves_on_loopback_and_refuses_bad_options_in_one_line
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"source": "shop:products=200,seed=1"},  # the shop in text mode
+        {"source": SMALL_WORLD, "strategy": "mixed"},  # questions and purchases in one episode
+    ],
+    ids=["shop", "mixed"],
+)
+def test_openenv_conformance_holds_for_every_kind_of_env(options):
+    require("openenv", "fastapi", "uvicorn", "websockets")
+    import gymnasium as gym
+
+    from envkit.adapters.openenv import openenv_app
+    from envkit.envs import TASKS_ENV_ID
+    from envkit.testing.conformance import assert_same_episode, oracle_turns, reference_episode
+
+    def make():
+        return gym.make(TASKS_ENV_ID, n_objectives=2, split="test", seed=0, **options)
+
+    turns = oracle_turns(make, 0)
+    reference = reference_episode(make, 0, turns)
+    assert reference[-1].done and reference[-1].reward > 0
+    live = LiveServer(openenv_app(make, max_sessions=2))
+    try:
+        steps, _ = client_steps(live.url, turns, 0)
+    finally:
+        live.stop()
+    assert_same_episode(reference, steps, f"OpenEnv GenericEnvClient ({options['source']})")
