@@ -16,9 +16,11 @@ from typing import Any
 
 import gymnasium as gym
 
-from envkit.protocol.tool_calls import ToolCallError, parse_tool_turn, tools_prompt
+from envkit.protocol.tool_calls import ACTION_FORMAT_TOOL_CALL, ToolCallError, parse_tool_turn, tools_prompt
 
 __all__ = ["ToolCallTurns"]
+
+_FORMAT = {"action_format": ACTION_FORMAT_TOOL_CALL}  # scripted agents read it and write tool calls
 
 
 class ToolCallTurns(gym.Wrapper[str, str, str, str]):
@@ -32,7 +34,7 @@ class ToolCallTurns(gym.Wrapper[str, str, str, str]):
         """Start an episode; the observation is the tools prompt for the task's questions."""
         _, info = self.env.reset(seed=seed, options=options)
         task = self.env.get_wrapper_attr("task")
-        return tools_prompt([o.question for o in task.objectives], self._tags), info
+        return tools_prompt([o.question for o in task.objectives], self._tags), {**info, **_FORMAT}
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Play the turn's tool call as the env's action; a malformed call is a violation the agent is told about."""
@@ -41,11 +43,11 @@ class ToolCallTurns(gym.Wrapper[str, str, str, str]):
             observation, reward, terminated, truncated, info = self.env.step(
                 self._tags.format_turn(parsed.state, parsed.action, parsed.content)
             )
-            return observation, float(reward), terminated, truncated, info
+            return observation, float(reward), terminated, truncated, {**info, **_FORMAT}
         # the env counts the turn and the violation; the agent reads what was wrong with its call
         first = self._tags.actions[0]
         _, reward, terminated, truncated, info = self.env.step(self._tags.format_turn(parsed.state, first, ""))
-        info = {**info, "violation_message": parsed.message}
+        info = {**info, **_FORMAT, "violation_message": parsed.message}
         observation = self._tags.wrap(
             self._tags.information,
             f"Invalid tool call: {parsed.message}. Write <{self._tags.state}>...</{self._tags.state}> then one "

@@ -16,6 +16,8 @@ from composers.records import Task
 from envkit.envs.composite import composite_tags, part_tags
 from envkit.kinds.registry import get_kind, kinds_of
 from envkit.protocol.agent import Agent
+from envkit.protocol.tags import TagSet
+from envkit.protocol.tool_calls import ACTION_FORMAT_TOOL_CALL, as_tool_call
 
 __all__ = ["CompositeOracle", "TaskOracle"]
 
@@ -47,7 +49,8 @@ class CompositeOracle:
 class TaskOracle:
     """The oracle each task needs, with each kind's default action tags (a composite's for mixed tasks).
 
-    ``state_tag`` is the state tag the env's protocol reads (``think`` under ``mem1``).
+    ``state_tag`` is the state tag the env's protocol reads (``think`` under ``mem1``); an
+    env that reads tool calls says so in ``info["action_format"]`` and gets them.
     """
 
     def __init__(self, state_tag: str = "IS") -> None:
@@ -70,6 +73,9 @@ class TaskOracle:
         self._agent.reset(task)
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
-        """The current oracle's next turn."""
+        """The current oracle's next turn, as a tool call where the env reads tool calls (``tools`` protocol)."""
         assert self._agent is not None, "reset() first"
-        return self._agent.act(observation, info)
+        turn = self._agent.act(observation, info)
+        if info.get("action_format") == ACTION_FORMAT_TOOL_CALL:
+            return as_tool_call(turn, TagSet(state=self.state_tag))
+        return turn

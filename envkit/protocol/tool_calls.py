@@ -28,6 +28,7 @@ from envkit.protocol.parser import Turn, parse_answers, parse_turn
 from envkit.protocol.tags import TagSet
 
 __all__ = [
+    "ACTION_FORMAT_TOOL_CALL",
     "QA_TOOLS",
     "ToolCallError",
     "ToolTurn",
@@ -36,6 +37,9 @@ __all__ = [
     "tools_block",
     "tools_prompt",
 ]
+
+ACTION_FORMAT_TOOL_CALL = "tool_call"
+"""``info["action_format"]`` of an env that reads tool calls (scripted agents write them there)."""
 
 _CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 

@@ -18,7 +18,7 @@ from envkit.protocol.tool_calls import (
     tools_block,
 )
 from envkit.testing.conformance import assert_same_episode, oracle_turns, reference_episode
-from tests.conftest import SMALL_WORLD
+from tests.conftest import SMALL_WORLD, require
 
 
 def call(name, **arguments):
@@ -99,3 +99,15 @@ def test_consolidated_context_keeps_only_the_latest_tool_call_and_malformed_call
     assert info["violation"] and not done and reward == 0
     assert "first unique query" not in observation  # consolidated: the older turn is gone
     assert info["turn"] == 2
+
+
+def test_the_scripted_oracle_writes_tool_calls_where_the_env_reads_them():
+    """So `envkit eval --protocol tools --policy oracle` and SFT demonstrations under `tools` are tool calls."""
+    require("torch")
+    from envkit.train.demonstrations import oracle_trajectories
+
+    trajectories = oracle_trajectories(make("tools"), 3)
+    assert all(t.success for t in trajectories)
+    outputs = [turn.output for t in trajectories for turn in t.turns]
+    assert outputs and all("<tool_call>" in output and "<search>" not in output for output in outputs)
+    assert all(t.violations == 0 for t in trajectories)
