@@ -44,19 +44,13 @@ def latest_message(info: dict[str, Any]) -> str:
 def oracle_turns(make_env: Callable[[], gym.Env[str, str]], task_index: int, seed: int = 0) -> list[str]:
     """The scripted oracle's turns on one task of the env (its own state tag, whatever the protocol)."""
     from envkit.kinds.oracle import TaskOracle
+    from envkit.rollout.episode import run_episode
 
     env = make_env()
     try:
         oracle = TaskOracle(env.get_wrapper_attr("tags").state)
-        observation, info = env.reset(seed=seed, options={"task_index": task_index})
-        oracle.reset(env.get_wrapper_attr("task"))
-        turns, done = [], False
-        while not done:
-            turn = oracle.act(observation, info)
-            turns.append(turn)
-            observation, _, terminated, truncated, info = env.step(turn)
-            done = terminated or truncated
-        return turns
+        trajectory = run_episode(env, oracle, seed=seed, task_index=task_index)
+        return [turn.output for turn in trajectory.turns]
     finally:
         env.close()
 
