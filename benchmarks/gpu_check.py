@@ -25,39 +25,7 @@ import tempfile
 import time
 from typing import Any
 
-QWEN_7B = {
-    "hidden_size": 3584,
-    "intermediate_size": 18_944,
-    "num_hidden_layers": 28,
-    "num_attention_heads": 28,
-    "num_key_value_heads": 4,
-    "vocab_size": 152_064,
-}
-QWEN_05B = {
-    "hidden_size": 896,
-    "intermediate_size": 4864,
-    "num_hidden_layers": 24,
-    "num_attention_heads": 14,
-    "num_key_value_heads": 2,
-}
-SMOKE = {
-    "hidden_size": 64,
-    "intermediate_size": 128,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-}
-
-
-def qwen_model(shape: dict[str, int], vocab_size: int | None = None) -> Any:
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    options = {"vocab_size": 152_064, **shape} if vocab_size is None else {**shape, "vocab_size": vocab_size}
-    config = Qwen2Config(max_position_embeddings=32_768, rope_theta=1e6, tie_word_embeddings=False, **options)
-    config._attn_implementation = "sdpa"
-    torch.manual_seed(0)
-    return Qwen2ForCausalLM(config)
+from benchmarks.model_shapes import QWEN_05B, QWEN_7B, SMOKE, qwen_model
 
 
 def consolidated_episodes(vocab: int, turns: int = 8, episodes: int = 2) -> list:
@@ -91,7 +59,7 @@ def drift(smoke: bool) -> dict[str, Any]:
     device = "cpu" if smoke else "cuda"
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    model = qwen_model(SMOKE if smoke else QWEN_7B, 1000 if smoke else None).to(device, torch.float32).eval()
+    model = qwen_model(SMOKE if smoke else QWEN_7B, device).eval()
     episodes = consolidated_episodes(model.config.vocab_size)
     masked = {k: v.to(device) for k, v in pack_episodes(episodes, 0).as_dict().items()}
     per_turn = {k: v.to(device) for k, v in pack_turns(episodes, 0).as_dict().items()}
@@ -131,7 +99,7 @@ def train(smoke: bool) -> dict[str, Any]:
     from envkit.train import Mem1GRPOConfig, Mem1GRPOTrainer
 
     tokenizer = tiny_tokenizer()
-    model = qwen_model(SMOKE if smoke else QWEN_05B, len(tokenizer))
+    model = qwen_model(SMOKE if smoke else QWEN_05B, vocab_size=len(tokenizer))
     times: list[float] = []
 
     class StepTimer(TrainerCallback):  # type: ignore[misc]

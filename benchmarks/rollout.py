@@ -119,19 +119,13 @@ def model_throughput(policy: HFPolicy, episodes: int, turns: int) -> dict[str, A
 def real_size_policy() -> HFPolicy:
     """Qwen2.5-7B-Instruct's architecture with random bfloat16 weights (no download)."""
     import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
 
+    from benchmarks.model_shapes import QWEN_7B, qwen_model
     from envkit.policy.tiny import tiny_tokenizer
 
     tokenizer = tiny_tokenizer()
-    config = Qwen2Config(
-        vocab_size=152_064, hidden_size=3584, intermediate_size=18_944, num_hidden_layers=28,
-        num_attention_heads=28, num_key_value_heads=4, max_position_embeddings=32_768, rope_theta=1e6,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    with torch.device("cuda"):
-        model = Qwen2ForCausalLM(config).to(torch.bfloat16).eval()
+    ids = {"eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
+    model = qwen_model(QWEN_7B, "cuda", **ids).to(torch.bfloat16).eval()
     settings = GenerationSettings(max_new_tokens=128, temperature=1.0)
     return HFPolicy(model, tokenizer, settings, max_context_tokens=32_000, device="cuda", seed=0)
 

@@ -38,6 +38,7 @@ import sys
 import time
 
 from benchmarks.measure import peak_rss_since_reset_mib, reset_peak_rss, rss_mib, write_result
+from benchmarks.model_shapes import QWEN_05B, qwen_model
 
 PROMPT, CONTEXT, COMPLETION, TURNS, EPISODES = 256, 96, 96, 8, 2
 ROLLOUT_ROWS, NEW_TOKENS = 16, 128
@@ -49,26 +50,6 @@ TRAINING = {  # name: (attention, logit chunk, activation checkpointing)
     "tiles, chunked logits, checkpointing": ("tiles", 1024, True),
 }
 ROLLOUTS = ("generate", "sample")  # each at NEW_TOKENS // 4 and NEW_TOKENS new tokens
-
-
-def qwen_shaped_model() -> object:
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    config = Qwen2Config(
-        vocab_size=151_936,
-        hidden_size=896,
-        intermediate_size=4864,
-        num_hidden_layers=24,
-        num_attention_heads=14,
-        num_key_value_heads=2,
-        max_position_embeddings=32_768,
-        rope_theta=1_000_000.0,
-        tie_word_embeddings=True,
-    )
-    config._attn_implementation = "sdpa"
-    torch.manual_seed(0)
-    return Qwen2ForCausalLM(config).to(torch.float32)
 
 
 def episodes() -> list:
@@ -98,7 +79,7 @@ def measure_training(name: str) -> dict[str, float]:
     from envkit.train.loss import grpo_loss
 
     attention, chunk, checkpointing = TRAINING[name]
-    model = qwen_shaped_model()
+    model = qwen_model(QWEN_05B)
     if checkpointing:
         model.gradient_checkpointing_enable()
     model.train()
@@ -129,7 +110,7 @@ def measure_rollout(name: str, new_tokens: int) -> dict[str, float]:
 
     from envkit.policy.decoding import GenerationSettings, sample
 
-    model = qwen_shaped_model().eval()
+    model = qwen_model(QWEN_05B).eval()
     generator = torch.Generator().manual_seed(0)
     prompts = torch.randint(100, 150_000, (ROLLOUT_ROWS, PROMPT), generator=generator)
     settings = GenerationSettings(max_new_tokens=new_tokens, temperature=1.0)
