@@ -21,6 +21,7 @@ from envkit.cli import (
     play_cmd,
     retrieval_cmds,
     serve_env_cmd,
+    serve_policy_cmd,
     shop_cmd,
     suite_cmd,
     train_cmd,
@@ -44,6 +45,7 @@ app.command("train", context_settings=train_cmd.TRAIN_CONTEXT)(train_cmd.train)
 app.command("sft", context_settings=train_cmd.TRAIN_CONTEXT)(train_cmd.sft)
 app.command("play")(play_cmd.play)
 app.command("serve-env")(serve_env_cmd.serve_env)
+app.command("serve-policy")(serve_policy_cmd.serve_policy)
 app.add_typer(retrieval_cmds.index_app, name="index")
 app.add_typer(retrieval_cmds.retriever_app, name="retriever")
 app.add_typer(suite_cmd.suite_app, name="suite")

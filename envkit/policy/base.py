@@ -25,7 +25,7 @@ from envkit.protocol.agent import Agent
 from envkit.protocol.context import Message
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
 
-__all__ = ["AgentPolicy", "Generation", "Policy", "TurnRequest", "generate_within_budget"]
+__all__ = ["AgentPolicy", "Generation", "Policy", "TurnRequest", "generate_within_budget", "through_first_stop"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,16 @@ class Generation:
             logprobs=kept,
             gpu_peak_bytes=gpu_peak_bytes,
         )
+
+
+def through_first_stop(text: str, stops: Sequence[str]) -> str:
+    """``text`` up to and including the first stop string (a turn's first closing action tag), or all of it.
+
+    A model may write on past its action; the env reads one turn, so what follows the
+    first closing tag is not part of it (MEM1's rollout cuts its responses the same way).
+    """
+    ends = [text.find(s) + len(s) for s in stops if s and s in text]
+    return text[: min(ends)] if ends else text
 
 
 def generate_within_budget(

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from composers.records import Task
-from envkit.policy.base import Generation, TurnRequest, generate_within_budget
+from envkit.policy.base import Generation, TurnRequest, generate_within_budget, through_first_stop
 from envkit.policy.decoding import GenerationSettings
 from envkit.policy.lockstep import Lockstep
 from envkit.protocol.context import Message, open_turn, render_messages
@@ -189,6 +189,4 @@ class HFPolicy:
 
     def _turn_text(self, ids: list[int], stops: tuple[str, ...]) -> str:
         """The turn as the env reads it: special tokens dropped, nothing after the stop tag."""
-        text = self.tokenizer.decode(ids, skip_special_tokens=True)
-        ends = [text.find(s) + len(s) for s in stops if s in text]
-        return text[: min(ends)] if ends else text
+        return through_first_stop(self.tokenizer.decode(ids, skip_special_tokens=True), stops)
