@@ -49,11 +49,13 @@ __all__ = [
     "Block",
     "PackedBatch",
     "Scoring",
+    "SingleCompletion",
     "TurnTokens",
     "attention_bias",
     "episode_turns",
     "pack_episodes",
     "pack_turns",
+    "single_completion",
     "token_logps",
     "token_logps_and_entropies",
     "visibility_blocks",
@@ -250,6 +252,50 @@ def pack_turns(episodes: Sequence[Sequence[TurnTokens]], pad_id: int, min_rows: 
     """The peer layout: one row per turn (its whole context, then its completion)."""
     rows = [_turn_row(turn, number, i) for i, turns in enumerate(episodes) for number, turn in enumerate(turns)]
     return _stack(rows, pad_id, min_rows)
+
+
+@dataclass(frozen=True, slots=True)
+class SingleCompletion:
+    """An episode that is one token chain as one prompt and one completion (the shape TRL's ``rollout_func`` returns).
+
+    ``env_mask`` is 1 at the tokens the model generated (they carry loss) and 0 at the
+    tokens the env inserted between turns; ``logprobs`` is the rollout's log-prob of each
+    generated token, 0.0 at env tokens.
+    """
+
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    env_mask: list[int]
+    logprobs: list[float]
+
+
+def single_completion(turns: Sequence[TurnTokens]) -> SingleCompletion:
+    """The masked-trajectory row of an episode that is one chain, cut into a prompt and a completion.
+
+    When every turn's context starts with the previous turn's context and completion,
+    token for token (the ``full`` context, with a chat template that renders each reply
+    as the tokens the model wrote), the episode's prefix tree is one chain and its row an
+    ordinary causal sequence: a trainer that takes one completion per prompt with an
+    environment mask (TRL's ``rollout_func`` with ``env_mask``) then trains it exactly.
+    Any other episode (``consolidated``, ``window``, or a reply the template re-tokenises)
+    raises ValueError naming the turn and token where it leaves the chain: train those
+    with :func:`pack_episodes`.
+    """
+    if not turns:
+        raise ValueError("an episode with no generated turn has no completion")
+    for number in range(1, len(turns)):
+        before = turns[number - 1].prompt_ids + turns[number - 1].completion_ids
+        context = turns[number].prompt_ids
+        if context[: len(before)] != before:
+            shared = min(len(before), len(context))
+            at = next((i for i in range(shared) if before[i] != context[i]), shared)
+            raise ValueError(
+                f"turn {number + 1}'s context leaves turn {number}'s context and reply at token {at}: "
+                "the episode is not one token chain (train it with pack_episodes)"
+            )
+    row = _episode_row(turns, 0)
+    start = row.loss.index(True)
+    return SingleCompletion(row.ids[:start], row.ids[start:], [int(x) for x in row.loss[start:]], row.logps[start:])
 
 
 @dataclass(frozen=True, slots=True)

