@@ -24,7 +24,7 @@ from envkit.envs.episodes import ProcessLocal, choose_task, read_turn, render_tu
 from envkit.envs.spaces import UnicodeText
 from envkit.kinds import KindError, ObjectiveEnv, ObjectiveKind, get_kind, kind_names
 from envkit.protocol.parser import Violation
-from envkit.protocol.prompts import composite_prompt
+from envkit.protocol.prompts import PromptSection, composite_prompt
 from envkit.protocol.tags import TagSet
 
 __all__ = ["CompositeEnv", "KindView", "composite_tags", "part_tags"]
@@ -122,6 +122,7 @@ class CompositeEnv(ProcessLocal, gym.Env[str, str]):
         self._positions: dict[str, list[int]] = {}
         self._scores: list[float] = []
         self._headings: dict[str, str] = {}  # kind -> its objectives' name in the prompt ("questions")
+        self._sections: list[PromptSection] = []
 
     def turn_budget(self, task: Task) -> int:
         """The sum of the parts' budgets for their objectives of ``task``."""
@@ -158,11 +159,16 @@ class CompositeEnv(ProcessLocal, gym.Env[str, str]):
             info.update(part_info)
             sections.append(cast(ObjectiveEnv, self.parts[name]).prompt_section())
             self._headings[name] = sections[-1].heading.lower()
+        self._sections = sections
         openings = "".join(f"\n{s.opening}" for s in sections if s.opening)
         self._last = composite_prompt(sections, self.tags) + openings
         info.update(task_id=task.id, task_index=index, n_objectives=task.n_objectives, turn=0)
         info.update(objective_scores=list(self._scores), open_parts=list(self._open), part=None)
         return self._last, info
+
+    def prompt_sections(self) -> list[PromptSection]:
+        """The current task's prompt, one section per kind it holds (another protocol may word the prompt)."""
+        return list(self._sections)
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Route the turn to the part that owns its action tag."""

@@ -141,7 +141,7 @@ PROTOCOLS.register(
 )
 
 
-PROTOCOLS.register("tools", _preset(ProtocolPreset("tools", "IS", reader=_tool_turns, kinds=frozenset({"qa"}))))
+PROTOCOLS.register("tools", _preset(ProtocolPreset("tools", "IS", reader=_tool_turns)))
 
 
 def resolve_protocol(protocol: str | ProtocolPreset) -> ProtocolPreset:

@@ -1,10 +1,11 @@
-"""``ToolCallTurns``: a QA env whose agents act by calling tools (the ``tools`` protocol preset).
+"""``ToolCallTurns``: an env whose agents act by calling tools (the ``tools`` protocol preset).
 
-The wrapper sits on :class:`~envkit.envs.qa.MultiObjectiveQAEnv` and changes only how a
+The wrapper sits on any kind's env, or a composite of several, and changes only how a
 turn is written and what the prompt says (:mod:`envkit.protocol.tool_calls`): the prompt
-lists the tools in the ``<tools>`` block tool-calling chat templates use, each turn's
-``<tool_call>`` is read into the env's own action and handed on as a well-formed turn,
-so the env scores, counts turns and retrieves as before and every context builder
+lists the tools of the env's actions (each kind declares its own, ``ObjectiveKind.tools``)
+in the ``<tools>`` block tool-calling chat templates use, each turn's ``<tool_call>`` is
+read into the env's own action and handed on as a well-formed turn, so the env scores,
+counts turns, retrieves and shops as before and every context builder
 (``consolidated`` included) shows the model what it shows any agent. A malformed call
 still uses the turn (as any malformed turn does): the env records a violation and the
 agent reads what was wrong with its call.
@@ -12,10 +13,13 @@ agent reads what was wrong with its call.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 
+from envkit.kinds.base import ObjectiveEnv
+from envkit.kinds.registry import action_tools
+from envkit.protocol.prompts import PromptSection
 from envkit.protocol.tool_calls import ACTION_FORMAT_TOOL_CALL, ToolCallError, parse_tool_turn, tools_prompt
 
 __all__ = ["ToolCallTurns"]
@@ -29,16 +33,22 @@ class ToolCallTurns(gym.Wrapper[str, str, str, str]):
     def __init__(self, env: gym.Env[str, str]) -> None:
         super().__init__(env)
         self._tags = env.get_wrapper_attr("tags")
+        self._tools = action_tools(self._tags.actions)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-        """Start an episode; the observation is the tools prompt for the task's questions."""
+        """Start an episode; the observation is the tools prompt for the task's objectives."""
         _, info = self.env.reset(seed=seed, options=options)
-        task = self.env.get_wrapper_attr("task")
-        return tools_prompt([o.question for o in task.objectives], self._tags), {**info, **_FORMAT}
+        return tools_prompt(self._sections(), self._tags, self._tools), {**info, **_FORMAT}
+
+    def _sections(self) -> list[PromptSection]:
+        """The env's parts of the prompt: a composite's, one per kind, or a kind env's own."""
+        env = self.env.unwrapped
+        sections = getattr(env, "prompt_sections", None)
+        return list(sections()) if sections is not None else [cast(ObjectiveEnv, env).prompt_section()]
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Play the turn's tool call as the env's action; a malformed call is a violation the agent is told about."""
-        parsed = parse_tool_turn(action, self._tags)
+        parsed = parse_tool_turn(action, self._tags, self._tools)
         if not isinstance(parsed, ToolCallError):
             observation, reward, terminated, truncated, info = self.env.step(
                 self._tags.format_turn(parsed.state, parsed.action, parsed.content)

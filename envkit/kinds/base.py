@@ -3,7 +3,9 @@
 An objective kind (questions to answer, products to buy, problems to solve) is
 everything the toolkit needs to play objectives of one ``Objective.kind``:
 
-- the **action tags** its turns use (the state tag is shared by every kind);
+- the **action tags** its turns use (the state tag is shared by every kind), and the
+  same actions as **tools** (:class:`~envkit.protocol.tool_calls.ToolSpec`) for models
+  that call functions (the ``tools`` protocol);
 - the **resource** its objectives name through ``Objective.source`` (a retriever
   over the questions' corpus, a shop, a problem generator), opened once per env;
 - its **env**: a Gymnasium env over tasks of that kind, which also serves as one
@@ -29,6 +31,7 @@ from composers.records import Task
 from envkit.protocol.agent import Agent
 from envkit.protocol.prompts import PromptSection
 from envkit.protocol.tags import TagSet
+from envkit.protocol.tool_calls import ToolSpec
 
 __all__ = ["KindError", "ObjectiveEnv", "ObjectiveKind", "PromptSection"]
 
@@ -63,13 +66,16 @@ class ObjectiveKind(ABC):
     """One domain of objectives, as a plug-in (see the module docstring).
 
     Subclasses set ``name`` (the ``Objective.kind`` they play), ``actions`` (default
-    action tags), ``resource_options`` and ``env_options`` (the keyword options of
+    action tags), ``tools`` (each action as a function, named as its tag; a kind without
+    them cannot be played under the ``tools`` protocol), ``resource_options`` and
+    ``env_options`` (the keyword options of
     :meth:`open_resource` and :meth:`make_env`, so a composite env can route each
     option to the kind that takes it).
     """
 
     name: ClassVar[str]
     actions: ClassVar[tuple[str, ...]]
+    tools: ClassVar[tuple[ToolSpec, ...]] = ()
     resource_options: ClassVar[frozenset[str]] = frozenset()
     env_options: ClassVar[frozenset[str]] = frozenset()
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from composers.records import Task
 from envkit.envs.composite import composite_tags, part_tags
-from envkit.kinds.registry import get_kind, kinds_of
+from envkit.kinds.registry import action_tools, get_kind, kinds_of
 from envkit.protocol.agent import Agent
 from envkit.protocol.tags import TagSet
 from envkit.protocol.tool_calls import ACTION_FORMAT_TOOL_CALL, as_tool_call
@@ -56,15 +56,18 @@ class TaskOracle:
     def __init__(self, state_tag: str = "IS") -> None:
         self.state_tag = state_tag
         self._agent: Agent | None = None
+        self._tags = TagSet(state=state_tag)  # the task's action tags (a tool call is written from them)
 
     def reset(self, task: Task) -> None:
         """Build the oracle ``task`` needs (one kind's, or a composite of several) and reset it."""
         names = kinds_of([task])
         if len(names) == 1:
             kind = get_kind(names[0])
-            self._agent = kind.oracle([task], kind.tags(self.state_tag))
+            self._tags = kind.tags(self.state_tag)
+            self._agent = kind.oracle([task], self._tags)
         else:
-            shares = part_tags(composite_tags(names, self.state_tag), names)
+            self._tags = composite_tags(names, self.state_tag)
+            shares = part_tags(self._tags, names)
             oracles = {
                 name: get_kind(name).oracle([get_kind(name).objectives_of(task)], share)
                 for name, share in shares.items()
@@ -77,5 +80,5 @@ class TaskOracle:
         assert self._agent is not None, "reset() first"
         turn = self._agent.act(observation, info)
         if info.get("action_format") == ACTION_FORMAT_TOOL_CALL:
-            return as_tool_call(turn, TagSet(state=self.state_tag))
+            return as_tool_call(turn, self._tags, action_tools(self._tags.actions))
         return turn

@@ -11,6 +11,7 @@ from composers.records import Task
 from envkit.kinds.base import ObjectiveKind
 from envkit.protocol.agent import Agent
 from envkit.protocol.tags import QA_TAGS, TagSet
+from envkit.protocol.tool_calls import ToolSpec
 from envkit.retrieval.base import Retriever
 
 __all__ = ["OracleAgent", "QAKind"]
@@ -81,6 +82,21 @@ class QAKind(ObjectiveKind):
 
     name = "qa"
     actions = ("search", "answer")
+    tools = (
+        ToolSpec(
+            "search",
+            "Search the knowledge base; the top passages come back inside <information>.",
+            "query",
+            "What to look for.",
+        ),
+        ToolSpec(
+            "answer",
+            "Answer every question at once, in order (only once).",
+            "answers",
+            "One short answer per question, in the order asked.",
+            many=True,
+        ),
+    )
     resource_options = frozenset({"retriever", "corpus"})
     env_options = frozenset(
         {

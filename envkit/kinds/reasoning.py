@@ -26,6 +26,7 @@ from envkit.kinds.base import ObjectiveKind
 from envkit.protocol.parser import Violation
 from envkit.protocol.prompts import PromptSection, numbered, state_rules
 from envkit.protocol.tags import TagSet
+from envkit.protocol.tool_calls import ToolSpec
 
 __all__ = ["ReasoningEnv", "ReasoningKind", "ReasoningOracle", "score_solution"]
 
@@ -183,6 +184,7 @@ class ReasoningKind(ObjectiveKind):
 
     name = "reasoning"
     actions = ("solve",)
+    tools = (ToolSpec("solve", "Answer the next unanswered problem (each answer is final).", "answer", "The answer."),)
     env_options = frozenset({"max_turns", "max_action_chars", "render_mode"})
 
     def open_resource(self, tasks: Sequence[Task], **options: Any) -> None:

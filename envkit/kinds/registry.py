@@ -15,8 +15,9 @@ from importlib.metadata import entry_points
 
 from composers.records import Task
 from envkit.kinds.base import KindError, ObjectiveKind
+from envkit.protocol.tool_calls import ToolSpec
 
-__all__ = ["get_kind", "in_table_order", "kind_names", "kinds_of", "register_kind"]
+__all__ = ["action_tools", "get_kind", "in_table_order", "kind_names", "kinds_of", "register_kind"]
 
 _BUILT_IN = {
     "qa": "envkit.kinds.qa:QAKind",
@@ -84,3 +85,15 @@ def in_table_order(names: Iterable[str]) -> tuple[str, ...]:
 def kinds_of(tasks: Iterable[Task]) -> tuple[str, ...]:
     """The kinds of the objectives in ``tasks``, in the table's order (unknown kinds raise)."""
     return in_table_order(o.kind for task in tasks for o in task.objectives)
+
+
+def action_tools(actions: Iterable[str]) -> tuple[ToolSpec, ...]:
+    """The tools of ``actions`` (action tags of registered kinds), in their order; an action without one raises."""
+    declared = {tool.name: tool for name in kind_names() for tool in get_kind(name).tools}
+    missing = [action for action in actions if action not in declared]
+    if missing:
+        raise KindError(
+            f"no objective kind declares a tool for action(s) {', '.join(missing)} "
+            "(ObjectiveKind.tools; the tools protocol needs one per action)"
+        )
+    return tuple(declared[action] for action in actions)

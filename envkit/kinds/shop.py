@@ -12,6 +12,7 @@ from composers.sources.shop import ShopSource
 from envkit.kinds.base import ObjectiveKind
 from envkit.protocol.agent import Agent
 from envkit.protocol.tags import SHOP_TAGS, TagSet
+from envkit.protocol.tool_calls import ToolSpec
 from envkit.shop.engine import BACK, NEXT, PREV
 from envkit.shop.pages import clean_text
 
@@ -87,6 +88,15 @@ class ShopKind(ObjectiveKind):
 
     name = "shop"
     actions = ("action",)
+    tools = (
+        ToolSpec(
+            "action",
+            "Act in the shop: search[keywords] on the search page, or click[label] with one of the page's "
+            "clickables (results, options, 'description', 'buy now', ...); buying moves on to the next purchase.",
+            "command",
+            "search[keywords] or click[label]",
+        ),
+    )
     resource_options = frozenset({"shop", "title_words"})
     env_options = frozenset(
         {

@@ -8,31 +8,31 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from envkit.envs import TASKS_ENV_ID
+from envkit.kinds import KindError, get_kind, kind_names
+from envkit.kinds.registry import action_tools
 from envkit.protocol.tags import QA_TAGS
-from envkit.protocol.tool_calls import (
-    QA_TOOLS,
-    ToolCallError,
-    ToolTurn,
-    as_tool_call,
-    parse_tool_turn,
-    tools_block,
-)
+from envkit.protocol.tool_calls import ToolCallError, ToolTurn, as_tool_call, parse_tool_turn, tools_block
 from envkit.testing.conformance import assert_same_episode, oracle_turns, reference_episode
 from tests.conftest import SMALL_WORLD, require
+
+QA_TOOLS = get_kind("qa").tools
+SHOP = "shop:products=200,seed=1"
 
 
 def call(name, **arguments):
     return f"<IS>notes</IS>\n<tool_call>\n{json.dumps({'name': name, 'arguments': arguments})}\n</tool_call>"
 
 
+def parse(turn):
+    return parse_tool_turn(turn, QA_TAGS, QA_TOOLS)
+
+
 def test_a_tool_call_turn_reads_as_the_protocol_s_action():
-    assert parse_tool_turn(call("search", query=" river delta "), QA_TAGS) == ToolTurn("notes", "search", "river delta")
-    assert parse_tool_turn(call("answer", answers=["1975", "Paris"]), QA_TAGS) == ToolTurn(
-        "notes", "answer", "1975; Paris"
-    )
+    assert parse(call("search", query=" river delta ")) == ToolTurn("notes", "search", "river delta")
+    assert parse(call("answer", answers=["1975", "Paris"])) == ToolTurn("notes", "answer", "1975; Paris")
     # as Qwen and Hermes templates write it, text around the call is allowed
     turn = 'Let me look.\n<IS>n</IS>\n<tool_call>{"name": "search", "arguments": {"query": "x"}}</tool_call>'
-    assert parse_tool_turn(turn, QA_TAGS) == ToolTurn("n", "search", "x")
+    assert parse(turn) == ToolTurn("n", "search", "x")
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_a_tool_call_turn_reads_as_the_protocol_s_action():
     ],
 )
 def test_malformed_calls_say_what_is_wrong(turn, fragment):
-    parsed = parse_tool_turn(turn, QA_TAGS)
+    parsed = parse(turn)
     assert isinstance(parsed, ToolCallError)
     assert fragment in parsed.message
 
@@ -59,33 +59,66 @@ def test_malformed_calls_say_what_is_wrong(turn, fragment):
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list('<>/{}[]":, IStoolcalnmeqryuwxs\\\n')), max_size=120))
 def test_the_tool_parser_never_raises(text):
-    assert isinstance(parse_tool_turn(text, QA_TAGS), ToolTurn | ToolCallError)
+    assert isinstance(parse(text), ToolTurn | ToolCallError)
 
 
 def test_the_tools_block_is_the_schemas_chat_templates_render():
-    block = tools_block()
+    block = tools_block(QA_TOOLS)
     assert block.startswith("<tools>\n") and block.endswith("\n</tools>")
-    assert [json.loads(line) for line in block.splitlines()[1:-1]] == list(QA_TOOLS)
+    schemas = [json.loads(line) for line in block.splitlines()[1:-1]]
+    assert [schema["function"]["name"] for schema in schemas] == ["search", "answer"]
+    answers = schemas[1]["function"]["parameters"]
+    assert answers["required"] == ["answers"] and answers["properties"]["answers"]["type"] == "array"
 
 
-def make(protocol):
+def test_every_kind_declares_a_tool_for_each_of_its_actions():
+    for name in kind_names():
+        kind = get_kind(name)
+        assert tuple(tool.name for tool in action_tools(kind.actions)) == kind.actions
+    with pytest.raises(KindError, match=r"declares a tool for action\(s\) browse"):
+        action_tools(["search", "browse"])
+
+
+def make(protocol, **options):
+    options = {"n_objectives": 2, "source": SMALL_WORLD, **options}
+
     def build():
-        return gym.make(TASKS_ENV_ID, n_objectives=2, source=SMALL_WORLD, split="test", seed=0, protocol=protocol)
+        return gym.make(TASKS_ENV_ID, split="test", seed=0, protocol=protocol, **options)
 
     return build
 
 
+KINDS = {
+    "qa": {},
+    "shop": {"source": SHOP, "n_objectives": 1},
+    "mixed": {"source": [SMALL_WORLD, SHOP], "strategy": "mixed", "n_objectives": 3},
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("task_index", [0, 4])
-def test_the_oracle_s_episode_as_tool_calls_scores_as_with_tags(task_index):
-    tag_turns = oracle_turns(make("envkit"), task_index)
-    tool_turns = [as_tool_call(turn, QA_TAGS) for turn in tag_turns]
+def test_the_oracle_s_episode_as_tool_calls_scores_as_with_tags(kind, task_index):
+    """Questions, purchases and both in one episode: the same results, turn by turn, as with tags."""
+    tag_env, tool_env = make("envkit", **KINDS[kind]), make("tools", **KINDS[kind])
+    tag_turns = oracle_turns(tag_env, task_index)
+    tool_turns = oracle_turns(tool_env, task_index)  # the oracle writes tool calls where the env reads them
     assert all("<tool_call>" in turn for turn in tool_turns)
-    tags = reference_episode(make("envkit"), task_index, tag_turns)
-    tools = reference_episode(make("tools"), task_index, tool_turns)
-    assert tools[-1].reward == tags[-1].reward == 1.0
+    tags = reference_episode(tag_env, task_index, tag_turns)
+    tools = reference_episode(tool_env, task_index, tool_turns)
+    assert sum(s.reward for s in tools) == sum(s.reward for s in tags) == pytest.approx(1.0)
     assert [s.done for s in tools] == [s.done for s in tags]
     assert_same_episode(tags[1:], tools[1:], "tools protocol", shown="latest")  # same results, turn by turn
-    assert "<tools>" in tools[0].observation and '"name": "search"' in tools[0].observation
+    env = tool_env()
+    tags_of_env = env.get_wrapper_attr("tags")
+    assert [as_tool_call(turn, tags_of_env, action_tools(tags_of_env.actions)) for turn in tag_turns] == tool_turns
+    env.close()
+    assert "<tools>" in tools[0].observation
+    names = {
+        json.loads(line)["function"]["name"]
+        for line in tools[0].observation.split("<tools>\n")[1].split("\n</tools>")[0].splitlines()
+    }
+    assert names == set(tags_of_env.actions)
+    assert tags[0].observation.split("\n")[-1] == tools[0].observation.split("\n")[-1]  # the same opening / objectives
 
 
 def test_consolidated_context_keeps_only_the_latest_tool_call_and_malformed_calls_use_a_turn():
