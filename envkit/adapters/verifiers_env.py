@@ -60,8 +60,8 @@ STEP_INFO_KEY = "envkit_step"
 class EnvkitTasksetConfig(vf.TasksetConfig):
     """Which envkit tasks to play and how (``--env.taskset.<field>`` on ``vf-eval``): ``envkit/Tasks-v0``'s options."""
 
-    source: str = "synthetic"
-    """Source spec the tasks are composed from (any objective kind; see ``envkit compose --help``)."""
+    source: list[str] = Field(default_factory=lambda: ["synthetic"], min_length=1)
+    """Source specs the tasks are composed from (any objective kind; several mix with ``strategy=mixed``)."""
     n_objectives: int = Field(2, ge=1)
     """Objectives per task."""
     strategy: str = "parallel"
@@ -93,7 +93,7 @@ class EnvkitTasksetConfig(vf.TasksetConfig):
             {"task_file": self.task_file}
             if self.task_file
             else {
-                "source": self.source,
+                "source": self.source[0] if len(self.source) == 1 else list(self.source),
                 "n_objectives": self.n_objectives,
                 "strategy": self.strategy,
                 "seed": self.compose_seed,
@@ -148,10 +148,14 @@ class EnvkitTaskset(vf.Taskset[EnvkitTask, EnvkitTasksetConfig]):
 
 
 def _json_options(options: dict[str, Any]) -> dict[str, Any]:
-    """The options as the task's wire data records them (paths as strings)."""
-    return {
-        key: str(value) if not isinstance(value, (int, float, str, bool)) else value for key, value in options.items()
-    }
+    """The options as the task's wire data records them (paths as strings; a list of sources stays a list)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value if isinstance(value, int | float | str | bool) else str(value)
+
+    return {key: plain(value) for key, value in options.items()}
 
 
 class _EnvPool:
@@ -291,8 +295,10 @@ def episode_steps(episode: dict[str, Any]) -> list[EpisodeStep]:
     """
     recorded = [trace["info"][STEP_INFO_KEY] for trace in episode["traces"] if STEP_INFO_KEY in trace.get("info", {})]
     recorded.sort(key=lambda step: int(step["turn"]))
+    if not recorded:
+        return []
     shown = [step["shown"] for step in recorded[1:]] + [""]
-    steps = [EpisodeStep(recorded[0]["shown"], 0.0, False)] if recorded else []
+    steps = [EpisodeStep(recorded[0]["shown"], 0.0, False)]
     for step, observation in zip(recorded, shown, strict=True):
         steps.append(EpisodeStep(observation, float(step["reward"]), bool(step["done"]), str(step["observation"])))
     return steps
