@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from envkit.envs import TASKS_ENV_ID
-from envkit.kinds import KindError, get_kind, kind_names
+from envkit.kinds import KindError, get_kind
 from envkit.kinds.registry import action_tools
 from envkit.protocol.tags import QA_TAGS
 from envkit.protocol.tool_calls import ToolCallError, ToolTurn, as_tool_call, parse_tool_turn, tools_block
@@ -71,8 +71,8 @@ def test_the_tools_block_is_the_schemas_chat_templates_render():
     assert answers["required"] == ["answers"] and answers["properties"]["answers"]["type"] == "array"
 
 
-def test_every_kind_declares_a_tool_for_each_of_its_actions():
-    for name in kind_names():
+def test_every_built_in_kind_declares_a_tool_for_each_of_its_actions():
+    for name in ("qa", "shop", "reasoning"):  # a plug-in without tools plays every protocol but tools
         kind = get_kind(name)
         assert tuple(tool.name for tool in action_tools(kind.actions)) == kind.actions
     with pytest.raises(KindError, match=r"declares a tool for action\(s\) browse"):
