@@ -15,8 +15,15 @@
    builders; the peer is the other builder in the same run.
 3. On a CUDA GPU, when there is one: the same at N = 16 with a real-size Qwen2.5-7B
    config (random weights, bfloat16): peak GPU memory and tokens/s for both builders.
+4. ``--memory``: the memory operations against MEM1's rule and the full context, with the
+   scripted oracle (which writes each operation's elements: a summary when asked, two-turn
+   branches), N = 1 ... 128: oracle success, peak and mean context tokens per episode
+   (prompt included) for ``consolidated``, ``full``, ``summary(4)`` and ``fold``, each
+   builder's ratio to ``consolidated`` from the same run; and the retained memory (peak
+   minus prompt) of the constant-state probe under ``consolidated`` up to N = 128.
 
     python -m benchmarks.rollout            # writes results/rollout.json (results/rollout_gpu.json on a GPU)
+    python -m benchmarks.rollout --memory   # writes results/rollout_memory.json
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from typing import Any
 import envkit  # noqa: F401
 from benchmarks.measure import write_result
 from envkit.envs import QA_ENV_ID
+from envkit.kinds.oracle import TaskOracle
 from envkit.policy.base import AgentPolicy
 from envkit.policy.hf import GenerationSettings, HFPolicy
 from envkit.policy.scripted import OracleAgent
@@ -89,6 +97,56 @@ def oracle_scaling(episodes: int) -> dict[str, Any]:
     }
 
 
+MEMORY_NS = (1, 2, 4, 8, 16, 32, 64, 128)
+MEMORY_BUILDERS = ("consolidated", "full", "summary(4)", "fold")
+
+
+def memory_operations(episodes: int) -> dict[str, Any]:
+    """Success and context size of each memory operation against N, with the oracle that uses it."""
+    rows = []
+    for n in MEMORY_NS:
+        row: dict[str, Any] = {"n": n}
+        for builder in MEMORY_BUILDERS:
+            make = env_factory(QA_ENV_ID, n_objectives=n, source=SOURCE, split="test", context=builder)
+            with RolloutRunner(make, AgentPolicy(lambda: TaskOracle("IS")), batch_size=4) as runner:
+                trajectories = runner.run(episodes)
+            row[builder] = {
+                "success": statistics.fmean(t.success for t in trajectories),
+                "peak_context_tokens": statistics.fmean(t.peak_context_tokens for t in trajectories),
+                "mean_context_tokens": statistics.fmean(t.mean_context_tokens for t in trajectories),
+                "turns": statistics.fmean(len(t.turns) for t in trajectories),
+                "overflowed": sum(bool(t.truncated and not t.success) for t in trajectories),  # context > obs. space
+            }
+        base = row["consolidated"]["peak_context_tokens"]
+        for builder in MEMORY_BUILDERS[1:]:
+            row[builder]["peak_over_consolidated"] = row[builder]["peak_context_tokens"] / base
+        rows.append(row)
+        print({"n": n, **{b: round(row[b]["peak_context_tokens"]) for b in MEMORY_BUILDERS}}, flush=True)
+    probe = []
+    for n in (2, 32, 64, 128):
+        make = env_factory(QA_ENV_ID, n_objectives=n, source=SOURCE, split="test", context="consolidated")
+        with RolloutRunner(make, AgentPolicy(lambda: OracleAgent(carry_answers=False))) as runner:
+            trajectories = runner.run(episodes)
+        retained = [t.peak_context_tokens - t.turns[0].context_tokens for t in trajectories]
+        per_turn = [c.context_tokens - t.turns[0].context_tokens for t in trajectories for c in t.turns[1:]]
+        probe.append(
+            {
+                "n": n,
+                "retained_peak_over_run": max(retained),
+                "retained_peak_median": statistics.median(retained),
+                "retained_mean_per_turn": statistics.fmean(per_turn),
+            }
+        )
+    first, last = probe[0]["retained_peak_over_run"], probe[-1]["retained_peak_over_run"]
+    return {
+        "episodes": episodes,
+        "counter": "default word-piece counter (envkit.protocol.tokens)",
+        "rows": rows,
+        "consolidated_retained_probe": probe,
+        "consolidated_retained_growth_2_to_128": last / first - 1,
+    }
+
+
 def model_throughput(policy: HFPolicy, episodes: int, turns: int) -> dict[str, Any]:
     results = {}
     for builder in BUILDERS:
@@ -133,7 +191,18 @@ def real_size_policy() -> HFPolicy:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--episodes", type=int, default=50, help="oracle episodes per N and builder")
+    parser.add_argument(
+        "--memory", action="store_true", help="the memory operations only (results/rollout_memory.json)"
+    )
     args = parser.parse_args()
+    if args.memory:
+        command = f"python -m benchmarks.rollout --memory --episodes {args.episodes}"
+        targets = {
+            "oracle_success": "1.0 under every builder wherever its context fits the observation space (262,144 chars)",
+            "consolidated_retained_growth_2_to_128": "<= 0.05 (flat)",
+        }
+        write_result("rollout_memory", command, {"memory_operations": memory_operations(args.episodes)}, targets)
+        return
     import torch
 
     from envkit.policy.tiny import tiny_policy

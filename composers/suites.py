@@ -74,6 +74,12 @@ PRESETS: dict[str, SuitePreset] = {
             _qa_parts("parallel", (1, 2, 4, 8, 16, 32)),
         ),
         SuitePreset(
+            "mem1-qa-long",
+            "Horizons far past MEM1's: train N=2; test N=32, 64 and 128 (parallel), 100 tasks each.",
+            ("synthetic:passages=100000,seed=0",),
+            _qa_parts("parallel", (32, 64, 128), test=100),
+        ),
+        SuitePreset(
             "chained-qa",
             "Interdependent objectives (objective k+1 needs answer k): train N=2; test N=2, 4, 8, 16.",
             ("synthetic:passages=100000,seed=0",),

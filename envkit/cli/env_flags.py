@@ -59,7 +59,7 @@ TaskSourceFlag = Annotated[
 ]
 StrategyFlag = Annotated[str, typer.Option(help="parallel, chained or mixed.")]
 SplitFlag = Annotated[str, typer.Option(help="train or test.")]
-ContextFlag = Annotated[str, typer.Option(help="consolidated, full or window(K).")]
+ContextFlag = Annotated[str, typer.Option(help="consolidated, full, window(K), summary(K) or fold.")]
 
 
 def tasks_env_options(

@@ -59,7 +59,7 @@ def eval_command(
     ns: Annotated[
         str | None, typer.Option("--ns", help="Numbers of objectives (default 1,2,4,8,16; not with --suite).")
     ] = None,
-    builders: Annotated[str, typer.Option(help="Context builders: consolidated, full, window(K).")] = (
+    builders: Annotated[str, typer.Option(help="consolidated, full, window(K), summary(K), fold.")] = (
         "consolidated,full"
     ),
     episodes: Annotated[int, typer.Option(min=1, help="Episodes per N and builder.")] = 20,

@@ -49,7 +49,7 @@ def play(
     mode: Annotated[str, typer.Option(help="text or browser.")] = "text",
     split: Annotated[str, typer.Option(help="train, dev or test.")] = "test",
     seed: Annotated[int, typer.Option(help="Seed: picks the goal.")] = 0,
-    context: Annotated[str, typer.Option(help="consolidated, full or window(K).")] = "consolidated",
+    context: Annotated[str, typer.Option(help="consolidated, full, window(K), summary(K) or fold.")] = "consolidated",
     title_words: Annotated[
         str, typer.Option(help="How rewards compare titles: content (offline) or spacy[:MODEL] (WebShop's nouns).")
     ] = "content",

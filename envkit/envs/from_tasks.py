@@ -25,7 +25,7 @@ from composers.taskfiles import read_tasks
 from envkit.envs.protocols import DEFAULT_PROTOCOL, ProtocolPreset, resolve_protocol
 from envkit.kinds import KindError, get_kind, kinds_of
 from envkit.kinds.registry import in_table_order
-from envkit.protocol.context import ContextBuilder
+from envkit.protocol.context import AnyContextBuilder
 from envkit.protocol.tags import TagSet
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
 from envkit.shop.shop import DEFAULT_SHOP
@@ -40,7 +40,7 @@ def make_tasks_env(
     kinds: Sequence[str] | None = None,
     sources: Sequence[QASource] = (),
     tags: TagSet | None = None,
-    context: str | ContextBuilder = "consolidated",
+    context: str | AnyContextBuilder = "consolidated",
     format_penalty: float = 0.0,
     token_counter: TokenCounter = count_word_pieces,
     turns_left_hint: bool = False,

@@ -13,10 +13,11 @@ in a training config pick one:
   ``;``-split answers (:mod:`envkit.protocol.mem1`, :class:`~envkit.envs.mem1.Mem1Turns`).
   QA tasks only, as in MEM1's QA code.
 - ``tools``: for tool-calling models: ``<IS>`` state, then the action as one
-  ``<tool_call>{"name": "search"|"answer", "arguments": {...}}</tool_call>``; the prompt
-  lists the tools in the ``<tools>`` block their chat templates use
-  (:mod:`envkit.protocol.tool_calls`, :class:`~envkit.envs.tool_turns.ToolCallTurns`).
-  Every context builder applies, so consolidated training works for them too. QA tasks.
+  ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` of the tools each kind
+  declares (``search``/``answer``, the shop's ``action``, ``solve``); the prompt lists
+  them in the ``<tools>`` block their chat templates use (:mod:`envkit.protocol.tool_calls`,
+  :class:`~envkit.envs.tool_turns.ToolCallTurns`). Every context builder applies, so
+  consolidated training works for them too. Every kind, and mixes of kinds.
 
 Each preset sets the defaults of the env options it needs (``max_turns``, ``reward``...);
 an option given explicitly wins. ``PROTOCOLS.register(name, factory)`` adds one.
@@ -32,9 +33,10 @@ import gymnasium as gym
 
 from composers.spec_table import SpecTable
 from envkit.envs.mem1 import Mem1Turns
+from envkit.envs.memory_context import with_context
 from envkit.envs.tool_turns import ToolCallTurns
-from envkit.envs.wrappers import FormatPenalty, ProtocolContext, TurnsLeftHint
-from envkit.protocol.context import ContextBuilder
+from envkit.envs.wrappers import FormatPenalty, TurnsLeftHint
+from envkit.protocol.context import AnyContextBuilder
 from envkit.protocol.mem1 import mem1_kept, mem1_response
 from envkit.protocol.tokens import TokenCounter
 
@@ -99,7 +101,7 @@ class ProtocolPreset:
     def wrap(
         self,
         env: gym.Env[str, str],
-        context: str | ContextBuilder,
+        context: str | AnyContextBuilder,
         format_penalty: float,
         token_counter: TokenCounter,
         turns_left_hint: bool,
@@ -108,7 +110,7 @@ class ProtocolPreset:
         env = self.reader(env, turns_left_hint)
         if format_penalty:
             env = FormatPenalty(env, format_penalty)
-        return ProtocolContext(env, context, token_counter, layout=self.layout, kept=self.kept)
+        return with_context(env, context, token_counter, layout=self.layout, kept=self.kept)
 
 
 PROTOCOLS: SpecTable[ProtocolPreset] = SpecTable("protocol", ValueError)

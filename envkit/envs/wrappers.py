@@ -10,11 +10,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 
-from envkit.protocol.context import ContextBuilder, Message, make_context_builder, render_messages, turn_messages
+from envkit.protocol.context import (
+    AnyContextBuilder,
+    ContextBuilder,
+    Message,
+    make_context_builder,
+    render_messages,
+    turn_messages,
+)
+from envkit.protocol.memory import MemoryBuilder
 from envkit.protocol.parser import safe_text
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
 
@@ -43,10 +51,12 @@ class ProtocolContext(gym.Wrapper[str, str, str, str]):
     the part the context shows again (MEM1 keeps its response from ``<think>`` on).
     """
 
+    steered_by_memory = False  # MemoryContext: the agent's memory elements choose the retained turns
+
     def __init__(
         self,
         env: gym.Env[str, str],
-        builder: str | ContextBuilder = "consolidated",
+        builder: str | AnyContextBuilder = "consolidated",
         token_counter: TokenCounter = count_word_pieces,
         layout: str = "chat",
         kept: Callable[[str], str] | None = None,
@@ -54,6 +64,11 @@ class ProtocolContext(gym.Wrapper[str, str, str, str]):
         super().__init__(env)
         turn_messages("", "", layout)  # an unknown layout fails here, in one line
         self.builder = make_context_builder(builder)
+        if isinstance(self.builder, MemoryBuilder) and not self.steered_by_memory:
+            raise ValueError(
+                f"context builder {self.builder.name!r} follows the agent's memory elements: "
+                "wrap with envkit.envs.memory_context.MemoryContext (gym.make does)"
+            )
         self.token_counter = token_counter
         self.layout, self.kept = layout, kept
         self._prompt: Message = {"role": "user", "content": ""}
@@ -69,7 +84,7 @@ class ProtocolContext(gym.Wrapper[str, str, str, str]):
 
     def _context(self) -> tuple[str, dict[str, Any]]:
         turns = self._first + len(self._cumulative) - 1
-        kept = self.builder.retained(turns)
+        kept = cast(ContextBuilder, self.builder).retained(turns)
         if kept.step != 1:
             raise ValueError(f"context builder {self.builder.name} must retain a contiguous range of turns")
         if kept.stop > kept.start and kept.start < self._first:
@@ -89,11 +104,29 @@ class ProtocolContext(gym.Wrapper[str, str, str, str]):
             del self._cumulative[:gone]
             self._first = turn
 
+    def _task_prompt(self, prompt: str) -> str:
+        """The prompt the context starts with (the env's)."""
+        return prompt
+
+    def _start(self) -> None:
+        """Forget the last episode's turns."""
+        self._first, self._turn_messages, self._cumulative = 0, [], [0]
+
+    def _env_turn(self, action: str) -> str:
+        """The text the env reads for the agent's turn (all of it here)."""
+        return action
+
+    def _record(self, output: str, message: str) -> str:
+        """Hold a finished turn (what the context shows of the agent's output, and the env's message); return it."""
+        self._turn_messages.extend(turn_messages(output, message, self.layout))
+        self._cumulative.append(self._cumulative[-1] + self.token_counter(output) + self.token_counter(message))
+        return message
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         """Start an episode; the observation is the prompt as the builder shows it."""
         prompt, info = self.env.reset(seed=seed, options=options)
-        self._prompt = {"role": "user", "content": safe_text(prompt)}
-        self._first, self._turn_messages, self._cumulative = 0, [], [0]
+        self._prompt = {"role": "user", "content": safe_text(self._task_prompt(prompt))}
+        self._start()
         self._prompt_tokens = self.token_counter(self._prompt["content"])
         observation, context = self._context()
         self._per_turn = [context["context_tokens"]]
@@ -104,16 +137,16 @@ class ProtocolContext(gym.Wrapper[str, str, str, str]):
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Step the env, then rebuild the context the agent sees next and account its tokens."""
-        message, reward, terminated, truncated, info = self.env.step(action)
+        message, reward, terminated, truncated, info = self.env.step(
+            self._env_turn(action) if isinstance(action, str) else action
+        )
         output = safe_text(action if isinstance(action, str) else repr(action))
         if self.kept is not None:
             output = self.kept(output)
         longest = self._limit(self.action_space)
         if longest is not None and len(output) > longest:  # echoed cut: the env said why in its message
             output = f"{output[:longest]} [... {len(output) - longest} more characters not shown]"
-        message = safe_text(message)
-        self._turn_messages.extend(turn_messages(output, message, self.layout))
-        self._cumulative.append(self._cumulative[-1] + self.token_counter(output) + self.token_counter(message))
+        self._record(output, safe_text(message))
         observation, context = self._context()
         widest = self._limit(self.observation_space)
         if widest is not None and len(observation) > widest:

@@ -10,12 +10,16 @@ sees its first page.
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
 from composers.records import Task
 from envkit.envs.composite import composite_tags, part_tags
 from envkit.kinds.registry import action_tools, get_kind, kinds_of
 from envkit.protocol.agent import Agent
+from envkit.protocol.context import make_context_builder
+from envkit.protocol.memory import MemoryBuilder, Notes
 from envkit.protocol.tags import TagSet
 from envkit.protocol.tool_calls import ACTION_FORMAT_TOOL_CALL, as_tool_call
 
@@ -50,13 +54,17 @@ class TaskOracle:
     """The oracle each task needs, with each kind's default action tags (a composite's for mixed tasks).
 
     ``state_tag`` is the state tag the env's protocol reads (``think`` under ``mem1``); an
-    env that reads tool calls says so in ``info["action_format"]`` and gets them.
+    env that reads tool calls says so in ``info["action_format"]`` and gets them. Under a
+    memory operation (``info["context_builder"]``: ``summary(k)``, ``fold``) the oracle
+    also writes the memory elements a perfect agent would, with its state as their
+    content (``MemoryBuilder.demonstrate``), so what it needs survives whatever is dropped.
     """
 
     def __init__(self, state_tag: str = "IS") -> None:
         self.state_tag = state_tag
         self._agent: Agent | None = None
         self._tags = TagSet(state=state_tag)  # the task's action tags (a tool call is written from them)
+        self._notes: list[Notes] = []  # the memory elements it wrote, turn by turn
 
     def reset(self, task: Task) -> None:
         """Build the oracle ``task`` needs (one kind's, or a composite of several) and reset it."""
@@ -74,11 +82,33 @@ class TaskOracle:
             }
             self._agent = CompositeOracle(oracles)
         self._agent.reset(task)
+        self._notes = []
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         """The current oracle's next turn, as a tool call where the env reads tool calls (``tools`` protocol)."""
         assert self._agent is not None, "reset() first"
         turn = self._agent.act(observation, info)
         if info.get("action_format") == ACTION_FORMAT_TOOL_CALL:
-            return as_tool_call(turn, self._tags, action_tools(self._tags.actions))
-        return turn
+            turn = as_tool_call(turn, self._tags, action_tools(self._tags.actions))
+        memory = _memory_builder(str(info.get("context_builder", "")))
+        if memory is None:
+            return turn
+        notes = memory.demonstrate(self._notes, _element(turn, self.state_tag))
+        self._notes.append(notes)
+        written = "".join(f"\n<{name}>{content}</{name}>" for name, content in notes.items())
+        return turn.replace(f"</{self.state_tag}>", f"</{self.state_tag}>{written}", 1)
+
+
+@functools.cache
+def _memory_builder(spec: str) -> MemoryBuilder | None:
+    """The memory operation a context builder spec names, if it is one."""
+    try:
+        builder = make_context_builder(spec)
+    except ValueError:
+        return None
+    return builder if isinstance(builder, MemoryBuilder) else None
+
+
+def _element(turn: str, name: str) -> str:
+    found = re.search(rf"<{re.escape(name)}>(.*?)</{re.escape(name)}>", turn, re.DOTALL)
+    return found.group(1).strip() if found else ""

@@ -8,6 +8,8 @@ turns they retain, so each one is a rule ``retained(n_turns) -> range``:
   still needs in its internal state, so the context stays bounded.
 - ``full``: every turn (the baseline MEM1 beats; grows linearly).
 - ``window(k)``: the last ``k`` turns.
+- ``summary(k)`` and ``fold``: memory operations the agent's own turns steer (a summary
+  replaces older turns; a closed branch's turns vanish), :mod:`envkit.protocol.memory`.
 
 The same rule tells the trainer which segments each turn attended to at generation
 time, so rollout and training see identical contexts.
@@ -27,10 +29,12 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from composers.spec_table import SpecTable
+from envkit.protocol.memory import Fold, MemoryBuilder, Summary
 
 __all__ = [
     "CONTEXT_BUILDERS",
     "LAYOUTS",
+    "AnyContextBuilder",
     "Consolidated",
     "ContextBuilder",
     "Full",
@@ -112,6 +116,9 @@ class Window:
         return range(max(0, n_turns - self.k), n_turns)
 
 
+AnyContextBuilder = ContextBuilder | MemoryBuilder
+"""A builder that keeps a range of turns, or one the agent's memory elements steer."""
+
 LAYOUTS = ("chat", "continued")
 
 
@@ -156,8 +163,8 @@ def render_messages(messages: Sequence[Message]) -> str:
     return f"{text}\n\n{''.join(pieces)}" if pieces else text
 
 
-def _no_option(builder: type[Consolidated] | type[Full]) -> Callable[[str, str], ContextBuilder]:
-    def build(rest: str, spec: str) -> ContextBuilder:
+def _no_option(builder: type[Consolidated] | type[Full] | type[Fold]) -> Callable[[str, str], AnyContextBuilder]:
+    def build(rest: str, spec: str) -> AnyContextBuilder:
         if rest:
             raise ValueError(f"context builder {spec!r} takes no option")
         return builder()
@@ -165,22 +172,29 @@ def _no_option(builder: type[Consolidated] | type[Full]) -> Callable[[str, str],
     return build
 
 
-def _window(rest: str, spec: str) -> ContextBuilder:
-    match = re.fullmatch(r"(\d+)\)", rest)
-    if match is None:
-        raise ValueError(f"bad context builder {spec!r}: use window(K) with K a positive integer")
-    return Window(int(match.group(1)))
+def _every(name: str, build: Callable[[int], AnyContextBuilder]) -> Callable[[str, str], AnyContextBuilder]:
+    def parse(rest: str, spec: str) -> AnyContextBuilder:
+        match = re.fullmatch(r"(\d+)\)", rest)
+        if match is None:
+            raise ValueError(f"bad context builder {spec!r}: use {name}(K) with K a positive integer")
+        return build(int(match.group(1)))
+
+    return parse
 
 
-CONTEXT_BUILDERS: SpecTable[ContextBuilder] = SpecTable("context builder", ValueError, separator="(")
+CONTEXT_BUILDERS: SpecTable[AnyContextBuilder] = SpecTable("context builder", ValueError, separator="(")
 """Context builders by spec; ``CONTEXT_BUILDERS.register(name, factory, usage)`` adds one."""
 CONTEXT_BUILDERS.register("consolidated", _no_option(Consolidated), "'consolidated'")
 CONTEXT_BUILDERS.register("full", _no_option(Full), "'full'")
-CONTEXT_BUILDERS.register("window", _window, "'window(K)'")
+CONTEXT_BUILDERS.register("window", _every("window", Window), "'window(K)'")
+CONTEXT_BUILDERS.register("summary", _every("summary", Summary), "'summary(K)'")
+CONTEXT_BUILDERS.register("fold", _no_option(Fold), "'fold'")
 
 
-def make_context_builder(spec: str | ContextBuilder) -> ContextBuilder:
-    """Build a builder from ``"consolidated"``, ``"full"`` or ``"window(k)"`` (``window:k`` too)."""
-    if isinstance(spec, ContextBuilder):
+def make_context_builder(spec: str | AnyContextBuilder) -> AnyContextBuilder:
+    """Build a builder from ``"consolidated"``, ``"full"``, ``"window(k)"`` (``window:k`` too), ``"summary(k)"``
+    or ``"fold"``.
+    """
+    if isinstance(spec, ContextBuilder | MemoryBuilder):
         return spec
     return CONTEXT_BUILDERS.resolve(re.sub(r"\Awindow[:=](\d+)\Z", r"window(\1)", spec))

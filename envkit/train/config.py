@@ -80,7 +80,7 @@ class EpisodeConfig:
     n_tasks: int = field(default=5000, metadata={"help": "Training tasks to compose (each one a dataset row)."})
     context: str = field(
         default="consolidated",
-        metadata={"help": "Context builder of the rollouts: consolidated (MEM1), full or window(K)."},
+        metadata={"help": "Context builder of the rollouts: consolidated (MEM1), full, window(K), summary(K) or fold."},
     )
     max_turns: int | None = field(
         default=None, metadata={"help": "Turns per episode (default: the protocol's or the env's, 4N + 4)."}

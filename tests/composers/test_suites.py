@@ -196,3 +196,30 @@ def test_written_files_follow_the_umask_and_killed_writers_leave_nothing(tmp_pat
     writer.send_signal(signal.SIGTERM)
     assert writer.wait(timeout=60) != 0
     assert not list(tmp_path.glob(".big.jsonl.*")) and not (tmp_path / "big.jsonl").exists()
+
+
+def test_the_long_horizon_preset_reaches_128_objectives_and_plays_them(tmp_path):
+    """mem1-qa-long: N = 32, 64, 128 test files; the oracle solves an N=128 task in a consolidated context
+    whose retained part stays what it is at N = 2 (the state the agent writes), with peak tokens accounted."""
+    import gymnasium as gym
+
+    from composers.suites import generate_suite
+    from envkit.envs import TASKS_ENV_ID
+    from envkit.testing.conformance import oracle_turns, reference_episode
+
+    manifest = generate_suite("mem1-qa-long", tmp_path / "long", scale=0.01)
+    files = sorted(part["path"] for part in manifest["files"])
+    assert files == sorted(["train_parallel_n2.jsonl", *(f"test_parallel_n{n}.jsonl" for n in (32, 64, 128))])
+
+    def make():
+        return gym.make(TASKS_ENV_ID, task_file=tmp_path / "long" / "test_parallel_n128.jsonl")
+
+    turns = oracle_turns(make, 0)
+    steps = reference_episode(make, 0, turns)
+    assert steps[-1].done and steps[-1].reward == 1.0 and len(turns) > 128
+    env = make()
+    _, info = env.reset(options={"task_index": 0})
+    for turn in turns:
+        *_, info = env.step(turn)
+    assert info["peak_context_tokens"] == max(info["context_tokens_per_turn"])
+    assert info["peak_context_tokens"] < 2 * info["prompt_tokens"] + 2000  # the prompt plus one turn, not 128 turns

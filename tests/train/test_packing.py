@@ -229,3 +229,35 @@ def test_a_real_models_full_context_rollout_is_one_chain_that_scores_as_its_roll
             extends = chained == before.prompt_ids + before.completion_ids
             assert extends or turn.prompt_ids == policy.encode(context)
         assert len(turns) < 3 or turns[2].prompt_ids == policy.encode(trajectory.turns[2].context)
+
+
+def logps_by_token(packing, model, batch):
+    """Each completion token's log-prob, keyed by (episode, turn, index in the turn's completion)."""
+    import torch
+
+    with torch.no_grad():
+        logps = packing.token_logps(model, batch.as_dict())
+    rows, columns = batch.completion_mask.nonzero(as_tuple=True)
+    return {
+        (int(batch.row_episode[r]), int(batch.token_turn[r, c]), int(batch.token_index[r, c])): float(logps[r, c])
+        for r, c in zip(rows.tolist(), columns.tolist(), strict=True)
+    }
+
+
+@pytest.mark.parametrize("context", ["summary(2)", "fold"])
+def test_memory_operation_episodes_pack_exactly(tiny, packing, context):
+    """Oracle demonstrations under summary(2) and fold (contexts the agent's memory elements cut): the masked
+    rows score every completion token exactly as one row per turn (each turn's full context) does."""
+    require("datasets")
+    from envkit.train.demonstrations import demonstration_turns, oracle_trajectories
+
+    tokenizer, model = tiny
+    make = env_factory(QA_ENV_ID, n_objectives=3, source=SMALL_WORLD, split="test", context=context)
+    trajectories = oracle_trajectories(make, 2)
+    dropped = [len(turn.context) < 1 + 2 * index for t in trajectories for index, turn in enumerate(t.turns)]
+    assert any(dropped)  # the operation cut some context: the rows are a real tree, not one chain
+    episodes = [demonstration_turns(t, tokenizer) for t in trajectories]
+    masked = logps_by_token(packing, model, packing.pack_episodes(episodes, tokenizer.pad_token_id))
+    per_turn = logps_by_token(packing, model, packing.pack_turns(episodes, tokenizer.pad_token_id))
+    assert masked.keys() == per_turn.keys() and len(masked) == sum(len(t.completion_ids) for e in episodes for t in e)
+    assert max(abs(masked[key] - per_turn[key]) for key in masked) < 1e-4
