@@ -223,6 +223,13 @@ class Mem1GRPOConfig(EpisodeConfig, ForwardConfig, TrainerDefaults, GRPOConfig):
         default=False,
         metadata={"help": "Apply beta as MEM1's k1 reward penalty (veRL's use_kl_in_reward), not TRL's k3 loss term."},
     )
+    n_schedule: str | None = field(
+        default=None,
+        metadata={
+            "help": "Curriculum over N: '2:200,4:400,8' (N=2 to step 200, N=4 to step 400, then 8) or "
+            "'2:r0.8,4:r0.8,8' (move on when a batch's mean reward reaches 0.8); overrides n_objectives."
+        },
+    )
     lora_r: int = field(default=0, metadata={"help": "LoRA rank through peft; 0 trains every parameter."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
     lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
@@ -241,6 +248,7 @@ class Mem1GRPOConfig(EpisodeConfig, ForwardConfig, TrainerDefaults, GRPOConfig):
         if self.kl_in_reward and self.beta == 0:
             raise ValueError("kl_in_reward needs a KL weight: set beta > 0 (MEM1 used 0.001)")
         self._check_trl_options()
+        self._check_n_schedule()
         if self.temperature <= 0:  # greedy turns have no sampling distribution: log-probs divide by it
             raise ValueError(f"temperature must be positive for training (GRPO samples), got {self.temperature}")
         if self.lora_r < 0:
@@ -258,6 +266,15 @@ class Mem1GRPOConfig(EpisodeConfig, ForwardConfig, TrainerDefaults, GRPOConfig):
                 f"got {self.vllm_importance_sampling_mode!r}"
             )
         super().__post_init__()
+
+    def _check_n_schedule(self) -> None:
+        if self.n_schedule is None:
+            return
+        from envkit.train.curriculum import parse_n_schedule
+
+        parse_n_schedule(self.n_schedule)  # a malformed schedule fails here, in one line
+        if self.task_file is not None:
+            raise ValueError("n_schedule composes tasks for each N from the source: it takes no task_file")
 
     def _check_trl_options(self) -> None:
         """TRL's options: each one honoured, or refused in one line when set (never silently dropped)."""

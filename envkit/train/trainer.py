@@ -50,6 +50,7 @@ from envkit.policy.vllm import VLLMPolicy
 from envkit.rollout.runner import RolloutRunner
 from envkit.rollout.trajectory import Trajectory
 from envkit.train.config import Mem1GRPOConfig
+from envkit.train.curriculum import Curriculum
 from envkit.train.importance import importance_weights
 from envkit.train.loss import LossSettings, group_advantages, grpo_loss, kl_reward_penalty
 from envkit.train.rewards import env_reward, format_reward
@@ -70,13 +71,15 @@ def make_training_env(args: Mem1GRPOConfig | Mem1SFTConfig, **overrides: Any) ->
         "max_turns": args.max_turns,
         "state_tag": args.state_tag,
     }
-    options.update({name: value for name, value in given.items() if value is not None}, **overrides)
+    options.update({name: value for name, value in given.items() if value is not None})
+    n_objectives = overrides.pop("n_objectives", args.n_objectives)
+    options.update(overrides)
     if args.task_file is not None:
         return gym.make(TASK_FILE_ENV_ID, task_file=args.task_file, **options)
     return gym.make(
         args.env_id,
         source=args.source,
-        n_objectives=args.n_objectives,
+        n_objectives=n_objectives,
         strategy=args.strategy,
         split="train",
         seed=args.seed,
@@ -145,8 +148,15 @@ class Mem1GRPOTrainer(GRPOTrainer):
                 target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")],
                 task_type="CAUSAL_LM",
             )
-        build_env = make_env or (lambda: make_training_env(args))
-        self._runner = RolloutRunner(build_env, _NoPolicy(), args.rollout_batch_size, seed=args.seed)
+        if make_env is not None and args.n_schedule is not None:
+            raise ValueError("n_schedule builds an env for each N from the config: pass make_env or n_schedule")
+        self._curriculum = Curriculum.parse(args.n_schedule or str(args.n_objectives))
+        self._runners: dict[int, RolloutRunner] = {}
+        first = self._curriculum.n_at(0)
+        build_env = make_env or (lambda: make_training_env(args, n_objectives=first))
+        self._runner = self._runners[first] = RolloutRunner(
+            build_env, _NoPolicy(), args.rollout_batch_size, seed=args.seed
+        )
         tasks = self._runner.n_tasks
         train_dataset = Dataset.from_dict({"prompt": [f"task {i}" for i in range(tasks)], "task_index": range(tasks)})
         self._pad_token_id = int(processing_class.pad_token_id)
@@ -185,7 +195,17 @@ class Mem1GRPOTrainer(GRPOTrainer):
             top_k=max(0, self.top_k or 0),
         )
 
+    def _runner_for(self, n: int) -> RolloutRunner:
+        """The runner of N-objective episodes (one per N the curriculum reaches, built when first reached)."""
+        if n not in self._runners:
+            args = self.args
+            self._runners[n] = RolloutRunner(
+                lambda: make_training_env(args, n_objectives=n), _NoPolicy(), args.rollout_batch_size, seed=args.seed
+            )
+        return self._runners[n]
+
     def _rollout(self, task_indices: list[int]) -> list[Trajectory]:
+        self._runner = self._runner_for(self._curriculum.n_at(self.state.global_step))
         if self.use_vllm:
             return self._vllm_rollout(task_indices)
         settings = self._generation_settings()
@@ -251,6 +271,9 @@ class Mem1GRPOTrainer(GRPOTrainer):
         mode = "train" if self._model().training else "eval"
         trajectories = self._rollout([int(row["task_index"]) for row in inputs])
         self.trajectories = trajectories
+        self._metrics[mode]["objectives"].append(float(trajectories[0].n_objectives) if trajectories else 0.0)
+        if mode == "train" and trajectories:
+            self._curriculum.observe(sum(t.reward for t in trajectories) / len(trajectories))
         episodes = [
             {**row, "env_reward": t.reward, "violations": t.violations, "turns": max(1, len(t.turns)),
              "em_sum": t.em_sum or 0.0, "success": float(t.success)}

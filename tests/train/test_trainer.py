@@ -219,3 +219,57 @@ def test_kl_in_reward_without_a_kl_weight_is_refused(tmp_path):
     require("trl")
     with pytest.raises(ValueError, match="kl_in_reward needs a KL weight"):
         config(tmp_path, kl_in_reward=True)
+
+
+def test_an_n_schedule_raises_the_objectives_by_step(tmp_path, tiny_folder):
+    """'1:1,2:2,3': step 0 plays N=1, step 1 N=2, step 2 N=3 (the episodes the trainer played say so)."""
+    from envkit.train import Mem1GRPOTrainer
+
+    args = config(tmp_path, max_steps=3, n_schedule="1:1,2:2,3", save_strategy="no", logging_steps=1)
+    trainer = Mem1GRPOTrainer(tiny_folder, args, reward_funcs=[shorter_turns])
+    played = []
+    original = trainer._rollout
+
+    def recording(task_indices):
+        trajectories = original(task_indices)
+        played.append({t.n_objectives for t in trajectories})
+        return trajectories
+
+    trainer._rollout = recording
+    trainer.train()
+    assert played == [{1}, {2}, {3}]
+    assert [entry["objectives"] for entry in trainer.state.log_history if "objectives" in entry] == [1.0, 2.0, 3.0]
+
+
+def test_a_reward_bound_moves_the_curriculum_on_when_reached():
+    from envkit.train.curriculum import Curriculum, parse_n_schedule
+
+    curriculum = Curriculum.parse("2:r0.5,4:r0.9,8")
+    assert curriculum.n_at(0) == 2
+    curriculum.observe(0.4)
+    assert curriculum.n_at(10) == 2  # steps do not move a reward-bound stage
+    curriculum.observe(0.5)
+    assert curriculum.n_at(11) == 4
+    curriculum.observe(0.95)
+    assert curriculum.n_at(12) == 8
+    curriculum.observe(1.0)
+    assert curriculum.n_at(13) == 8  # the last stage has no bound
+    steps = Curriculum.parse("2:200,4:400,8")
+    assert [steps.n_at(s) for s in (0, 199, 200, 399, 400, 10_000)] == [2, 2, 4, 4, 8, 8]
+    for bad, fragment in [
+        ("2,4", "needs a bound"),
+        ("2:10,4:5,8", "must increase"),
+        ("2:10,4:20", "the last stage takes no bound"),
+        ("0:5,2", "bad stage '0:5'"),
+        ("2:x,4", "bad stage"),
+    ]:
+        with pytest.raises(ValueError, match=fragment):
+            parse_n_schedule(bad)
+
+
+def test_a_bad_n_schedule_is_refused_in_one_line(tmp_path):
+    from tests.cli.test_cli import assert_one_line_error, envkit
+
+    with pytest.raises(ValueError, match="takes no task_file"):
+        config(tmp_path, n_schedule="2:5,4", task_file=str(tmp_path / "tasks.jsonl"))
+    assert_one_line_error(envkit("train", "--n_schedule", "2,4", "--output_dir", str(tmp_path / "o")), "n_schedule")
