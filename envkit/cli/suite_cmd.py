@@ -1,4 +1,4 @@
-"""``envkit suite generate | list | info``: benchmark suites with manifests."""
+"""``envkit suite generate | list | info | report``: benchmark suites with manifests, and their results tables."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from envkit.cli.env_flags import CorpusFlag
 
 __all__ = ["suite_app"]
 
-suite_app = typer.Typer(help="Benchmark suites: generate, list, inspect.", no_args_is_help=True)
+suite_app = typer.Typer(help="Benchmark suites: generate, list, inspect, report.", no_args_is_help=True)
 
 
 @suite_app.command("generate")
@@ -83,3 +83,46 @@ def info(folder: Annotated[Path, typer.Argument(help="A suite folder.")]) -> Non
     if problems:
         raise typer.Exit(1)
     console.print("every file matches the manifest")
+
+
+@suite_app.command("report")
+def report(
+    folder: Annotated[Path, typer.Argument(help="A suite folder.")],
+    policy: Annotated[list[str], typer.Option("--policy", "-p", help="A policy to compare; repeat for several.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Report folder.")] = Path("suite-report"),
+    builders: Annotated[str, typer.Option(help="Context builders, comma-separated.")] = "consolidated",
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes per policy, task file and builder.")] = 20,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest turn a model may write.")] = 256,
+    temperature: Annotated[float, typer.Option(min=0.0, help="Sampling temperature (0: greedy).")] = 0.0,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda:0...")] = "auto",
+    seed: Annotated[int, typer.Option(help="Sampling and bootstrap seed.")] = 0,
+) -> None:
+    """Play a suite's test files with several policies: one table with 95% intervals, seeds and versions."""
+    import sys
+
+    from envkit.eval.harness import EvalCase
+    from envkit.eval.suite_report import markdown, suite_report, write_suite_report
+    from envkit.policy.hf import GenerationSettings
+    from envkit.policy.specs import load_policy
+    from envkit.protocol.context import make_context_builder
+
+    problems = verify_suite(folder)
+    if problems:  # not the suite its manifest describes: a table from it would mislead
+        raise ValueError(f"{folder}: {problems[0]}")
+    chosen = [make_context_builder(b.strip()).name for b in builders.split(",") if b.strip()]
+    generation = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature)
+    policies = [(spec, load_policy(spec, generation, device=device, seed=seed)) for spec in policy]
+    manifest = read_manifest(folder)
+    total = len(policies) * len(chosen) * episodes * sum(e["split"] == "test" for e in manifest["files"])
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        bar = progress.add_task("suite report", total=total)
+
+        def advance(name: str, case: EvalCase, _: object) -> None:
+            progress.update(bar, advance=1, description=f"{name}: N={case.n_objectives} {case.builder}")
+
+        results = suite_report(folder, policies, chosen, episodes, seed, advance)
+    command = "envkit " + " ".join(sys.argv[1:])
+    written = write_suite_report(results, folder, output, command, seed)
+    typer.echo(markdown(results))
+    typer.echo(f"report written to {written}")
