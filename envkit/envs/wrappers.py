@@ -1,7 +1,9 @@
 """Wrappers that add protocol behaviour to any envkit env (composition, not flags).
 
 - :class:`ProtocolContext` turns the env's latest message into the context the
-  protocol allows (``consolidated``, ``full``, ``window(k)``) and accounts its tokens.
+  protocol allows (``consolidated``, ``full``, ``window(k)``) and accounts its tokens;
+  :class:`~envkit.envs.memory_context.MemoryContext` does the same for the memory
+  operations the agent's own elements steer (``summary(k)``, ``fold``).
 - :class:`FormatPenalty` subtracts a penalty for every protocol violation.
 - :class:`TurnsLeftHint` tells the agent, inside each observation, how many turns it
   has left, as MEM1's training rollout does.
