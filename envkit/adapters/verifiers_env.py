@@ -174,6 +174,13 @@ class _EnvPool:
     def give_back(self, options: dict[str, Any], env: gym.Env[str, str]) -> None:
         self._idle[repr(sorted(options.items()))].put(env)
 
+    def close(self) -> None:
+        """Close every idle env (a browser-mode shop holds a Chromium)."""
+        for idle in self._idle.values():
+            while not idle.empty():
+                idle.get_nowait().close()
+        self._idle.clear()
+
 
 class VerifiersAgentPolicy:
     """An envkit policy whose turns a verifiers agent writes: one agent run per turn, on the turn's context.
@@ -192,9 +199,11 @@ class VerifiersAgentPolicy:
         self.shown: list[str] = []  # the observation each turn was played on
 
     def start(self, slot: int, task: Any) -> None:
+        """A new episode: its turns' traces start afresh (the task is in the prompt)."""
         self.traces, self.shown = [], []
 
     def act(self, requests: Sequence[TurnRequest]) -> list[Generation]:
+        """One verifiers agent run per request, on exactly the request's context."""
         return [self._turn(request) for request in requests]
 
     def _turn(self, request: TurnRequest) -> Generation:
@@ -250,6 +259,10 @@ class EnvkitEnv(vf.Env[EnvkitEnvConfig]):
         finally:
             self._envs.give_back(options, env)
         record_episode(trajectory, policy.traces, policy.shown)
+
+    async def stop(self) -> None:
+        """Close the envs the episodes used, once the eval stops serving."""
+        self._envs.close()
 
 
 def record_episode(trajectory: Trajectory, traces: Sequence[vf.Trace], shown: Sequence[str]) -> None:
