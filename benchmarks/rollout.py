@@ -20,7 +20,10 @@
    branches), N = 1 ... 128: oracle success, peak and mean context tokens per episode
    (prompt included) for ``consolidated``, ``full``, ``summary(4)`` and ``fold``, each
    builder's ratio to ``consolidated`` from the same run; and the retained memory (peak
-   minus prompt) of the constant-state probe under ``consolidated`` up to N = 128.
+   minus prompt) of the constant-state probe under ``consolidated`` up to N = 128; and
+   knowledge updates (answer entities renamed mid-episode): EM of the oracle, which
+   overwrites what it keeps, against the control that never does, N = 2, 8, 32 with 1
+   and 4 updates per task, under ``consolidated``.
 
     python -m benchmarks.rollout            # writes results/rollout.json (results/rollout_gpu.json on a GPU)
     python -m benchmarks.rollout --memory   # writes results/rollout_memory.json
@@ -139,12 +142,30 @@ def memory_operations(episodes: int) -> dict[str, Any]:
         )
     first, last = probe[0]["retained_peak_over_run"], probe[-1]["retained_peak_over_run"]
     return {
+        "knowledge_updates": knowledge_updates(episodes),
         "episodes": episodes,
         "counter": "default word-piece counter (envkit.protocol.tokens)",
         "rows": rows,
         "consolidated_retained_probe": probe,
         "consolidated_retained_growth_2_to_128": last / first - 1,
     }
+
+
+def knowledge_updates(episodes: int) -> list[dict[str, Any]]:
+    """Mean EM with updates: the oracle (follows them) against the control that keeps the old names."""
+    rows = []
+    for n in (2, 8, 32):
+        for updates in (1, 4):
+            make = env_factory(QA_ENV_ID, n_objectives=n, source=SOURCE, split="test", updates=updates)
+            row: dict[str, Any] = {"n": n, "updates": updates}
+            for name, follow in (("oracle", True), ("never_updates", False)):
+                agent = AgentPolicy(lambda follow=follow: OracleAgent(follow_updates=follow))
+                with RolloutRunner(make, agent) as runner:
+                    trajectories = runner.run(episodes)
+                row[f"{name}_em"] = statistics.fmean(t.metrics["em_mean"] for t in trajectories)
+            rows.append(row)
+            print(row, flush=True)
+    return rows
 
 
 def model_throughput(policy: HFPolicy, episodes: int, turns: int) -> dict[str, Any]:

@@ -11,12 +11,12 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, overload
 
-from composers.records import Task
+from composers.records import Objective, Task
 from composers.sources.base import QASource
 from composers.sources.registry import load_source
 from composers.spec_table import SpecTable
@@ -25,6 +25,7 @@ from composers.strategies.chained import Chained
 from composers.strategies.mixed import Mixed
 from composers.strategies.parallel import Parallel
 from composers.taskfiles import write_tasks
+from composers.updates import with_updates
 
 if TYPE_CHECKING:
     import datasets
@@ -72,6 +73,18 @@ STRATEGY_TABLE.register("chained", _chained)
 STRATEGY_TABLE.register("mixed", _mixed)
 
 
+class _Updated:
+    """A strategy's tasks with knowledge updates (a strategy itself, so a TaskSet stays lazy)."""
+
+    def __init__(self, strategy: Strategy, k: int, updatable: Callable[[Objective], bool]) -> None:
+        self.inner, self.k, self.updatable = strategy, k, updatable
+        self.name, self.n_objectives = f"{strategy.name}+updates({k})", strategy.n_objectives
+        self.split, self.seed = strategy.split, strategy.seed
+
+    def task(self, index: int) -> Task:
+        return with_updates(self.inner.task(index), self.k, self.updatable)
+
+
 class TaskSet(Sequence[Task]):
     """``size`` tasks of a strategy, built on access (nothing is held in memory).
 
@@ -103,6 +116,12 @@ class TaskSet(Sequence[Task]):
         task = self.strategy.task
         for index in range(self.size):
             yield task(index)
+
+    def with_updates(self, k: int, updatable: Callable[[Objective], bool]) -> TaskSet:
+        """The same tasks with ``k`` knowledge updates each (:func:`composers.updates.with_updates`)."""
+        if k < 0:
+            raise CompositionError(f"updates must be non-negative, got {k}")
+        return TaskSet(_Updated(self.strategy, k, updatable), self.size) if k else self
 
     def write(self, path: str | Path, fmt: str | None = None) -> int:
         """Write every task to a ``.jsonl`` or ``.parquet`` file; returns the count."""

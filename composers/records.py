@@ -5,7 +5,9 @@ goals. Records are plain data: frozen, hashable, and serialisable to one JSON ob
 per task (``schema == "envkit.task/1"``) so that a suite written today loads in later
 versions. QA objectives carry their gold answers; ``queries`` are the searches that
 reach the supporting passages (what the oracle agent issues); ``depends_on`` is the
-index of the objective whose answer this one needs (chained tasks).
+index of the objective whose answer this one needs (chained tasks); ``update`` is a
+change of the answer announced during the episode (knowledge updates,
+:mod:`composers.updates`).
 """
 
 from __future__ import annotations
@@ -14,13 +16,36 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SCHEMA", "Objective", "RecordError", "Task"]
+__all__ = ["SCHEMA", "Objective", "RecordError", "Task", "Update"]
 
 SCHEMA = "envkit.task/1"
 
 
 class RecordError(ValueError):
     """A task record that does not follow the schema."""
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """A fact that stops holding during the episode: after turn ``after_turn`` the env announces that the
+    entity called ``old`` is now called ``new``, and an answer naming it must use the new name.
+    """
+
+    after_turn: int
+    old: str
+    new: str
+
+    @property
+    def statement(self) -> str:
+        """What the env announces."""
+        return f"{self.old} is now called {self.new}."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"after_turn": self.after_turn, "old": self.old, "new": self.new}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Update:
+        return cls(int(data["after_turn"]), str(data["old"]), str(data["new"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +60,10 @@ class Objective:
     queries: tuple[str, ...] = ()
     depends_on: int | None = None
     kind: str = "qa"
+    update: Update | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "id": self.id,
             "kind": self.kind,
             "question": self.question,
@@ -47,6 +73,9 @@ class Objective:
             "queries": list(self.queries),
             "depends_on": self.depends_on,
         }
+        if self.update is not None:  # only then: files of tasks without updates keep their bytes
+            record["update"] = self.update.to_dict()
+        return record
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Objective:
@@ -64,6 +93,7 @@ class Objective:
                 queries=tuple(str(q) for q in data.get("queries") or ()),
                 depends_on=None if depends_on is None else int(depends_on),
                 kind=str(data.get("kind", "qa")),
+                update=Update.from_dict(data["update"]) if data.get("update") else None,
             )
         except KeyError as missing:
             raise RecordError(f"objective is missing the field {missing}") from None

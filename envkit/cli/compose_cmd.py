@@ -45,14 +45,19 @@ def compose(
         Path | None,
         typer.Option(help="JSONL corpus the questions are answered from, named in every task so the file replays."),
     ] = None,
+    updates: Annotated[
+        int, typer.Option(min=0, help="Knowledge updates per task: answer entities renamed mid-episode.")
+    ] = 0,
 ) -> None:
     """Compose N-objective tasks from QA sources and write them to a task file."""
     fmt = task_format(output, fmt)
     if corpus is not None and not corpus.is_file():
         raise typer.BadParameter(f"{corpus}: no such file", param_hint="--corpus")
+    from envkit.kinds.registry import updatable
+
     composed = compose_tasks(
         source, strategy, n_objectives, count, split, seed, weight or None, shuffle, per_source or None
-    )
+    ).with_updates(updates, updatable)
     named = None if corpus is None else str(corpus.resolve())
     tasks = composed if named is None else (replace(task, corpus=named) for task in composed)
     console = Console(stderr=True)

@@ -24,7 +24,7 @@ from composers.sources.registry import load_source
 from composers.taskfiles import read_tasks
 from envkit.envs.protocols import DEFAULT_PROTOCOL, ProtocolPreset, resolve_protocol
 from envkit.kinds import KindError, get_kind, kinds_of
-from envkit.kinds.registry import in_table_order
+from envkit.kinds.registry import in_table_order, updatable
 from envkit.protocol.context import AnyContextBuilder
 from envkit.protocol.tags import TagSet
 from envkit.protocol.tokens import TokenCounter, count_word_pieces
@@ -103,19 +103,24 @@ def make_composed_env(
     weights: Sequence[float] | None = None,
     counts: Sequence[int] | None = None,
     task_file: str | Path | None = None,
+    updates: int = 0,
     **options: Any,
 ) -> gym.Env[str, str]:
     """Tasks composed from any sources, of any kinds (``envkit/Tasks-v0``), or read from ``task_file``.
 
     ``source``/``strategy``/``n_objectives``/``split``/``seed``/``count`` (and ``weights``
-    or ``counts`` for ``mixed``) compose as :func:`composers.compose` does; ``options``
+    or ``counts`` for ``mixed``) compose as :func:`composers.compose` does; ``updates``
+    adds that many knowledge updates per task (:mod:`composers.updates`); ``options``
     as :func:`make_tasks_env`. One kind plays in its own env, several in a composite env.
     """
     if task_file is not None:
+        if updates:
+            raise ValueError("updates are composed into tasks: compose the task file with --updates instead")
         return make_task_file_env(task_file, **options)
     specs = [source] if isinstance(source, (str, QASource)) else list(source)
     loaded = [load_source(spec, split) for spec in specs]
-    tasks = compose(loaded, strategy, n_objectives, count, split, seed, weights=weights, counts=counts)
+    composed = compose(loaded, strategy, n_objectives, count, split, seed, weights=weights, counts=counts)
+    tasks = composed.with_updates(updates, updatable)
     shares = counts if counts is not None else weights if weights is not None else [1] * len(loaded)
     present = {s.questions(split)[0].kind for s, share in zip(loaded, shares, strict=True) if share > 0}
     return make_tasks_env(tasks, kinds=in_table_order(present), sources=loaded, **options)

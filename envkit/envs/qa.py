@@ -29,7 +29,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from composers.records import Task
+from composers.records import Objective, Task, Update
 from envkit.envs.episodes import ProcessLocal, choose_task, read_turn, render_turn
 from envkit.envs.spaces import UnicodeText
 from envkit.metrics import exact_match, f1_score, mem1_scores
@@ -136,6 +136,8 @@ class MultiObjectiveQAEnv(ProcessLocal, gym.Env[str, str]):
         self._scores: list[float] = []
         self._metrics: dict[str, float] = {}
         self._turn, self._done, self._last = 0, True, ""
+        self._updates: dict[str, Update] = {}  # old name -> its knowledge update (composers.updates)
+        self._announced: set[str] = set()
 
     # -- what a composite env and the runner read ------------------------------------
 
@@ -174,6 +176,8 @@ class MultiObjectiveQAEnv(ProcessLocal, gym.Env[str, str]):
         self._limit = self.max_turns or self.turn_budget(self.task)
         self._last = qa_prompt(self.task.objectives, self.tags, self.top_k)
         self._scores = [0.0] * self.task.n_objectives
+        self._updates = {o.update.old: o.update for o in self.task.objectives if o.update is not None}
+        self._announced = set()
         self._metrics = {"em_sum": 0.0, "em_mean": 0.0, "f1_mean": 0.0}
         return self._last, {
             "task_id": self.task.id,
@@ -216,6 +220,8 @@ class MultiObjectiveQAEnv(ProcessLocal, gym.Env[str, str]):
             reward, summary = self._score(parsed.action.content, info)
             info["action"], info["action_content"], terminated = "answer", parsed.action.content, True
             observation = self.tags.information_block(summary)
+        if not terminated:
+            observation = self._announce(observation, info)
         info["objective_scores"], info["metrics"] = list(self._scores), dict(self._metrics)
         truncated = not terminated and self._turn >= self._limit
         self._done = terminated or truncated
@@ -224,18 +230,33 @@ class MultiObjectiveQAEnv(ProcessLocal, gym.Env[str, str]):
             self.render()
         return observation, reward, terminated, truncated, info
 
+    def _announce(self, observation: str, info: dict[str, Any]) -> str:
+        """Knowledge updates due after this turn, announced once each after the turn's own result."""
+        due = [u for old, u in self._updates.items() if old not in self._announced and u.after_turn <= self._turn]
+        if not due:
+            return observation
+        self._announced.update(u.old for u in due)
+        info["updates"] = [u.statement for u in due]
+        return f"{observation}\n{self.tags.information_block('[UPDATE] ' + ' '.join(info['updates']))}"
+
+    def _golden(self, objective: Objective) -> tuple[str, ...]:
+        """The answers that hold now: the new name once its update was announced."""
+        update = objective.update
+        return (update.new,) if update is not None and update.old in self._announced else objective.golden_answers
+
     def _score(self, content: str, info: dict[str, Any]) -> tuple[float, str]:
         assert self.task is not None
         objectives = self.task.objectives
+        golden = [self._golden(o) for o in objectives]
         metric = self.scoring.metric
         mem1 = metric.startswith("mem1")
         answers = self.scoring.split(content)
         given = [answers[i] if i < len(answers) else "" for i in range(len(objectives))]
         if mem1:
-            em, f1 = mem1_scores(content, [o.golden_answers for o in objectives])
+            em, f1 = mem1_scores(content, golden)
         else:
-            em = [exact_match(a, o.golden_answers) for a, o in zip(given, objectives, strict=True)]
-            f1 = [f1_score(a, o.golden_answers) for a, o in zip(given, objectives, strict=True)]
+            em = [exact_match(a, g) for a, g in zip(given, golden, strict=True)]
+            f1 = [f1_score(a, g) for a, g in zip(given, golden, strict=True)]
         n = len(objectives)
         info.update(
             answers=given,

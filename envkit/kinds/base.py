@@ -76,6 +76,7 @@ class ObjectiveKind(ABC):
     name: ClassVar[str]
     actions: ClassVar[tuple[str, ...]]
     tools: ClassVar[tuple[ToolSpec, ...]] = ()
+    updatable: ClassVar[bool] = False  # its answers can be renamed mid-episode: its env announces and scores updates
     resource_options: ClassVar[frozenset[str]] = frozenset()
     env_options: ClassVar[frozenset[str]] = frozenset()
 

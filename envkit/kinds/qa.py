@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,11 +20,21 @@ __all__ = ["OracleAgent", "QAKind"]
 _SCORING = ("metric", "reward", "numbered_answers")  # gym.make options that make the env's AnswerScoring
 
 
-class OracleAgent:
-    """Searches each objective's gold queries, then answers with the gold answers."""
+_UPDATE = re.compile(r"\[UPDATE\] (.*?)</")
+_RENAME = re.compile(r"(.+?) is now called (.+?)\.(?:\s|$)")
 
-    def __init__(self, tags: TagSet = QA_TAGS, carry_answers: bool = True) -> None:
-        self.tags, self.carry_answers = tags, carry_answers
+
+class OracleAgent:
+    """Searches each objective's gold queries, then answers with the gold answers.
+
+    A knowledge update the env announces ("X is now called Y.") replaces the old name in
+    its state and its answers from then on; ``follow_updates=False`` is the agent that
+    never updates what it keeps (the control that must score lower on update tasks).
+    """
+
+    def __init__(self, tags: TagSet = QA_TAGS, carry_answers: bool = True, follow_updates: bool = True) -> None:
+        self.tags, self.carry_answers, self.follow_updates = tags, carry_answers, follow_updates
+        self._renamed: dict[str, str] = {}
         self._plan: list[tuple[int, int, str]] = []  # (objective, hop, query)
         self._step = 0
         self.reached = True
@@ -38,8 +49,14 @@ class OracleAgent:
         ]
         self._needed = {index: set(o.supporting_ids) for index, o in enumerate(task.objectives)}
         self._seen: set[str] = set()
+        self._renamed = {}
         self._step = 0
         self.reached = True
+
+    def _answer(self, index: int) -> str:
+        """What it answers for objective ``index``: the gold answer, under its new name once told."""
+        answer = self.task.objectives[index].golden_answers[0]
+        return self._renamed.get(answer, answer)
 
     def _state(self, resolved: int, hop: int = 0) -> str:
         """What the oracle knows before its next action, written so that the action follows from it.
@@ -50,7 +67,7 @@ class OracleAgent:
         """
         if not self.carry_answers:  # a state of constant size: the probe of a builder's own growth
             return f"Working on question {min(resolved + 1, len(self.task.objectives))}."
-        found = "; ".join(f"{i + 1}. {self.task.objectives[i].golden_answers[0]}" for i in range(resolved))
+        found = "; ".join(f"{i + 1}. {self._answer(i)}" for i in range(resolved))
         state = f"Answers so far: {found or 'none'}."
         if hop > 0:
             path = " -> ".join(self.task.objectives[resolved].queries[: hop + 1])
@@ -60,13 +77,16 @@ class OracleAgent:
     def act(self, observation: str, info: dict[str, Any]) -> str:
         """The next gold search, or the gold answers once every search is done."""
         self._seen.update(info.get("retrieved_ids") or ())
+        if self.follow_updates:
+            for announcement in _UPDATE.findall(observation):
+                self._renamed.update(_RENAME.findall(announcement))
         search, answer = self.tags.actions
         if self._step < len(self._plan):
             index, hop, query = self._plan[self._step]
             self._step += 1
             return self.tags.format_turn(self._state(index, hop), search, query)
         self.reached = all(ids <= self._seen for ids in self._needed.values())
-        answers = "; ".join(o.golden_answers[0] for o in self.task.objectives)
+        answers = "; ".join(self._answer(i) for i in range(len(self.task.objectives)))
         return self.tags.format_turn(self._state(len(self.task.objectives)), answer, answers)
 
 
@@ -82,6 +102,7 @@ class QAKind(ObjectiveKind):
 
     name = "qa"
     actions = ("search", "answer")
+    updatable = True
     tools = (
         ToolSpec(
             "search",

@@ -13,11 +13,11 @@ import importlib
 from collections.abc import Iterable
 from importlib.metadata import entry_points
 
-from composers.records import Task
+from composers.records import Objective, Task
 from envkit.kinds.base import KindError, ObjectiveKind
 from envkit.protocol.tool_calls import ToolSpec
 
-__all__ = ["action_tools", "get_kind", "in_table_order", "kind_names", "kinds_of", "register_kind"]
+__all__ = ["action_tools", "get_kind", "in_table_order", "kind_names", "kinds_of", "register_kind", "updatable"]
 
 _BUILT_IN = {
     "qa": "envkit.kinds.qa:QAKind",
@@ -97,3 +97,8 @@ def action_tools(actions: Iterable[str]) -> tuple[ToolSpec, ...]:
             "(ObjectiveKind.tools; the tools protocol needs one per action)"
         )
     return tuple(declared[action] for action in actions)
+
+
+def updatable(objective: Objective) -> bool:
+    """Whether the objective's kind can play knowledge updates (``ObjectiveKind.updatable``)."""
+    return get_kind(objective.kind).updatable
