@@ -12,6 +12,7 @@ change of the answer announced during the episode (knowledge updates,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 __all__ = ["SCHEMA", "Objective", "RecordError", "Task", "Update"]
 
 SCHEMA = "envkit.task/1"
+_STATEMENT = re.compile(r"(.+?) is now called (.+?)\.(?:\s|$)")  # Update.statement
 
 
 class RecordError(ValueError):
@@ -37,8 +39,13 @@ class Update:
 
     @property
     def statement(self) -> str:
-        """What the env announces."""
+        """What the env announces (:meth:`renames_in` reads it back)."""
         return f"{self.old} is now called {self.new}."
+
+    @staticmethod
+    def renames_in(text: str) -> dict[str, str]:
+        """Old name -> new name for every announced :attr:`statement` in ``text``."""
+        return dict(_STATEMENT.findall(text))
 
     def to_dict(self) -> dict[str, Any]:
         return {"after_turn": self.after_turn, "old": self.old, "new": self.new}

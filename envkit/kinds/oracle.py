@@ -11,7 +11,6 @@ sees its first page.
 from __future__ import annotations
 
 import functools
-import re
 from typing import Any
 
 from composers.records import Task
@@ -19,7 +18,7 @@ from envkit.envs.composite import composite_tags, part_tags
 from envkit.kinds.registry import action_tools, get_kind, kinds_of
 from envkit.protocol.agent import Agent
 from envkit.protocol.context import make_context_builder
-from envkit.protocol.memory import MemoryBuilder, Notes
+from envkit.protocol.memory import MemoryBuilder, Notes, take_elements
 from envkit.protocol.tags import TagSet
 from envkit.protocol.tool_calls import ACTION_FORMAT_TOOL_CALL, as_tool_call
 
@@ -93,7 +92,8 @@ class TaskOracle:
         memory = _memory_builder(str(info.get("context_builder", "")))
         if memory is None:
             return turn
-        notes = memory.demonstrate(self._notes, _element(turn, self.state_tag))
+        _, elements = take_elements(turn, (self.state_tag,))
+        notes = memory.demonstrate(self._notes, elements.get(self.state_tag, ""))
         self._notes.append(notes)
         written = "".join(f"\n<{name}>{content}</{name}>" for name, content in notes.items())
         return turn.replace(f"</{self.state_tag}>", f"</{self.state_tag}>{written}", 1)
@@ -107,8 +107,3 @@ def _memory_builder(spec: str) -> MemoryBuilder | None:
     except ValueError:
         return None
     return builder if isinstance(builder, MemoryBuilder) else None
-
-
-def _element(turn: str, name: str) -> str:
-    found = re.search(rf"<{re.escape(name)}>(.*?)</{re.escape(name)}>", turn, re.DOTALL)
-    return found.group(1).strip() if found else ""

@@ -8,7 +8,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from composers.records import Task
+from composers.records import Task, Update
 from envkit.kinds.base import ObjectiveKind
 from envkit.protocol.agent import Agent
 from envkit.protocol.tags import QA_TAGS, TagSet
@@ -20,8 +20,7 @@ __all__ = ["OracleAgent", "QAKind"]
 _SCORING = ("metric", "reward", "numbered_answers")  # gym.make options that make the env's AnswerScoring
 
 
-_UPDATE = re.compile(r"\[UPDATE\] (.*?)</")
-_RENAME = re.compile(r"(.+?) is now called (.+?)\.(?:\s|$)")
+_UPDATE = re.compile(r"\[UPDATE\] (.*?)</")  # the env's announcement of knowledge updates
 
 
 class OracleAgent:
@@ -79,7 +78,7 @@ class OracleAgent:
         self._seen.update(info.get("retrieved_ids") or ())
         if self.follow_updates:
             for announcement in _UPDATE.findall(observation):
-                self._renamed.update(_RENAME.findall(announcement))
+                self._renamed.update(Update.renames_in(announcement))
         search, answer = self.tags.actions
         if self._step < len(self._plan):
             index, hop, query = self._plan[self._step]

@@ -64,10 +64,7 @@ class Curriculum:
 
     def n_at(self, step: int) -> int:
         """The N to play at optimizer step ``step`` (passing step bounds moves forward)."""
-        while self._bound(self.index) is not None:
-            stage = self.stages[self.index]
-            if stage.until_step is None or step < stage.until_step:
-                break
+        while (bound := self.stages[self.index].until_step) is not None and step >= bound:
             self.index += 1
         return self.stages[self.index].n
 
@@ -76,7 +73,3 @@ class Curriculum:
         stage = self.stages[self.index]
         if stage.until_reward is not None and mean_reward >= stage.until_reward:
             self.index += 1
-
-    def _bound(self, index: int) -> int | float | None:
-        stage = self.stages[index]
-        return stage.until_step if stage.until_step is not None else stage.until_reward
