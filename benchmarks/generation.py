@@ -9,11 +9,17 @@ median of ``--repeats`` runs in this process:
   encoded once, finished rows leave the batch, log-probs from the sampled token only);
 - ``generate_logits``: ``model.generate`` as the policy called it before (stop strings,
   ``output_logits=True`` for the log-probs);
-- ``generate``: plain ``model.generate`` with stop strings and no log-probs.
+- ``generate``: plain ``model.generate`` with stop strings and no log-probs;
+- ``envkit_bf16``: the same decode loop over a bfloat16 copy of the parameters, the
+  sampler ``rollout_dtype="bfloat16"`` gives GRPO.
 
 Tokens/s counts the kept tokens (up to the closing tag) over wall time. Then one GRPO
 step of 16 episodes at N = 2 (4 tasks x 4 generations) is timed end to end through
-``Mem1GRPOTrainer``, split into rollout and the rest (packing, forward, backward, step).
+``Mem1GRPOTrainer``, split into rollout and the rest (packing, forward, backward, step),
+for each way of spending less compute on it (``GRPO_VARIANTS``, measured in the same
+run against float32): bf16 autocast of the training forward and backward, a bf16 copy
+of the weights as the sampler (``rollout_dtype``; its log-prob distance to the training
+forward is reported as ``logp_gap``), and LoRA on top.
 The untrained model writes no closing tag, so every turn runs to the 64-token limit:
 episodes are capped at 5 turns (the oracle needs 4.3 on average at N = 2) so the step
 has the size of a trained agent's; the learning benchmark logs the real steps' times.
@@ -88,6 +94,7 @@ def sampling(batches: list[int], new_tokens: int, repeats: int) -> dict[str, Any
     import torch
 
     from envkit.policy.hf import GenerationSettings, HFPolicy
+    from envkit.policy.models import cast_copy
 
     policy = HFPolicy.from_pretrained(
         "smollm2", device="cpu", generation=GenerationSettings(max_new_tokens=new_tokens, temperature=1.0)
@@ -95,8 +102,10 @@ def sampling(batches: list[int], new_tokens: int, repeats: int) -> dict[str, Any
     model, tokenizer = policy.model, policy.tokenizer
     prompts = _prompts(tokenizer, max(batches))
     results: dict[str, Any] = {"prompt_tokens_mean": sum(map(len, prompts)) / len(prompts)}
+    sampler = HFPolicy(cast_copy(model, torch.bfloat16), tokenizer, policy.generation, device="cpu")
     ways = {
         "envkit": lambda p: _envkit(policy, p),
+        "envkit_bf16": lambda p: _envkit(sampler, p),  # rollout_dtype="bfloat16": the GRPO sampler's copy
         "generate_logits": lambda p: _generate(model, tokenizer, p, new_tokens, True),
         "generate": lambda p: _generate(model, tokenizer, p, new_tokens, False),
     }
@@ -113,11 +122,20 @@ def sampling(batches: list[int], new_tokens: int, repeats: int) -> dict[str, Any
             print(batch, name, row[name], flush=True)
         row["envkit_over_generate_logits"] = row["envkit"]["tokens_per_s"] / row["generate_logits"]["tokens_per_s"]
         row["envkit_over_generate"] = row["envkit"]["tokens_per_s"] / row["generate"]["tokens_per_s"]
+        row["envkit_bf16_over_envkit"] = row["envkit_bf16"]["tokens_per_s"] / row["envkit"]["tokens_per_s"]
         results[f"batch_{batch}"] = row
     return results
 
 
-def grpo_step(steps: int) -> dict[str, Any]:
+GRPO_VARIANTS: dict[str, dict[str, Any]] = {
+    "float32": {},
+    "bf16_training": {"bf16": True},  # autocast of the training forward and backward
+    "bf16_training_bf16_sampler": {"bf16": True, "rollout_dtype": "bfloat16"},
+    "bf16_training_bf16_sampler_lora16": {"bf16": True, "rollout_dtype": "bfloat16", "lora_r": 16},
+}
+
+
+def grpo_step(steps: int, options: dict[str, Any]) -> dict[str, Any]:
     """Seconds per GRPO step of 16 episodes at N = 2 (rollout, and the rest of the step)."""
     import tempfile
 
@@ -156,6 +174,7 @@ def grpo_step(steps: int) -> dict[str, Any]:
             save_strategy="no",
             temperature=1.0,
             seed=0,
+            **options,
         )
         trainer = Mem1GRPOTrainer(model, args, processing_class=tokenizer, callbacks=[Clock()])
         rollout = trainer._rollout
@@ -169,7 +188,10 @@ def grpo_step(steps: int) -> dict[str, Any]:
         trainer._rollout = timed_rollout  # type: ignore[method-assign]
         trainer.train()
         turns = [len(t.turns) for t in trainer.trajectories]
+        gaps = [h["logp_gap"] for h in trainer.state.log_history if "logp_gap" in h]
     return {
+        "options": options,
+        "logp_gap": median(gaps),
         "episodes_per_step": 16,
         "step_s": step_times,
         "median_step_s": median(step_times),
@@ -192,7 +214,11 @@ def main() -> None:
     results: dict[str, Any] = {"model": "smollm2 (SmolLM2-135M-Instruct, float32)", "threads": 2}
     results["sampling"] = sampling([int(b) for b in args.batches.split(",")], args.new_tokens, args.repeats)
     if args.grpo_steps:
-        results["grpo_step_n2_16_episodes"] = grpo_step(args.grpo_steps)
+        steps = {name: grpo_step(args.grpo_steps, options) for name, options in GRPO_VARIANTS.items()}
+        for name, result in steps.items():
+            result["speedup_over_float32"] = steps["float32"]["median_step_s"] / result["median_step_s"]
+            print(name, {k: v for k, v in result.items() if k != "step_s"}, flush=True)
+        results["grpo_step_n2_16_episodes"] = steps
     results["peak_rss_mib"] = peak_rss_mib()
     targets = {"grpo_step_16_episodes_n2": "well under a minute (stated, measured)"}
     command = f"python -m benchmarks.generation --batches {args.batches} --repeats {args.repeats}"

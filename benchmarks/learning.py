@@ -14,11 +14,18 @@ average). Stages:
 - ``sft_full`` / ``grpo_full``: the same two steps trained and evaluated with the
   ``full`` context (every turn kept), the baseline MEM1 compares against.
 
+SFT and GRPO are compared on 48 paired held-out tasks at N = 2 (the same tasks for
+both, so a paired bootstrap interval of the difference says whether GRPO lifted EM);
+the other N get 12. GRPO samples with a bfloat16 copy of the weights and trains under
+bf16 autocast (``logp_gap`` in the curve is what that costs in log-prob parity).
+
 Writes ``benchmarks/results/learning.json`` (``learning_quick.json`` with ``--quick``)
-and two PNG figures beside it. Every stage records its own wall time; a stage's result
-is saved as soon as it ends (``--work``), and ``--resume`` skips the stages already done,
-so a long run can be continued. Nothing here asserts an outcome: the figures are what
-the run measured.
+and two PNG figures beside it. Every stage records its own wall time and the profile it
+was trained and evaluated with; a stage's result is saved as soon as it ends
+(``--work``), ``--resume`` skips the stages already done, so a long run can be
+continued, and ``--reevaluate`` evaluates finished stages again under a changed
+held-out profile without training them again. Nothing here asserts an outcome: the
+figures are what the run measured.
 """
 
 from __future__ import annotations
@@ -48,9 +55,13 @@ class Profile:
     generations: int
     eval_ns: tuple[int, ...]
     eval_episodes: int
+    train_n_eval_episodes: int  # at N = 2, where SFT and GRPO are compared: enough for a paired bootstrap
     sft_lr: float = 1e-4
-    grpo_lr: float = 5e-6
+    grpo_lr: float = 1e-5
+    grpo_temperature: float = 0.7  # closer to the greedy policy evaluated; at 1.0 episodes collapsed to 2 turns
     max_new_tokens: int = 128
+    grpo_bf16: bool = True  # bf16 autocast of the training forward and backward (1.5x here)
+    rollout_dtype: str | None = "bfloat16"  # the sampler's weights (1.3x); logp_gap logs what it costs
 
 
 QUICK = Profile(
@@ -61,11 +72,20 @@ QUICK = Profile(
     generations=2,
     eval_ns=(1, 2),
     eval_episodes=2,
+    train_n_eval_episodes=4,
     max_new_tokens=64,
 )
 FULL = Profile(
-    sft_episodes=96, sft_epochs=1, grpo_steps=8, grpo_tasks=2, generations=4, eval_ns=(1, 2, 4, 8), eval_episodes=12
+    sft_episodes=96,
+    sft_epochs=1,
+    grpo_steps=12,
+    grpo_tasks=4,
+    generations=4,
+    eval_ns=(1, 2, 4, 8),
+    eval_episodes=12,
+    train_n_eval_episodes=48,
 )
+TRAIN_N = 2  # MEM1 trains on 2 objectives
 
 
 def _load(spec: str) -> tuple[Any, Any]:
@@ -74,7 +94,14 @@ def _load(spec: str) -> tuple[Any, Any]:
     return load_model(spec, device="cpu")
 
 
-def evaluate_stage(model_spec: str, builder: str, profile: Profile) -> dict[str, Any]:
+def episodes_at(n: int, profile: Profile) -> int:
+    """Held-out episodes at N: more at the training N, where SFT and GRPO are compared pairwise."""
+    return profile.train_n_eval_episodes if n == TRAIN_N else profile.eval_episodes
+
+
+def evaluate_stage(
+    model_spec: str, builder: str, profile: Profile, ns: tuple[int, ...] | None = None
+) -> dict[str, Any]:
     """Held-out figures per N: EM (mean and MEM1's sum), valid-turn rate, success, peak context tokens.
 
     Greedy decoding with bfloat16 weights (1.7x faster prefill on this CPU than float32;
@@ -92,23 +119,24 @@ def evaluate_stage(model_spec: str, builder: str, profile: Profile) -> dict[str,
     settings = GenerationSettings(max_new_tokens=profile.max_new_tokens, temperature=0.0)
     policy = HFPolicy(model, tokenizer, settings, max_context_tokens=8192, device="cpu")
     held_out: dict[str, Any] = {}
-    for n in profile.eval_ns:
+    for n in profile.eval_ns if ns is None else ns:
+        count = episodes_at(n, profile)
 
-        def make(n: int = n) -> Any:
+        def make(n: int = n, count: int = count) -> Any:
             return gym.make(
                 QA_ENV_ID,
                 n_objectives=n,
                 source=SOURCE,
                 split="test",
                 seed=EVAL_SEED,
-                count=profile.eval_episodes,
+                count=count,
                 context=builder,
                 max_turns=3 * n + 2,
             )
 
         started = time.perf_counter()
-        with RolloutRunner(make, policy, batch_size=profile.eval_episodes) as runner:
-            trajectories = runner.run(profile.eval_episodes)
+        with RolloutRunner(make, policy, batch_size=min(count, 24)) as runner:
+            trajectories = runner.run(count)
         turns = sum(len(t.turns) for t in trajectories)
         held_out[str(n)] = {
             "episodes": len(trajectories),
@@ -136,7 +164,7 @@ def sft_stage(out: Path, builder: str, profile: Profile, seed: int) -> list[dict
     args = Mem1SFTConfig(
         output_dir=str(out),
         source=SOURCE,
-        n_objectives=2,
+        n_objectives=TRAIN_N,
         n_tasks=profile.sft_episodes,
         context=builder,
         num_train_epochs=profile.sft_epochs,
@@ -165,10 +193,10 @@ def grpo_stage(start: Path, out: Path, builder: str, profile: Profile, seed: int
     args = Mem1GRPOConfig(
         output_dir=str(out),
         source=SOURCE,
-        n_objectives=2,
+        n_objectives=TRAIN_N,
         n_tasks=2000,
         context=builder,
-        max_turns=8,
+        max_turns=3 * TRAIN_N + 2,
         num_generations=profile.generations,
         per_device_train_batch_size=1,  # one packed episode per forward: its attention is materialised on a CPU
         gradient_accumulation_steps=episodes,
@@ -178,7 +206,9 @@ def grpo_stage(start: Path, out: Path, builder: str, profile: Profile, seed: int
         learning_rate=lr,
         lr_scheduler_type="constant",
         beta=0.0,
-        temperature=1.0,
+        bf16=profile.grpo_bf16,
+        rollout_dtype=profile.rollout_dtype,
+        temperature=profile.grpo_temperature,
         format_reward_weight=0.2,
         max_context_tokens=8192,
         report_to="none",
@@ -196,6 +226,8 @@ def grpo_stage(start: Path, out: Path, builder: str, profile: Profile, seed: int
         "episode/violations",
         "episode/turns",
         "episode/peak_context_tokens",
+        "logp_gap",
+        "clip_ratio",
         "step_time",
     )
     return [
@@ -203,8 +235,15 @@ def grpo_stage(start: Path, out: Path, builder: str, profile: Profile, seed: int
     ]
 
 
-def bootstrap_difference(a: list[float], b: list[float], resamples: int = 5000, seed: int = 0) -> dict[str, float]:
-    """Mean of ``b - a`` over paired episodes (the same held-out tasks) and its 95% bootstrap interval."""
+def bootstrap_difference(
+    a: list[float], b: list[float], resamples: int = 5000, seed: int = 0
+) -> dict[str, float] | None:
+    """Mean of ``b - a`` over paired episodes (the same held-out tasks) and its 95% bootstrap interval.
+
+    None when the two stages were evaluated on different numbers of tasks (not paired).
+    """
+    if len(a) != len(b):
+        return None
     rng = random.Random(seed)
     pairs = list(zip(a, b, strict=True))
     means = sorted(statistics.fmean(y - x for x, y in (rng.choice(pairs) for _ in pairs)) for _ in range(resamples))
@@ -228,6 +267,8 @@ def comparisons(stages: dict[str, Any]) -> dict[str, Any]:
     grpo = held("grpo", "2")
     if sft and grpo:
         found["em_mean_n2_grpo_minus_sft"] = bootstrap_difference(sft["episode_em_mean"], grpo["episode_em_mean"])
+        solved = [[float(em == 1.0) for em in stage["episode_em_mean"]] for stage in (sft, grpo)]
+        found["success_n2_grpo_minus_sft"] = bootstrap_difference(*solved)  # every question of the task right
     lr0 = held("grpo_lr0", "2")
     if sft and lr0:
         found["em_mean_n2_grpo_lr0_minus_sft"] = bootstrap_difference(sft["episode_em_mean"], lr0["episode_em_mean"])
@@ -300,6 +341,11 @@ def main() -> None:
     parser.add_argument("--stages", default=",".join(STAGES), help="stages to run, in order")
     parser.add_argument("--work", type=Path, default=Path("learning-work"), help="models and partial results")
     parser.add_argument("--resume", action="store_true", help="skip the stages the work folder already holds")
+    parser.add_argument(
+        "--reevaluate",
+        default="",
+        help="stages (done before, in the work folder) to evaluate again with this profile, keeping their training",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     import torch
@@ -316,6 +362,20 @@ def main() -> None:
     unknown = set(wanted) - set(STAGES)
     if unknown:
         parser.error(f"unknown stage(s) {', '.join(sorted(unknown))} (choose from {', '.join(STAGES)})")
+    for name in [s.strip() for s in args.reevaluate.split(",") if s.strip()]:
+        if name not in stages:
+            parser.error(f"--reevaluate {name}: the work folder holds no finished stage of that name (use --resume)")
+        record = stages[name]
+        held = record["held_out"]  # greedy decoding: a held-out set that did not change needs no second run
+        changed = tuple(n for n in profile.eval_ns if held.get(str(n), {}).get("episodes") != episodes_at(n, profile))
+        print(f"{name}: evaluating again at N = {changed}", flush=True)
+        started = time.perf_counter()
+        held.update(evaluate_stage(stage_model(work, name), record["context"], profile, changed))
+        record["eval_s"] = sum(h["eval_s"] for h in held.values())
+        record["reevaluated_s"] = time.perf_counter() - started
+        record["profile"] = {**record.get("profile", {}), "eval": asdict(profile)}
+        partial.write_text(json.dumps({"stages": stages}, indent=1))
+        write_results(stages, profile, stem, command)
     for name in wanted:
         if name in stages:
             print(f"{name}: done before (--resume)", flush=True)
@@ -324,19 +384,16 @@ def main() -> None:
         builder = "full" if name.endswith("_full") else "consolidated"
         started = time.perf_counter()
         record: dict[str, Any] = {"context": builder}
-        if name == "base":
-            model_spec = "smollm2"
-        elif name.startswith("sft"):
+        if name.startswith("sft"):
             record["curve"] = sft_stage(work / name, builder, profile, args.seed)
-            model_spec = str(work / name)
-        else:
+        elif name != "base":
             start = work / ("sft_full" if builder == "full" else "sft")
             lr = 0.0 if name == "grpo_lr0" else profile.grpo_lr
             record["curve"] = grpo_stage(start, work / name, builder, profile, args.seed, lr)
-            model_spec = str(work / name)
         record["train_s"] = time.perf_counter() - started
+        record["profile"] = {"train": asdict(profile), "eval": asdict(profile)}
         started = time.perf_counter()
-        record["held_out"] = evaluate_stage(model_spec, builder, profile)
+        record["held_out"] = evaluate_stage(stage_model(work, name), builder, profile)
         record["eval_s"] = time.perf_counter() - started
         stages[name] = record
         partial.write_text(json.dumps({"stages": stages}, indent=1))
@@ -346,10 +403,16 @@ def main() -> None:
         write_results(stages, profile, stem, command)
 
 
+def stage_model(work: Path, name: str) -> str:
+    """The model a stage evaluates: the untrained one for ``base``, else the stage's saved checkpoint."""
+    return "smollm2" if name == "base" else str(work / name)
+
+
 def write_results(stages: dict[str, Any], profile: Profile, stem: str, command: str) -> None:
     results = {
         "benchmark": stem,
-        "model": "smollm2 (SmolLM2-135M-Instruct, 134.5M parameters; float32 GRPO, bf16 autocast SFT, bf16 eval)",
+        "model": "smollm2 (SmolLM2-135M-Instruct, 134.5M parameters; float32 weights, "
+        "bf16 autocast training, bf16 GRPO sampler, bf16 eval)",
         "command": command,
         "machine": machine(),
         "profile": asdict(profile),

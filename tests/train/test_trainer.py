@@ -273,3 +273,29 @@ def test_a_bad_n_schedule_is_refused_in_one_line(tmp_path):
     with pytest.raises(ValueError, match="takes no task_file"):
         config(tmp_path, n_schedule="2:5,4", task_file=str(tmp_path / "tasks.jsonl"))
     assert_one_line_error(envkit("train", "--n_schedule", "2,4", "--output_dir", str(tmp_path / "o")), "n_schedule")
+
+
+def test_a_bfloat16_rollout_copy_samples_with_the_current_weights(tmp_path, tiny_folder):
+    import torch
+
+    from envkit.train import Mem1GRPOTrainer
+    from envkit.train.rewards import env_reward
+
+    rewards = [env_reward, shorter_turns]
+    exact = Mem1GRPOTrainer(tiny_folder, config(tmp_path / "exact", max_steps=2), reward_funcs=rewards)
+    exact.train()
+    args = config(tmp_path / "bf16", max_steps=2, rollout_dtype="bfloat16")
+    trainer = Mem1GRPOTrainer(tiny_folder, args, reward_funcs=rewards)
+    trainer.train()
+    sampler = trainer._rollout_copy
+    assert sampler is not None and trainer._runner.policy.model is sampler
+    assert {p.dtype for p in sampler.parameters()} == {torch.bfloat16}
+    assert all(b.dtype == torch.float32 for b in sampler.buffers() if b.is_floating_point())
+    trainer._sampling_model(trainer.model)  # the next rollout's sync: the weights after the last update
+    for mine, current in zip(sampler.parameters(), trainer.model.parameters(), strict=True):
+        assert torch.equal(mine, current.detach().to(torch.bfloat16))
+    # exact rollouts: the sampler's log-probs are the training forward's up to float noise
+    assert all(e["logp_gap"] < 1e-4 for e in exact.state.log_history if "logp_gap" in e)
+    assert sum("logp_gap" in e for e in trainer.state.log_history) == 2
+    with pytest.raises(ValueError, match="rollout_dtype must be one of"):
+        config(tmp_path, rollout_dtype="int8")
