@@ -44,8 +44,9 @@ __all__ = ["PACKINGS", "EpisodeConfig", "ForwardConfig", "Mem1GRPOConfig", "Trai
 
 PACKINGS = ("masked", "per_turn")
 
+ROLLOUT_DTYPES = ("bfloat16", "float16", "float32")  # what a rollout_dtype sampler may be cast to
+
 # TRL options this trainer does not implement: refused in one line when changed from TRL's default, never dropped
-ROLLOUT_DTYPES = ("bfloat16", "float16", "float32")
 _UNSUPPORTED = {
     "top_entropy_quantile": (1.0, "it needs every position's entropy, which the packed forward does not compute"),
     "off_policy_mask_threshold": (None, "off-policy sequence masking is not implemented for episodes"),
@@ -225,7 +226,8 @@ class Mem1GRPOConfig(EpisodeConfig, ForwardConfig, TrainerDefaults, GRPOConfig):
         metadata={
             "help": "Sample episodes with a copy of the weights in this dtype (bfloat16: faster decoding on CPUs "
             "with AVX-512 BF16), synced before each rollout; its log-probs serve as pi_old and their distance "
-            "to the training forward's is logged as logp_gap. Default: the training model samples."
+            "to the training forward's is logged as logp_gap. With bf16=True accelerate already autocasts every "
+            "forward on a CPU; the copy saves the per-call weight cast. Default: the training model samples."
         },
     )
     kl_in_reward: bool = field(
