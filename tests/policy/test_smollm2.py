@@ -52,56 +52,50 @@ def test_a_missing_wheel_is_a_one_line_error(monkeypatch):
         load_policy("smollm2", device="cpu")
 
 
-def test_rollout_logprobs_of_the_real_model_match_the_training_forward(smollm2):
-    """Sampled through the decode loop (shared prefix, rows leaving), re-scored by the packed training forward."""
+def sampled_and_rescored(sampler, model, tokenizer, max_new_tokens):
+    """First turns of 3 held-out tasks sampled by ``sampler`` (decode loop: shared prefix, rows leaving),
+    re-scored by ``model``'s packed training forward: (generations, rollout log-probs, forward log-probs)."""
     import torch
 
     from envkit.packing import TurnTokens, pack_episodes, token_logps
     from envkit.policy.base import TurnRequest
     from envkit.policy.hf import GenerationSettings, HFPolicy
 
-    model, tokenizer = smollm2
     env = gym.make(QA_ENV_ID, source=SMALL_WORLD, n_objectives=2, split="test", seed=0, count=3)
     requests = []
     for index in range(3):
         observation, info = env.reset(options={"task_index": index})
         requests.append(TurnRequest(index, observation, info, ("</search>", "</answer>")))
-    policy = HFPolicy(model, tokenizer, GenerationSettings(max_new_tokens=12, temperature=1.0), device="cpu", seed=0)
-    generations = policy.act(requests)
-    assert all(g.logprobs and len(g.logprobs) == g.generated_tokens for g in generations)
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=1.0)
+    generations = HFPolicy(sampler, tokenizer, settings, device="cpu", seed=0).act(requests)
     episodes = [[TurnTokens(g.prompt_ids, g.completion_ids, g.logprobs)] for g in generations]
     packed = pack_episodes(episodes, tokenizer.pad_token_id).as_dict()
     with torch.no_grad():
         forward = token_logps(model, packed)
     mask = packed["completion_mask"]
-    assert torch.allclose(forward[mask], packed["old_logps"][mask], atol=1e-4)
+    return generations, packed["old_logps"][mask], forward[mask]
+
+
+def test_rollout_logprobs_of_the_real_model_match_the_training_forward(smollm2):
+    """Sampled through the decode loop (shared prefix, rows leaving), re-scored by the packed training forward."""
+    import torch
+
+    model, tokenizer = smollm2
+    generations, rollout, forward = sampled_and_rescored(model, model, tokenizer, max_new_tokens=12)
+    assert all(g.logprobs and len(g.logprobs) == g.generated_tokens for g in generations)
+    assert torch.allclose(forward, rollout, atol=1e-4)
 
 
 def test_a_bfloat16_sampler_is_close_to_the_float32_training_forward_not_equal(smollm2):
     """What ``rollout_dtype="bfloat16"`` costs in log-prob parity on the real model, measured."""
     import torch
 
-    from envkit.packing import TurnTokens, pack_episodes, token_logps
-    from envkit.policy.base import TurnRequest
-    from envkit.policy.hf import GenerationSettings, HFPolicy
     from envkit.policy.models import cast_copy
 
     model, tokenizer = smollm2
-    sampler = cast_copy(model, torch.bfloat16)
-    env = gym.make(QA_ENV_ID, source=SMALL_WORLD, n_objectives=2, split="test", seed=0, count=3)
-    requests = []
-    for index in range(3):
-        observation, info = env.reset(options={"task_index": index})
-        requests.append(TurnRequest(index, observation, info, ("</search>", "</answer>")))
-    policy = HFPolicy(sampler, tokenizer, GenerationSettings(max_new_tokens=16, temperature=1.0), device="cpu", seed=0)
-    generations = policy.act(requests)
-    episodes = [[TurnTokens(g.prompt_ids, g.completion_ids, g.logprobs)] for g in generations]
-    packed = pack_episodes(episodes, tokenizer.pad_token_id).as_dict()
-    with torch.no_grad():
-        forward = token_logps(model, packed)
-    mask = packed["completion_mask"]
-    gap = (forward[mask] - packed["old_logps"][mask]).abs()
-    ratio = torch.exp(forward[mask] - packed["old_logps"][mask])
+    _, rollout, forward = sampled_and_rescored(cast_copy(model, torch.bfloat16), model, tokenizer, max_new_tokens=16)
+    gap = (forward - rollout).abs()
+    ratio = torch.exp(forward - rollout)
     assert gap.mean() > 1e-4  # not the exact parity a float32 sampler has (1e-4, above)
     assert gap.mean() < 0.05 and ((ratio - 1).abs() < 0.2).float().mean() > 0.95  # inside GRPO's clip range
 
