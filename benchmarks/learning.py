@@ -10,7 +10,9 @@ average). Stages:
 - ``sft``: supervised warm-up on oracle episodes (``Mem1SFTTrainer``, ``consolidated``);
 - ``grpo``: GRPO from ``sft`` (``Mem1GRPOTrainer``, ``consolidated``);
 - ``grpo_lr0``: the same GRPO run with learning rate 0 (the control: what sampling and
-  the pipeline alone change);
+  the pipeline alone change; with one seed its step k plays ``grpo``'s tasks, so the
+  training rewards pair up by step). Its weights come out as SFT's, bit for bit, which
+  is checked, and then SFT's held-out figures are its own (greedy decoding replays them);
 - ``sft_full`` / ``grpo_full``: the same two steps trained and evaluated with the
   ``full`` context (every turn kept), the baseline MEM1 compares against.
 
@@ -34,6 +36,7 @@ import argparse
 import json
 import random
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -157,11 +160,11 @@ def evaluate_stage(
     return held_out
 
 
-def sft_stage(out: Path, builder: str, profile: Profile, seed: int) -> list[dict[str, Any]]:
-    from envkit.train.sft import Mem1SFTConfig, Mem1SFTTrainer
+def sft_config(out: Path, builder: str, profile: Profile, seed: int) -> Any:
+    """The SFT stage's config (README's ``envkit sft`` command spells the same one)."""
+    from envkit.train.sft import Mem1SFTConfig
 
-    model, tokenizer = _load("smollm2")
-    args = Mem1SFTConfig(
+    return Mem1SFTConfig(
         output_dir=str(out),
         source=SOURCE,
         n_objectives=TRAIN_N,
@@ -179,18 +182,25 @@ def sft_stage(out: Path, builder: str, profile: Profile, seed: int) -> list[dict
         save_strategy="no",
         seed=seed,
     )
+
+
+def sft_stage(out: Path, builder: str, profile: Profile, seed: int) -> list[dict[str, Any]]:
+    from envkit.train.sft import Mem1SFTTrainer
+
+    model, tokenizer = _load("smollm2")
+    args = sft_config(out, builder, profile, seed)
     trainer = Mem1SFTTrainer(model, args, processing_class=tokenizer)
     trainer.train()
     trainer.save_model(str(out))
     return [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]
 
 
-def grpo_stage(start: Path, out: Path, builder: str, profile: Profile, seed: int, lr: float) -> list[dict[str, Any]]:
-    from envkit.train import Mem1GRPOConfig, Mem1GRPOTrainer
+def grpo_config(out: Path, builder: str, profile: Profile, seed: int, lr: float) -> Any:
+    """The GRPO stage's config (README's ``envkit train`` command spells the same one)."""
+    from envkit.train import Mem1GRPOConfig
 
-    model, tokenizer = _load(str(start))
     episodes = profile.grpo_tasks * profile.generations
-    args = Mem1GRPOConfig(
+    return Mem1GRPOConfig(
         output_dir=str(out),
         source=SOURCE,
         n_objectives=TRAIN_N,
@@ -215,6 +225,13 @@ def grpo_stage(start: Path, out: Path, builder: str, profile: Profile, seed: int
         save_strategy="no",
         seed=seed,
     )
+
+
+def grpo_stage(start: Path, out: Path, builder: str, profile: Profile, seed: int, lr: float) -> list[dict[str, Any]]:
+    from envkit.train import Mem1GRPOTrainer
+
+    model, tokenizer = _load(str(start))
+    args = grpo_config(out, builder, profile, seed, lr)
     trainer = Mem1GRPOTrainer(model, args, processing_class=tokenizer)
     trainer.train()
     trainer.save_model(str(out))
@@ -272,6 +289,11 @@ def comparisons(stages: dict[str, Any]) -> dict[str, Any]:
     lr0 = held("grpo_lr0", "2")
     if sft and lr0:
         found["em_mean_n2_grpo_lr0_minus_sft"] = bootstrap_difference(sft["episode_em_mean"], lr0["episode_em_mean"])
+    learned, control = (stages.get(name, {}).get("curve", []) for name in ("grpo", "grpo_lr0"))
+    if learned and control:  # one seed: step k of both runs plays the same tasks, so the steps pair up
+        found["train_reward_grpo_minus_lr0_per_step"] = bootstrap_difference(
+            [point["reward"] for point in control], [point["reward"] for point in learned]
+        )
     for trained in ("sft", "grpo"):  # MEM1's claim: at N = 8 (never trained on), consolidated against full
         for n in ("8", "4", "2"):
             consolidated, full = held(trained, n), held(f"{trained}_full", n)
@@ -296,17 +318,23 @@ def plot(results: dict[str, Any], stem: str) -> list[str]:
     import matplotlib.pyplot as plt
 
     stages = results["stages"]
+    look: dict[str, dict[str, Any]] = {name: {"color": f"C{i}"} for i, name in enumerate(STAGES)}  # one per stage
+    for name, stage in stages.items():
+        if "held_out_from" in stage:  # dashed: drawn over the stage it copies, which would hide it
+            look[name]["linestyle"] = "--"
     figure, (loss_axis, reward_axis) = plt.subplots(1, 2, figsize=(11, 4))
     for name in ("sft", "sft_full"):
         curve = stages.get(name, {}).get("curve", [])
         if curve:
-            loss_axis.plot([p["step"] for p in curve], [p["loss"] for p in curve], label=name, marker=".")
+            loss_axis.plot([p["step"] for p in curve], [p["loss"] for p in curve], label=name, marker=".", **look[name])
     loss_axis.set(title="SFT on oracle episodes (N=2)", xlabel="optimizer step", ylabel="loss (weighted token NLL)")
     loss_axis.legend()
     for name in ("grpo", "grpo_lr0", "grpo_full"):
         curve = stages.get(name, {}).get("curve", [])
         if curve:
-            reward_axis.plot([p["step"] for p in curve], [p.get("reward", 0) for p in curve], label=name, marker=".")
+            reward_axis.plot(
+                [p["step"] for p in curve], [p.get("reward", 0) for p in curve], label=name, marker=".", **look[name]
+            )
     reward_axis.set(title="GRPO training reward (N=2)", xlabel="optimizer step", ylabel="mean episode reward")
     reward_axis.legend()
     figure.tight_layout()
@@ -318,9 +346,12 @@ def plot(results: dict[str, Any], stem: str) -> list[str]:
     for name, stage in stages.items():
         held = stage.get("held_out", {})
         ns = sorted(held, key=int)
-        em_axis.plot([int(n) for n in ns], [held[n]["em_mean"] for n in ns], label=name, marker="o")
+        label = f"{name} (= {stage['held_out_from'].split()[0]})" if "held_out_from" in stage else name
+        em_axis.plot([int(n) for n in ns], [held[n]["em_mean"] for n in ns], label=label, marker="o", **look[name])
         if name in ("grpo", "grpo_full", "sft", "sft_full"):
-            peak_axis.plot([int(n) for n in ns], [held[n]["peak_context_tokens"] for n in ns], label=name, marker="o")
+            peak_axis.plot(
+                [int(n) for n in ns], [held[n]["peak_context_tokens"] for n in ns], label=name, marker="o", **look[name]
+            )
     em_axis.set(title="held-out EM (mean over objectives)", xlabel="objectives N", ylabel="EM")
     peak_axis.set(title="peak context tokens", xlabel="objectives N", ylabel="tokens")
     for axis in (em_axis, peak_axis):
@@ -358,6 +389,7 @@ def main() -> None:
     partial = work / "partial.json"
     stages: dict[str, Any] = json.loads(partial.read_text())["stages"] if args.resume and partial.exists() else {}
     command = "python -m benchmarks.learning" + (" --quick" if args.quick else "")
+    invocation = " ".join(["python -m benchmarks.learning", *sys.argv[1:]])  # what this run was asked (resume, ...)
     wanted = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = set(wanted) - set(STAGES)
     if unknown:
@@ -373,6 +405,7 @@ def main() -> None:
         held.update(evaluate_stage(stage_model(work, name), record["context"], profile, changed))
         record["eval_s"] = sum(h["eval_s"] for h in held.values())
         record["reevaluated_s"] = time.perf_counter() - started
+        record["reevaluated_with"] = invocation
         record["profile"] = {**record.get("profile", {}), "eval": asdict(profile)}
         partial.write_text(json.dumps({"stages": stages}, indent=1))
         write_results(stages, profile, stem, command)
@@ -383,7 +416,7 @@ def main() -> None:
         print(f"{name}: ...", flush=True)
         builder = "full" if name.endswith("_full") else "consolidated"
         started = time.perf_counter()
-        record: dict[str, Any] = {"context": builder}
+        record: dict[str, Any] = {"context": builder, "run_with": invocation}
         if name.startswith("sft"):
             record["curve"] = sft_stage(work / name, builder, profile, args.seed)
         elif name != "base":
@@ -393,7 +426,12 @@ def main() -> None:
         record["train_s"] = time.perf_counter() - started
         record["profile"] = {"train": asdict(profile), "eval": asdict(profile)}
         started = time.perf_counter()
-        record["held_out"] = evaluate_stage(stage_model(work, name), builder, profile)
+        twin = identical_twin(work, name, stages, profile)
+        if twin:  # greedy decoding of the same weights gives the same episodes: they were measured already
+            record["held_out"] = stages[twin]["held_out"]
+            record["held_out_from"] = f"{twin} (weights bit for bit the same)"
+        else:
+            record["held_out"] = evaluate_stage(stage_model(work, name), builder, profile)
         record["eval_s"] = time.perf_counter() - started
         stages[name] = record
         partial.write_text(json.dumps({"stages": stages}, indent=1))
@@ -401,6 +439,26 @@ def main() -> None:
         write_results(stages, profile, stem, command)  # after every stage: a stopped run still leaves its figures
     if stages:
         write_results(stages, profile, stem, command)
+
+
+def identical_twin(work: Path, name: str, stages: dict[str, Any], profile: Profile) -> str | None:
+    """The finished stage ``name`` is a bit-for-bit copy of, if any: ``grpo_lr0`` of ``sft``.
+
+    A learning rate of 0 leaves every weight as it was (AdamW's decay is scaled by the
+    rate too), so greedy evaluation of the control would replay SFT's episodes token for
+    token; the weights are compared, not assumed, and SFT must have been evaluated on
+    the same held-out tasks.
+    """
+    if name != "grpo_lr0" or "sft" not in stages:
+        return None
+    held = stages["sft"]["held_out"]
+    if any(held.get(str(n), {}).get("episodes") != episodes_at(n, profile) for n in profile.eval_ns):
+        return None
+    from safetensors.torch import load_file
+
+    mine, theirs = (load_file(str(work / stage / "model.safetensors")) for stage in (name, "sft"))
+    same = mine.keys() == theirs.keys() and all(mine[key].equal(theirs[key]) for key in mine)
+    return "sft" if same else None
 
 
 def stage_model(work: Path, name: str) -> str:
@@ -417,6 +475,9 @@ def write_results(stages: dict[str, Any], profile: Profile, stem: str, command: 
         "machine": machine(),
         "profile": asdict(profile),
         "stages_run": [name for name in STAGES if name in stages],
+        "invocations": sorted(
+            {s[key] for s in stages.values() for key in ("run_with", "reevaluated_with") if key in s}
+        ),
         "stages": [{"name": name, **stages[name]} for name in STAGES if name in stages],
         "train_curve": [
             {"stage": name, **point} for name in STAGES if name in stages for point in stages[name].get("curve", [])
