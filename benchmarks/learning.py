@@ -454,9 +454,12 @@ def identical_twin(work: Path, name: str, stages: dict[str, Any], profile: Profi
     held = stages["sft"]["held_out"]
     if any(held.get(str(n), {}).get("episodes") != episodes_at(n, profile) for n in profile.eval_ns):
         return None
+    files = [work / stage / "model.safetensors" for stage in (name, "sft")]
+    if not all(file.is_file() for file in files):  # a sharded or missing checkpoint: evaluate it instead
+        return None
     from safetensors.torch import load_file
 
-    mine, theirs = (load_file(str(work / stage / "model.safetensors")) for stage in (name, "sft"))
+    mine, theirs = (load_file(str(file)) for file in files)
     same = mine.keys() == theirs.keys() and all(mine[key].equal(theirs[key]) for key in mine)
     return "sft" if same else None
 
