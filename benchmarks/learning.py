@@ -271,6 +271,11 @@ def bootstrap_difference(
     }
 
 
+def solved(held: dict[str, Any]) -> list[float]:
+    """1 for each held-out task of an evaluation with every answer right (success), else 0."""
+    return [float(em == 1.0) for em in held["episode_em_mean"]]
+
+
 def comparisons(stages: dict[str, Any]) -> dict[str, Any]:
     """What the run shows, computed from the stages that ran (nothing asserted)."""
     found: dict[str, Any] = {}
@@ -284,8 +289,7 @@ def comparisons(stages: dict[str, Any]) -> dict[str, Any]:
     grpo = held("grpo", "2")
     if sft and grpo:
         found["em_mean_n2_grpo_minus_sft"] = bootstrap_difference(sft["episode_em_mean"], grpo["episode_em_mean"])
-        solved = [[float(em == 1.0) for em in stage["episode_em_mean"]] for stage in (sft, grpo)]
-        found["success_n2_grpo_minus_sft"] = bootstrap_difference(*solved)  # every question of the task right
+        found["success_n2_grpo_minus_sft"] = bootstrap_difference(solved(sft), solved(grpo))
     lr0 = held("grpo_lr0", "2")
     if sft and lr0:
         found["em_mean_n2_grpo_lr0_minus_sft"] = bootstrap_difference(sft["episode_em_mean"], lr0["episode_em_mean"])

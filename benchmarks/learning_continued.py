@@ -16,15 +16,10 @@ import statistics
 import time
 from pathlib import Path
 
-from benchmarks.learning import FULL, RESULTS, bootstrap_difference, evaluate_stage, grpo_stage
+from benchmarks.learning import FULL, RESULTS, bootstrap_difference, evaluate_stage, grpo_stage, solved
 from benchmarks.measure import machine
 
 WORK = Path("learning-work/learning")
-
-
-def solved(held: dict) -> list[float]:
-    """1 for each held-out task with every answer right."""
-    return [float(em == 1.0) for em in held["episode_em_mean"]]
 
 
 def main() -> None:
