@@ -29,10 +29,15 @@ def normalize_answer(text: str) -> str:
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
-def exact_match(prediction: str, golden_answers: Iterable[str]) -> float:
-    """1.0 when the normalised prediction equals a normalised gold answer."""
+def _golds(golden_answers: str | Iterable[str]) -> list[str]:
+    """A bare string is one gold answer (as FlashRAG's and Search-R1's scorers read it), not its characters."""
+    return [golden_answers] if isinstance(golden_answers, str) else list(golden_answers)
+
+
+def exact_match(prediction: str, golden_answers: str | Iterable[str]) -> float:
+    """1.0 when the normalised prediction equals a normalised gold answer (a bare string is one gold)."""
     predicted = normalize_answer(prediction)
-    return float(any(predicted == normalize_answer(g) for g in golden_answers))
+    return float(any(predicted == normalize_answer(g) for g in _golds(golden_answers)))
 
 
 _EXACT_ONLY = ("yes", "no", "noanswer")
@@ -53,12 +58,12 @@ def _f1(prediction_tokens: list[str], gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def f1_score(prediction: str, golden_answers: Iterable[str]) -> float:
-    """Token-level F1, the maximum over gold answers."""
+def f1_score(prediction: str, golden_answers: str | Iterable[str]) -> float:
+    """Token-level F1, the maximum over gold answers (a bare string is one gold)."""
     tokens = normalize_answer(prediction).split()
     if not tokens:
         return 0.0
-    return max((_f1(tokens, g) for g in golden_answers), default=0.0)
+    return max((_f1(tokens, g) for g in _golds(golden_answers)), default=0.0)
 
 
 def mem1_normalize(text: str) -> str:
@@ -73,7 +78,7 @@ def mem1_normalize(text: str) -> str:
 _PUNCTUATION_TO_SPACE = str.maketrans(string.punctuation, " " * len(string.punctuation))
 
 
-def mem1_scores(answer: str, golden_answers: Sequence[Iterable[str]]) -> tuple[list[float], list[float]]:
+def mem1_scores(answer: str, golden_answers: Sequence[str | Iterable[str]]) -> tuple[list[float], list[float]]:
     """Per-objective EM and F1 as MEM1's eval script scores an ``<answer>`` element.
 
     The content is split on ``;`` (no numbered form); when the number of answers is not
@@ -86,7 +91,7 @@ def mem1_scores(answer: str, golden_answers: Sequence[Iterable[str]]) -> tuple[l
         return [0.0] * n, [0.0] * n
     em, f1 = [], []
     for prediction, golds in zip(given, golden_answers, strict=True):
-        normalised = [mem1_normalize(g) for g in golds]
+        normalised = [mem1_normalize(g) for g in _golds(golds)]
         em.append(float(prediction in normalised))
         best = 0.0
         predicted = set(prediction.split())

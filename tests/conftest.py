@@ -16,6 +16,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 SMALL_WORLD = "synthetic:passages=2000,seed=3"
+# Wall-clock limit of a subprocess a test runs: a guard against hangs, never a speed check (a loaded
+# 2-core machine runs the examples several times slower than an idle one). Speed lives in benchmarks/.
+HANG_GUARD_S = 1800
 
 
 @pytest.fixture(scope="session")

@@ -131,6 +131,11 @@ class FileSource(RecordsSource):
         stem = name or first.name.split(".")[0]
         super().__init__(stem, _spec_of(self._files) or stem)
 
+    @property
+    def holdout_fraction(self) -> float | None:
+        """The fraction of questions a single file holds out for ``test`` (:meth:`holdout`); None for named splits."""
+        return self._test_fraction
+
     def splits(self) -> Sequence[str]:
         return tuple(self._files)
 

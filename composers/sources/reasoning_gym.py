@@ -23,7 +23,7 @@ from typing import Any, overload
 from composers.records import Objective
 from composers.sources.base import SourceError
 
-__all__ = ["KIND", "SPLITS", "ReasoningGymSource", "problem_of"]
+__all__ = ["KIND", "SPLITS", "ReasoningGymSource", "generator_of_id", "problem_of", "problem_of_id"]
 
 KIND = "reasoning"
 SPLITS = ("train", "test")
@@ -47,10 +47,29 @@ def _dataset(name: str, seed: int, size: int) -> Any:
 
 
 def problem_of(objective: Objective) -> tuple[Any, dict[str, Any]]:
-    """The generator and entry (``question``, ``answer``, ``metadata``) an objective was made from."""
-    name, seed, index = _parse_id(objective.id)
-    dataset = _dataset(name, seed, max(DEFAULT_SIZE, index + 1))
-    return dataset, dataset[index]
+    """The generator and entry (``question``, ``answer``, ``metadata``) an objective was made from.
+
+    A few generators draw differently in another process (polynomial_multiplication
+    iterates a set, so its problems follow ``PYTHONHASHSEED``): when the regenerated
+    question is not the one the objective recorded, the recorded question and answer are
+    kept, so an answer is scored against the problem the agent was shown.
+    """
+    dataset, entry = problem_of_id(objective.id)
+    if str(entry.get("question")) != objective.question and objective.golden_answers:
+        entry = {**entry, "question": objective.question, "answer": objective.golden_answers[0]}
+    return dataset, entry
+
+
+def generator_of_id(objective_id: str) -> Any:
+    """The reasoning-gym dataset (generator and scorer) an objective id (``NAME/SEED/INDEX``) draws from."""
+    name, seed, index = _parse_id(objective_id)
+    return _dataset(name, seed, max(DEFAULT_SIZE, index + 1))
+
+
+def problem_of_id(objective_id: str) -> tuple[Any, dict[str, Any]]:
+    """The generator and entry an objective id (``NAME/SEED/INDEX``) names, drawn in this process."""
+    dataset = generator_of_id(objective_id)
+    return dataset, dataset[_parse_id(objective_id)[2]]
 
 
 def _parse_id(objective_id: str) -> tuple[str, int, int]:

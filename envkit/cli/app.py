@@ -6,50 +6,162 @@ and exit with code 2; no traceback. Anything else is a bug and keeps its traceba
 
 from __future__ import annotations
 
+import importlib
 import signal
 import sys
 import warnings
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from composers.records import RecordError
 from composers.sources.base import SourceError
-from envkit.cli import (
-    compose_cmd,
-    demo_cmd,
-    eval_cmd,
-    play_cmd,
-    retrieval_cmds,
-    serve_env_cmd,
-    serve_policy_cmd,
-    shop_cmd,
-    suite_cmd,
-    train_cmd,
-)
 from envkit.retrieval.base import RetrieverError
 
-__all__ = ["UserError", "app", "main"]
+__all__ = ["COMMANDS", "LazyCommand", "UserError", "app", "main"]
+
+
+@dataclass(frozen=True, slots=True)
+class LazyCommand:
+    """A command whose module is imported only when that command runs (or asks for its ``--help``).
+
+    ``help`` is the one line ``envkit --help`` lists, so listing the commands imports none of
+    them: a command needing an extra that is not installed fails alone, in one line, and
+    start-up stays light.
+    """
+
+    module: str
+    attribute: str
+    help: str
+    group: bool = False  # a typer app of sub-commands rather than one command function
+    context_settings: tuple[tuple[str, bool], ...] = ()
+
+    def load(self, name: str) -> Any:  # a click command, of the click typer vendors
+        target = getattr(importlib.import_module(self.module), self.attribute)
+        command: Any
+        if self.group:
+            command = typer.main.get_group(target)  # a group even when it holds one command
+        else:
+            single = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+            single.command(name, context_settings=dict(self.context_settings) or None)(target)
+            command = typer.main.get_command(single)  # one command, no callback: the command itself
+        command.name = name
+        _plain_help(command)
+        return command
+
+
+def _plain_help(command: Any) -> None:
+    """Help as plain text, as the root prints it (a sub-app built alone would draw rich boxes)."""
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = None
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
+
+
+_TRAIN_CONTEXT = (("allow_extra_args", True), ("ignore_unknown_options", True))  # trainer fields pass through
+
+# name -> where it lives; the order is the order of 'envkit --help'
+COMMANDS: dict[str, LazyCommand] = {
+    "compose": LazyCommand(
+        "envkit.cli.compose_cmd", "compose", "Compose N-objective tasks from QA sources and write them to a task file."
+    ),
+    "demo": LazyCommand(
+        "envkit.cli.demo_cmd", "demo", "Run the oracle on N-objective tasks under consolidated and full contexts."
+    ),
+    "eval": LazyCommand(
+        "envkit.cli.eval_cmd",
+        "eval_command",
+        "Evaluate a policy per N and context builder: EM, F1, success, context tokens, dependency, time.",
+    ),
+    "train": LazyCommand(
+        "envkit.cli.train_cmd",
+        "train",
+        "Train an agent with GRPO on envkit episodes (masked trajectories); any Mem1GRPOConfig field is a flag.",
+        context_settings=_TRAIN_CONTEXT,
+    ),
+    "sft": LazyCommand(
+        "envkit.cli.train_cmd",
+        "sft",
+        "Supervised warm-up on oracle episodes (masked trajectories); any Mem1SFTConfig field is a flag.",
+        context_settings=_TRAIN_CONTEXT,
+    ),
+    "play": LazyCommand(
+        "envkit.cli.play_cmd",
+        "play",
+        "Play one episode yourself (search, keep notes, answer every question), or watch a policy play it.",
+    ),
+    "serve-env": LazyCommand(
+        "envkit.cli.serve_env_cmd",
+        "serve_env",
+        "Serve envkit episodes to OpenEnv clients (reset / step / state; WebSocket sessions at /ws).",
+    ),
+    "serve-policy": LazyCommand(
+        "envkit.cli.serve_policy_cmd",
+        "serve_policy",
+        "Serve a model at /v1/chat/completions (OpenAI's shape, streamed or not), named by its spec in /v1/models.",
+    ),
+    "index": LazyCommand("envkit.cli.retrieval_cmds", "index_app", "Build retrieval indexes.", group=True),
+    "retriever": LazyCommand(
+        "envkit.cli.retrieval_cmds",
+        "retriever_app",
+        "Serve a retriever over HTTP (POST /retrieve, Search-R1 compatible; GET /health).",
+        group=True,
+    ),
+    "suite": LazyCommand(
+        "envkit.cli.suite_cmd", "suite_app", "Benchmark suites: generate, list, inspect, report.", group=True
+    ),
+    "shop": LazyCommand(
+        "envkit.cli.shop_cmd",
+        "shop_app",
+        "The WebShop-compatible shop: serve it, play it, check browser mode.",
+        group=True,
+    ),
+}
+
+
+class _LazyGroup(TyperGroup):
+    """The root command: lists :data:`COMMANDS` from their one-line help, imports a command's module when it runs."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        spec = COMMANDS.get(cmd_name)
+        return spec.load(cmd_name) if spec is not None else None
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, spec.help) for name, spec in COMMANDS.items()])
+
 
 app = typer.Typer(
     name="envkit",
+    cls=_LazyGroup,
     help="Long-horizon, many-objective task environments for RL agents (MEM1-style).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-app.command("compose")(compose_cmd.compose)
-app.command("demo")(demo_cmd.demo)
-app.command("eval")(eval_cmd.eval_command)
-app.command("train", context_settings=train_cmd.TRAIN_CONTEXT)(train_cmd.train)
-app.command("sft", context_settings=train_cmd.TRAIN_CONTEXT)(train_cmd.sft)
-app.command("play")(play_cmd.play)
-app.command("serve-env")(serve_env_cmd.serve_env)
-app.command("serve-policy")(serve_policy_cmd.serve_policy)
-app.add_typer(retrieval_cmds.index_app, name="index")
-app.add_typer(retrieval_cmds.retriever_app, name="retriever")
-app.add_typer(suite_cmd.suite_app, name="suite")
-app.add_typer(shop_cmd.shop_app, name="shop")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from envkit import __version__
+
+        print(f"envkit {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Long-horizon, many-objective task environments for RL agents (MEM1-style)."""
 
 
 class UserError(Exception):
@@ -110,10 +222,33 @@ EXTRAS = {
 }
 
 
-def missing_extra(error: ModuleNotFoundError) -> str:
-    """One line naming the package a command needs and the extra that installs it."""
+# commands that need more than the one package found missing: the extra that installs all they need
+COMMAND_EXTRAS = {
+    "serve-env": "openenv",
+    "serve-policy": "server,policy",
+    "shop serve": "shop",
+    "train": "train",
+    "sft": "train",
+}
+
+
+def _command_path(argv: list[str]) -> str:
+    """``"shop serve"`` for ``envkit shop serve --port 1``: the command words before the first option."""
+    words: list[str] = []
+    for arg in argv:
+        if arg.startswith("-") or len(words) == 2:
+            break
+        words.append(arg)
+    return " ".join(words)
+
+
+def missing_extra(error: ModuleNotFoundError, argv: list[str] | None = None) -> str:
+    """One line naming the package a command needs and the extra that installs it (all the command needs)."""
     module = (error.name or "").split(".")[0]
+    path = _command_path(sys.argv[1:] if argv is None else argv)
     extra = EXTRAS.get(module)
+    if extra is not None:  # an optional package: name the extra that brings all this command needs
+        extra = COMMAND_EXTRAS.get(path) or COMMAND_EXTRAS.get(path.split(" ")[0]) or extra
     if extra is None:
         return f"this command needs the Python package {module!r}, which is not installed"
     return f"this command needs {module} (pip install 'mem1-envkit[{extra}]')"
@@ -142,7 +277,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {getattr(error, 'format_message', error.__str__)()}{hint}", file=sys.stderr)
         sys.exit(2)
     except ModuleNotFoundError as error:  # an optional extra that is not installed
-        print(f"error: {missing_extra(error)}", file=sys.stderr)
+        print(f"error: {missing_extra(error, argv)}", file=sys.stderr)
         sys.exit(2)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)

@@ -21,6 +21,7 @@ __all__ = [
     "ContextFlag",
     "CorpusFlag",
     "MaxTurnsFlag",
+    "MetricFlag",
     "NObjectivesFlag",
     "ProtocolFlag",
     "RetrieverFlag",
@@ -47,6 +48,10 @@ ProtocolFlag = Annotated[
     typer.Option(
         help=f"Protocol preset: {', '.join(protocol_names())} (mem1: MEM1's released code, so its checkpoints play)."
     ),
+]
+MetricFlag = Annotated[
+    str | None,
+    typer.Option(help="Per-question score: em, f1, mem1 or mem1_f1 (MEM1's eval script's EM and F1); default em."),
 ]
 StateTagFlag = Annotated[
     str | None, typer.Option(help="Internal-state tag agents write (default: the protocol's, IS or think).")
@@ -77,7 +82,15 @@ def env_options(
     max_turns: int | None = None,
     protocol: str = DEFAULT_PROTOCOL,
     state_tag: str | None = None,
+    metric: str | None = None,
 ) -> dict[str, Any]:
     """The env options among these that were given (the protocol always)."""
-    given = {"corpus": corpus, "retriever": retriever, "top_k": top_k, "max_turns": max_turns, "state_tag": state_tag}
+    given = {
+        "corpus": corpus,
+        "retriever": retriever,
+        "top_k": top_k,
+        "max_turns": max_turns,
+        "state_tag": state_tag,
+        "metric": metric,
+    }
     return {"protocol": protocol} | {name: value for name, value in given.items() if value is not None}

@@ -18,11 +18,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from composers.sources.registry import load_source
 from composers.suites import verify_suite
 from envkit.cli.demo_cmd import _parse_ns
 from envkit.cli.env_flags import (
     CorpusFlag,
     MaxTurnsFlag,
+    MetricFlag,
     ProtocolFlag,
     RetrieverFlag,
     StateTagFlag,
@@ -33,7 +35,7 @@ from envkit.envs import TASKS_ENV_ID
 from envkit.envs.protocols import DEFAULT_PROTOCOL, resolve_protocol
 from envkit.eval.harness import EvalCase, evaluate, suite_cases
 from envkit.eval.report import markdown_table, write_report
-from envkit.policy.hf import GenerationSettings
+from envkit.policy.settings import GenerationSettings
 from envkit.policy.specs import POLICY_SPECS, load_policy
 from envkit.protocol.context import make_context_builder
 
@@ -50,12 +52,49 @@ def _builders(text: str) -> list[str]:
         raise typer.BadParameter(str(error), param_hint="--builders") from None
 
 
+def _split_played(source: str, console: Console) -> str:
+    """The split eval plays, said out loud when a bare ``file:PATH`` leaves it to a hash.
+
+    A file named without a split serves both: a hash of each question holds a tenth out
+    for test (so training on the same spec never sees them). Evaluating such a file plays
+    only that tenth, which a small file may leave empty: say so, and how to name the split.
+    """
+    if not source.startswith("file:") or "=" in source:
+        return "test"
+    loaded = load_source(source)
+    fraction = getattr(loaded, "holdout_fraction", None)
+    if fraction is None:
+        return "test"
+    held_out = len(loaded.questions("test"))
+    total = held_out + len(loaded.questions("train"))
+    whole = f"--source file:test={source[len('file:') :]} plays the whole file"
+    if held_out == 0:
+        raise typer.BadParameter(
+            f"{source} names no split, so eval plays the {fraction:.0%} of its questions a hash holds out "
+            f"for test, and that is none of its {total}; {whole}",
+            param_hint="--source",
+        )
+    console.print(
+        f"note: {source} names no split: playing the {held_out} of its {total} questions a hash holds out "
+        f"for test ({whole})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return f"test (the {held_out} of {total} questions a hash holds out)"
+
+
 def eval_command(
     policy: Annotated[str, typer.Option(help=f"Policy: {POLICY_SPECS}.")] = "oracle",
     suite: Annotated[Path | None, typer.Option(help="A suite folder (its test task files are played).")] = None,
-    source: Annotated[str, typer.Option(help="Source (any kind) to compose from without --suite.")] = (
-        "synthetic:passages=10000,seed=0"
-    ),
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source",
+            "-s",
+            help="Source (any kind) to compose from without --suite; its test split is played "
+            "(file:test=PATH plays a whole file).",
+        ),
+    ] = "synthetic:passages=10000,seed=0",
     ns: Annotated[
         str | None, typer.Option("--ns", help="Numbers of objectives (default 1,2,4,8,16; not with --suite).")
     ] = None,
@@ -77,6 +116,7 @@ def eval_command(
     max_turns: MaxTurnsFlag = None,
     protocol: ProtocolFlag = DEFAULT_PROTOCOL,
     state_tag: StateTagFlag = None,
+    metric: MetricFlag = None,
     verify: Annotated[bool, typer.Option(help="Check a suite's files against its manifest before playing.")] = True,
     resume: Annotated[
         bool, typer.Option(help="Keep the report's trajectories and play only the episodes they lack.")
@@ -84,7 +124,8 @@ def eval_command(
 ) -> None:
     """Evaluate a policy per N and context builder: EM, F1, success, context tokens, dependency, time."""
     chosen = _builders(builders)
-    options = env_options(corpus, retriever, top_k, max_turns, protocol, state_tag)
+    console = Console(stderr=True)
+    options = env_options(corpus, retriever, top_k, max_turns, protocol, state_tag, metric)
     state = state_tag or resolve_protocol(protocol).state_tag
     if suite is not None:
         if ns is not None:
@@ -99,10 +140,9 @@ def eval_command(
     else:
         make = partial(gym.make, TASKS_ENV_ID, source=source, split="test", seed=seed, **options)
         cases = [EvalCase(n, b, partial(make, n_objectives=n)) for n in _parse_ns(ns or "1,2,4,8,16") for b in chosen]
-        where = f"source {source}"
+        where = f"source {source}, split {_split_played(source, console)}"
     generation = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature)
     agent = load_policy(policy, generation, max_context_tokens, device, seed, state_tag=state)
-    console = Console(stderr=True)
     path = output / "trajectories.jsonl"
     output.mkdir(parents=True, exist_ok=True)
     if trajectories and path.exists() and not resume:
@@ -116,13 +156,19 @@ def eval_command(
             progress.update(bar, advance=1, description=f"eval {policy}: N={case.n_objectives} {case.builder}")
 
         kept = path if trajectories else None
-        rows = evaluate(cases, agent, episodes, batch_size, kept, on_episode=advance, resume=resume)
+        played_with: dict[str, object] = {}
+        rows = evaluate(
+            cases, agent, episodes, batch_size, kept, on_episode=advance, resume=resume, played_with=played_with
+        )
     details = {
         "policy": policy,
         "tasks": where,
+        "corpus": str(corpus) if corpus else "the source's own passages",
+        **played_with,
         "protocol": protocol,
         "episodes per cell": episodes,
         "batch size": batch_size,
+        "seed": seed,
     }
     report = write_report(rows, output, f"envkit eval: {policy}", details)
     typer.echo(markdown_table(rows))

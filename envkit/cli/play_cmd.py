@@ -57,7 +57,7 @@ def _watch(
 ) -> tuple[float, dict] | None:
     """A policy plays the episode turn by turn (greedy for models); each context and turn is shown."""
     from envkit.policy.base import TurnRequest
-    from envkit.policy.hf import GenerationSettings
+    from envkit.policy.settings import GenerationSettings
     from envkit.policy.specs import load_policy
 
     tags = env.get_wrapper_attr("tags")

@@ -102,7 +102,7 @@ def report(
 
     from envkit.eval.harness import EvalCase
     from envkit.eval.suite_report import markdown, suite_report, write_suite_report
-    from envkit.policy.hf import GenerationSettings
+    from envkit.policy.settings import GenerationSettings
     from envkit.policy.specs import load_policy
     from envkit.protocol.context import make_context_builder
 

@@ -113,6 +113,8 @@ def _run(trainer_class: type, model: str, args: Any, resume: str | None) -> None
         if "install" not in str(error):
             raise
         raise ValueError(str(error).splitlines()[0]) from None
+    except ModuleNotFoundError:  # a package of an extra (peft for lora_r): the CLI names the extra
+        raise
     except ImportError as error:  # an optional engine the options ask for (use_vllm without vllm)
         raise ValueError(str(error).splitlines()[0]) from None
     trainer.train(resume_from_checkpoint=checkpoint)

@@ -16,9 +16,12 @@ import gymnasium as gym
 from composers.compose import compose
 from composers.records import Task
 from composers.taskfiles import read_tasks
+from envkit.deprecations import moved_names
 from envkit.shop.shop import DEFAULT_SHOP, open_shop
 
 __all__ = ["make_shop_env", "shop_of_tasks"]
+
+__getattr__ = moved_names(__name__, {"make_composite_env": "envkit.envs.from_tasks"})
 
 
 def shop_of_tasks(tasks: Sequence[Task], retriever: str = "bm25") -> Any:

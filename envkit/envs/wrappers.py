@@ -208,3 +208,18 @@ class TurnsLeftHint(gym.Wrapper[str, str, str, str]):
         if hint and observation.startswith(opening):
             observation = f"{opening}{hint}\n\n{observation[len(opening) :]}"
         return observation, float(reward), terminated, truncated, info
+
+
+def with_protocol(
+    env: gym.Env[str, str],
+    context: str | AnyContextBuilder = "consolidated",
+    format_penalty: float = 0.0,
+    token_counter: TokenCounter = count_word_pieces,
+    turns_left_hint: bool = False,
+) -> gym.Env[str, str]:
+    """Deprecated: the default protocol preset's wrappers (``resolve_protocol("envkit").wrap``), as before presets."""
+    from envkit.deprecations import warn_moved
+    from envkit.envs.protocols import DEFAULT_PROTOCOL, resolve_protocol
+
+    warn_moved("envkit.envs.wrappers.with_protocol", "envkit.envs.protocols.resolve_protocol(name).wrap")
+    return resolve_protocol(DEFAULT_PROTOCOL).wrap(env, context, format_penalty, token_counter, turns_left_hint)

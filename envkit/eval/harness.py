@@ -25,7 +25,7 @@ from envkit.policy.base import Policy
 from envkit.rollout.runner import RolloutRunner
 from envkit.rollout.trajectory import Trajectory, read_trajectories, write_trajectories
 
-__all__ = ["EvalCase", "EvalRow", "evaluate", "suite_cases", "summarise"]
+__all__ = ["EvalCase", "EvalRow", "env_settings", "evaluate", "suite_cases", "summarise"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +109,7 @@ def evaluate(
     token_ids: bool = False,
     on_episode: Callable[[EvalCase, Trajectory], None] | None = None,
     resume: bool = False,
+    played_with: dict[str, Any] | None = None,
 ) -> list[EvalRow]:
     """Play ``episodes`` episodes per case (episode ``i`` plays task ``i`` in every case) and summarise.
 
@@ -116,6 +117,8 @@ def evaluate(
     comparison. Trajectories are appended to ``trajectories_path`` as each episode ends;
     with ``resume``, the episodes that file already holds for a case (same N, builder and
     task) are not played again but counted in its row (its wall time is this run's).
+    ``played_with``, when given, receives :func:`env_settings` of the first case's env, so a
+    report can say what the episodes were played with.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
@@ -125,6 +128,8 @@ def evaluate(
         runner = RolloutRunner(partial(case.make_env, context=case.builder), policy, batch_size)
         with runner:
             count = min(episodes, runner.n_tasks)
+            if played_with is not None and not played_with:
+                played_with.update(env_settings(runner.first_env))
             held = {t.task_index: t for t in done.get((case.n_objectives, case.builder, case.label), ())}
             started = time.perf_counter()
             callback = partial(_finished, case, on_episode, trajectories_path, token_ids)
@@ -133,6 +138,29 @@ def evaluate(
         trajectories = sorted([*(held[i] for i in range(count) if i in held), *fresh], key=lambda t: t.task_index)
         rows.append(summarise(trajectories, case.n_objectives, case.builder, wall))
     return rows
+
+
+def env_settings(env: gym.Env[str, str]) -> dict[str, Any]:
+    """What an env plays with, read from the env itself: its retriever, top-k, turn limit and scoring.
+
+    A composite env is read through its parts (the QA part holds the retriever), so the
+    figures name the settings that produced them whatever the kind.
+    """
+    base = env.unwrapped
+    parts = [base, *getattr(base, "parts", {}).values()]
+    settings: dict[str, Any] = {}
+    for part in parts:
+        if getattr(part, "retriever", None) is not None:
+            settings["retriever"] = repr(part.retriever)
+        if getattr(part, "top_k", None) is not None:
+            settings["top-k"] = part.top_k
+        scoring = getattr(part, "scoring", None)
+        if scoring is not None:
+            settings["metric"] = scoring.metric
+            settings["reward aggregation"] = scoring.reward
+    limit = getattr(base, "max_turns", None)
+    settings["max turns"] = limit if limit else "each task's turn budget"
+    return settings
 
 
 def _played(path: str | Path) -> dict[tuple[int, str, str], list[Trajectory]]:

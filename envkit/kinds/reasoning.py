@@ -22,6 +22,7 @@ from composers.records import Objective, Task
 from composers.sources.reasoning_gym import problem_of
 from envkit.envs.episodes import ProcessLocal, choose_task, read_turn, render_turn
 from envkit.envs.spaces import UnicodeText
+from envkit.kinds.answer_sandbox import sandbox
 from envkit.kinds.base import ObjectiveKind
 from envkit.protocol.parser import Violation
 from envkit.protocol.prompts import PromptSection, numbered, state_rules
@@ -32,13 +33,15 @@ __all__ = ["ReasoningEnv", "ReasoningKind", "ReasoningOracle", "score_solution"]
 
 
 def score_solution(objective: Objective, answer: str) -> float:
-    """The problem's own reasoning-gym score of ``answer``, clipped to [0, 1] (a scorer error scores 0)."""
-    dataset, entry = problem_of(objective)
-    try:
-        score = float(dataset.score_answer(answer, entry))
-    except Exception:  # a scorer that chokes on a malformed answer: that answer is wrong, not a crash
-        return 0.0
-    return min(1.0, max(0.0, score))
+    """The problem's own reasoning-gym score of ``answer``, clipped to [0, 1].
+
+    The answer is an agent's text and several scorers evaluate it as Python (through
+    sympy's ``parse_expr``), so it is scored in :mod:`envkit.kinds.answer_sandbox`'s
+    worker: nothing in it can write, spawn or connect, and a scorer that errs, is refused
+    or runs past the time limit scores 0.
+    """
+    _, entry = problem_of(objective)  # a bad id is the caller's error, raised here
+    return sandbox().score(objective.id, entry, answer).score
 
 
 class ReasoningEnv(ProcessLocal, gym.Env[str, str]):

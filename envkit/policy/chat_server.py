@@ -28,7 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from envkit.policy.base import TurnRequest
-from envkit.policy.decoding import GenerationSettings
+from envkit.policy.settings import GenerationSettings
 from envkit.protocol.context import Message
 
 __all__ = ["ChatReply", "ChatRequest", "chat_completions_app", "policy_replies"]

@@ -30,26 +30,9 @@ from typing import Any
 import torch
 
 from envkit.policy.lockstep import Lockstep
+from envkit.policy.settings import GenerationSettings
 
 __all__ = ["GenerationSettings", "SampledRow", "sample", "stop_checker"]
-
-
-@dataclass(frozen=True, slots=True)
-class GenerationSettings:
-    """Sampling settings; ``temperature=0`` means greedy decoding."""
-
-    max_new_tokens: int = 256
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-
-    def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be non-negative, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
 
 
 @dataclass(slots=True)

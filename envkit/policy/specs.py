@@ -6,7 +6,7 @@ from typing import Any
 
 from composers.spec_table import SpecTable
 from envkit.policy.base import AgentPolicy, Policy
-from envkit.policy.hf import GenerationSettings
+from envkit.policy.settings import GenerationSettings
 
 __all__ = ["POLICIES", "POLICY_SPECS", "load_policy"]
 

@@ -51,8 +51,10 @@ class VLLMPolicy:
         if isinstance(model, str):
             try:
                 from vllm import LLM
-            except ImportError:
-                raise ImportError("the vLLM back-end needs vllm: pip install 'mem1-envkit[vllm]'") from None
+            except ImportError:  # ModuleNotFoundError naming vllm: the CLI prints the extra in one line
+                raise ModuleNotFoundError(
+                    "the vLLM back-end needs vllm: pip install 'mem1-envkit[vllm]'", name="vllm"
+                ) from None
             engine_options.setdefault("max_model_len", max_context_tokens + self.generation.max_new_tokens)
             model = LLM(model=model, seed=seed or 0, **engine_options)
         self.engine = model

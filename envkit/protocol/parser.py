@@ -159,10 +159,11 @@ def parse_answers(content: str) -> list[str]:
 
     Two forms are accepted: ``a1; a2; ...`` and the numbered ``1. a1 2. a2`` (one per
     line or inline, ``1)`` too). The numbered form is read only when the whole answer is
-    one: items numbered in increasing order from 1, and not a lone ``1. ...`` holding a
-    ``;`` (``1. FC Köln; Berlin`` is two answers, the first a club named "1. FC Köln").
-    In the numbered form, item ``k`` goes to position ``k``; a number that is missing
-    leaves an empty answer in its place.
+    one: at least two items, numbered in increasing order from 1. A lone ``1. ...`` is
+    one answer read as written (``1. FC Köln`` is a club, and at N = 1 the numbered form
+    has nothing to number), so ``1. FC Köln; Berlin`` is two answers, the first
+    "1. FC Köln". In the numbered form, item ``k`` goes to position ``k``; a number that
+    is missing leaves an empty answer in its place.
     """
     if _NUMBERED_START.match(content):
         parts = _NUMBERED_ITEM.split(content)
@@ -170,8 +171,7 @@ def parse_answers(content: str) -> list[str]:
         numbers = [int(n) for n in parts[1::2]]
         answers = [a.strip().rstrip(";").strip() for a in parts[2::2]]
         increasing = all(a < b for a, b in pairwise(numbers))
-        lone_with_separator = len(numbers) == 1 and ";" in parts[2]
-        if numbers and increasing and not lone_with_separator and numbers[-1] <= 4 * len(numbers) + 8:
+        if len(numbers) >= 2 and increasing and numbers[-1] <= 4 * len(numbers) + 8:
             by_number = dict(zip(numbers, answers, strict=True))
             return [by_number.get(k, "") for k in range(1, numbers[-1] + 1)]
     return [part.strip() for part in content.split(";")]

@@ -84,6 +84,11 @@ class RolloutRunner:
         """How many tasks the env draws from."""
         return len(self._slot(0).env.get_wrapper_attr("tasks"))
 
+    @property
+    def first_env(self) -> gym.Env[str, str]:
+        """The env of the first slot (built on first use): what the episodes are played in."""
+        return self._slot(0).env
+
     def _slot(self, index: int) -> _Slot:
         while len(self._slots) <= index:
             env = self.make_env()

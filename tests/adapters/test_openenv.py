@@ -51,6 +51,7 @@ def client_steps(url, turns, task_index):
     return steps, state
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task_index", [0, 3])
 def test_openenv_client_sees_what_the_gymnasium_env_shows(make_env, server, task_index):
     from envkit.testing.conformance import assert_same_episode, oracle_turns, reference_episode
@@ -63,6 +64,7 @@ def test_openenv_client_sees_what_the_gymnasium_env_shows(make_env, server, task
     assert state["step_count"] == len(turns) and state["task_id"]
 
 
+@pytest.mark.slow
 def test_a_malformed_turn_is_an_observation_over_openenv(make_env, server):
     from envkit.testing.conformance import assert_same_episode, reference_episode
 
@@ -81,6 +83,7 @@ def test_the_conformance_check_fails_on_a_different_episode(make_env, server):
         assert_same_episode(reference_episode(make_env, 0, turns), steps, "OpenEnv")
 
 
+@pytest.mark.slow
 def test_envkit_serve_env_serves_on_loopback_and_refuses_bad_options_in_one_line():
     require("openenv", "uvicorn")
     from tests.cli.test_cli import assert_one_line_error, envkit

@@ -71,6 +71,7 @@ def test_trl_parses_a_tool_call_into_the_environment_s_own_methods(factory):
     assert shown.startswith("<information>")
 
 
+@pytest.mark.slow
 def test_a_grpo_step_runs_with_the_environment_factory(factory, tmp_path):
     require("torch", "peft")
     from datasets import Dataset

@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import SMALL_WORLD, LiveServer, require
+from tests.conftest import HANG_GUARD_S, SMALL_WORLD, LiveServer, require
 
 TASKS = 3
 
@@ -79,7 +79,7 @@ def vf_eval(tmp_path, url: str, model: str, options: dict, extra: tuple[str, ...
     output = ["--no-push", "--no-rich", "-o", str(tmp_path), "--run.dir", "run"]
     command = ["vf-eval", "envkit_verifiers", "-m", model, *client, *output, *flags, *extra]
     done = subprocess.run(
-        command, capture_output=True, text=True, timeout=300, env={**os.environ, "ENVKIT_TEST_KEY": "local"}
+        command, capture_output=True, text=True, timeout=HANG_GUARD_S, env={**os.environ, "ENVKIT_TEST_KEY": "local"}
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     with open(tmp_path / "run" / "traces.jsonl") as lines:
@@ -94,6 +94,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_vf_eval_shows_the_model_exactly_the_protocols_contexts(tmp_path, case):
     require("verifiers", "fastapi", "uvicorn")
@@ -132,6 +133,7 @@ def test_vf_eval_shows_the_model_exactly_the_protocols_contexts(tmp_path, case):
             assert trace["metrics"]["success"] == 1.0 and trace["metrics"]["violations"] == 0.0
 
 
+@pytest.mark.slow
 def test_a_served_model_plays_through_verifiers_as_in_envkits_own_rollout(tmp_path, tiny):
     require("verifiers", "fastapi", "uvicorn")
     from envkit.adapters.verifiers_env import episode_steps
@@ -160,6 +162,7 @@ def test_a_served_model_plays_through_verifiers_as_in_envkits_own_rollout(tmp_pa
         assert [step["violation"] for step in recorded] == [turn.violation for turn in trajectory.turns]
 
 
+@pytest.mark.slow
 def test_a_bad_taskset_option_fails_in_one_line_naming_it(tmp_path):
     require("verifiers")
     from envkit.adapters.verifiers_env import EnvkitTasksetConfig

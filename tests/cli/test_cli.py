@@ -6,13 +6,14 @@ import sys
 import pytest
 
 from composers import read_tasks
+from tests.conftest import HANG_GUARD_S
 
 WORLD = "synthetic:passages=2000,seed=3"
 
 
 def envkit(*args, stdin=""):
     return subprocess.run(
-        [sys.executable, "-m", "envkit", *args], input=stdin, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "envkit", *args], input=stdin, capture_output=True, text=True, timeout=HANG_GUARD_S
     )
 
 
@@ -26,6 +27,7 @@ def assert_one_line_error(result, *fragments):
         assert fragment in lines[0]
 
 
+@pytest.mark.slow
 def test_help_documents_every_flag():
     for command, flags in {
         "compose": ["--output", "--source", "--strategy", "--n-objectives", "--count", "--split", "--seed", "--format"],
@@ -70,7 +72,7 @@ def test_compose_writes_identical_files(tmp_path, suffix):
 )
 def test_bad_flags_give_one_line_and_exit_2(tmp_path, args, fragments):
     result = subprocess.run(
-        [sys.executable, "-m", "envkit", *args], capture_output=True, text=True, timeout=300, cwd=tmp_path
+        [sys.executable, "-m", "envkit", *args], capture_output=True, text=True, timeout=HANG_GUARD_S, cwd=tmp_path
     )
     assert_one_line_error(result, *fragments)
     assert not (tmp_path / "x.jsonl").exists()
@@ -128,6 +130,7 @@ def test_play_ends_cleanly_at_end_of_input():
     assert result.returncode == 0 and "episode abandoned" in result.stdout
 
 
+@pytest.mark.slow
 def test_eval_writes_a_report_with_plots_and_trajectories(tmp_path):
     out = tmp_path / "report"
     result = envkit("eval", "--source", WORLD, "--ns", "1,2", "--episodes", "3", "--builders", "consolidated,window(2)",
@@ -139,6 +142,7 @@ def test_eval_writes_a_report_with_plots_and_trajectories(tmp_path):
     assert len((out / "trajectories.jsonl").read_text().splitlines()) == 12
 
 
+@pytest.mark.slow
 def test_eval_with_the_tiny_model(tmp_path):
     out = tmp_path / "tiny"
     result = envkit("eval", "--policy", "tiny", "--source", WORLD, "--ns", "2", "--episodes", "2", "--batch-size", "2",
@@ -167,6 +171,7 @@ def test_eval_bad_input_is_one_line(args, fragment, tmp_path):
     assert_one_line_error(envkit("eval", "-o", str(tmp_path / "r"), *args), fragment)
 
 
+@pytest.mark.slow
 def test_play_and_eval_take_any_objective_kind(tmp_path):
     from tests.conftest import require
 
@@ -180,6 +185,7 @@ def test_play_and_eval_take_any_objective_kind(tmp_path):
     assert "| 2 | consolidated | 2 | 1.000 |" in report.stdout  # the oracle solves every problem
 
 
+@pytest.mark.slow
 def test_eval_on_your_own_qa_files_names_the_corpus_by_flag(tmp_path):
     questions = [
         {"id": str(i), "question": f"Which river runs through Town{i}?", "golden_answers": [f"River{i}"]}
@@ -198,6 +204,7 @@ def test_eval_on_your_own_qa_files_names_the_corpus_by_flag(tmp_path):
     assert "| 1 | consolidated | 2 | 1.000 | 1.000" in report.stdout  # EM sum 1 of 1, every episode
 
 
+@pytest.mark.slow
 def test_eval_and_play_take_mems1_protocol(tmp_path):
     """``--protocol mem1``: MEM1's prompt, <think> turns, summed EM, 6 turns, its observations in the agent's turn."""
     flags = ["--protocol", "mem1", "--ns", "2", "--episodes", "2", "--builders", "consolidated"]
@@ -247,6 +254,7 @@ def test_a_task_file_composed_with_a_corpus_names_it_and_replays_anywhere(tmp_pa
         assert all(t.success for t in runner.run(3))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [("retriever", "serve", "--corpus", WORLD, "--no-jit"), ("shop", "serve")])
 def test_a_busy_port_is_one_line_before_anything_claims_to_serve(command, tmp_path):
     """It printed "serving" and then exited 3."""
@@ -263,6 +271,7 @@ def test_a_busy_port_is_one_line_before_anything_claims_to_serve(command, tmp_pa
     assert "serving" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_eval_refuses_a_suite_whose_files_changed_and_suite_info_names_a_bad_key(tmp_path):
     from composers.suites import SuitePart, SuitePreset, generate_suite
 
@@ -295,6 +304,7 @@ def test_a_missing_extra_is_one_line_naming_it(monkeypatch, capsys):
     ]
 
 
+@pytest.mark.slow
 def test_hub_lookups_fail_fast_when_the_hub_does_not_answer(tmp_path):
     """Offline, each Hub look-up spent 25-50 s and a dozen retry lines before its error."""
     import os
@@ -312,6 +322,7 @@ def test_hub_lookups_fail_fast_when_the_hub_does_not_answer(tmp_path):
         assert_one_line_error(result)
 
 
+@pytest.mark.slow
 def test_eval_resumes_an_interrupted_report(tmp_path):
     out = tmp_path / "report"
     command = ["eval", "--source", WORLD, "--ns", "1,2", "--episodes", "3", "-o", str(out)]
@@ -328,3 +339,71 @@ def test_eval_resumes_an_interrupted_report(tmp_path):
     assert len(keys) == 12 and len(set(keys)) == 12  # every episode once: the first 5 were not played again
     assert records[:5] == [json.loads(line) for line in lines[:5]]
     assert "| 2 | full | 3 | 2.000 |" in resumed.stdout  # the row counts the 3 episodes, old and new
+
+
+def _qa_file(path, questions):
+    path.write_text(
+        "".join(
+            json.dumps({"id": str(i), "question": q, "golden_answers": [f"A{i}"]}) + "\n"
+            for i, q in enumerate(questions)
+        )
+    )
+    return path
+
+
+def _corpus(path, n):
+    rows = [{"id": str(i), "title": f"Office {i}", "text": f"Office {i} stands in the city of A{i}."} for i in range(n)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _asked(report, questions):
+    """The questions the episodes of a report's trajectories were asked (read from their prompts)."""
+    prompts = [json.dumps(json.loads(line)["turns"][0]["context"]) for line in (report / "trajectories.jsonl").open()]
+    return {q for q in questions if any(q in p for p in prompts)}
+
+
+def test_eval_of_a_bare_file_says_which_split_it_plays_and_how_to_name_one(tmp_path):
+    """FlashRAG's 17-question NQ test file evaluated as 0 questions, and a large file was quietly cut to a tenth."""
+    from composers.sources.files import FileSource
+
+    questions = [f"In which city does office {i} stand?" for i in range(60)]
+    whole = _qa_file(tmp_path / "all.jsonl", questions)
+    held_out = {o.question for o in FileSource.holdout(whole).questions("test")}
+    assert 0 < len(held_out) < len(questions)
+    corpus = _corpus(tmp_path / "corpus.jsonl", 60)
+    common = ("--corpus", str(corpus), "--ns", "1", "--episodes", "100", "--builders", "consolidated")
+
+    played = envkit("eval", "--source", f"file:{whole}", *common, "-o", str(tmp_path / "r1"))
+    assert played.returncode == 0, played.stderr
+    note = f"playing the {len(held_out)} of its 60 questions a hash holds out for test"
+    assert note in played.stderr and f"--source file:test={whole} plays the whole file" in played.stderr
+    report = json.loads((tmp_path / "r1" / "results.json").read_text())
+    assert f"split test (the {len(held_out)} of 60 questions a hash holds out)" in report["tasks"]
+    assert _asked(tmp_path / "r1", questions) == held_out
+
+    everything = envkit("eval", "--source", f"file:test={whole}", *common, "-o", str(tmp_path / "r2"))
+    assert everything.returncode == 0, everything.stderr
+    assert len(_asked(tmp_path / "r2", questions)) > len(held_out)  # questions from the whole file
+
+    train_side = _qa_file(tmp_path / "train_side.jsonl", [q for q in questions if q not in held_out][:17])
+    refused = envkit("eval", "--source", f"file:{train_side}", *common, "-o", str(tmp_path / "r3"))
+    assert_one_line_error(refused, "none of its 17", f"--source file:test={train_side} plays the whole file")
+
+
+def test_the_eval_report_says_how_it_was_made(tmp_path):
+    out = tmp_path / "report"
+    result = envkit(
+        "eval", "-s", WORLD, "--ns", "1", "--episodes", "2", "--metric", "f1", "--top-k", "2", "--max-turns", "5",
+        "--protocol", "mem1", "--retriever", "bm25:rank_bm25", "-o", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["metric"] == "f1" and results["top-k"] == 2 and results["max turns"] == 5
+    assert results["protocol"] == "mem1" and "rank_bm25" in results["retriever"]
+    assert results["corpus"] == "the source's own passages" and results["seed"] == 0
+    markdown = (out / "report.md").read_text()
+    for line in ("- metric: f1", "- top-k: 2", "- max turns: 5", "- protocol: mem1", "- retriever: BM25Retriever"):
+        assert line in markdown
+    bad = envkit("eval", "-s", WORLD, "--ns", "1", "--metric", "bleu", "-o", str(tmp_path / "r2"))
+    assert_one_line_error(bad, "bleu")

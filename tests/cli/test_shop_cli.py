@@ -8,6 +8,7 @@ from tests.cli.test_cli import assert_one_line_error, envkit
 from tests.shop.conftest import SMALL_SHOP
 
 
+@pytest.mark.slow
 def test_shop_play_in_the_terminal_buys_a_product(tmp_path):
     os.environ.setdefault("ENVKIT_CACHE", str(tmp_path))
     result = envkit("shop", "play", "--shop", SMALL_SHOP, "--seed", "2", stdin="search[shoes]\nclick[b0]\nquit\n")
@@ -17,6 +18,7 @@ def test_shop_play_in_the_terminal_buys_a_product(tmp_path):
     assert "click[b0] is not on this page" in result.stdout  # a refused click is shown, not a crash
 
 
+@pytest.mark.slow
 def test_shop_commands_reject_bad_input_in_one_line():
     assert_one_line_error(envkit("shop", "play", "--mode", "firefox"), "unknown shop mode")
     assert_one_line_error(envkit("shop", "play", "--shop", "shop:products=3"), "10 to 10,000,000 products")
@@ -25,6 +27,7 @@ def test_shop_commands_reject_bad_input_in_one_line():
     assert_one_line_error(envkit("shop", "serve", "--port", "0"), "--port")
 
 
+@pytest.mark.slow
 def test_shop_doctor_reports_what_browser_mode_needs():
     from tests.shop.test_browser import find_chromium
 

@@ -82,6 +82,7 @@ def test_bad_suites(tmp_path):
     assert not any(p.name.startswith(".x.") for p in tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_suite_cli(tmp_path):
     def envkit(*args):
         return subprocess.run([sys.executable, "-m", "envkit", *args], capture_output=True, text=True, timeout=600)
@@ -100,6 +101,7 @@ def test_suite_cli(tmp_path):
     assert bad.returncode == 2 and "unknown preset" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_shop_presets_generate_playable_suites(tmp_path, monkeypatch):
     import gymnasium as gym
 
@@ -198,6 +200,7 @@ def test_written_files_follow_the_umask_and_killed_writers_leave_nothing(tmp_pat
     assert not list(tmp_path.glob(".big.jsonl.*")) and not (tmp_path / "big.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_the_long_horizon_preset_reaches_128_objectives_and_plays_them(tmp_path):
     """mem1-qa-long: N = 32, 64, 128 test files; the oracle solves an N=128 task in a consolidated context
     whose retained part stays what it is at N = 2 (the state the agent writes), with peak tokens accounted."""

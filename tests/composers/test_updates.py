@@ -94,6 +94,7 @@ def test_the_oracle_updates_what_it_keeps_and_the_control_that_never_does_scores
     assert scores["never"] <= 0.75  # one of three answers renamed in every task: it misses it every time
 
 
+@pytest.mark.slow
 def test_updates_compose_into_mixed_tasks_and_task_files(tmp_path):
     from envkit.kinds.oracle import TaskOracle
     from envkit.rollout.runner import RolloutRunner

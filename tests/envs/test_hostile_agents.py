@@ -83,6 +83,7 @@ def test_an_async_vector_env_survives_any_agent_output():
         envs.close()
 
 
+@pytest.mark.slow
 def test_envs_refuse_pickling_in_one_line_and_spawned_workers_build_their_own(make_env):
     import copy
     import pickle

@@ -34,6 +34,7 @@ def test_the_bootstrap_interval_brackets_the_mean_and_narrows_with_more_episodes
     assert bootstrap_interval([1.0, 1.0, 1.0]) == (1.0, 1.0) and bootstrap_interval([0.5]) == (0.5, 0.5)
 
 
+@pytest.mark.slow
 def test_suite_report_compares_policies_on_the_same_tasks(tmp_path, suite):
     from tests.cli.test_cli import envkit
 
@@ -57,6 +58,7 @@ def test_suite_report_compares_policies_on_the_same_tasks(tmp_path, suite):
     assert "| oracle | 2 | consolidated | 4 | 1.000 [1.000, 1.000]" in table and "Versions: mem1-envkit" in table
 
 
+@pytest.mark.slow
 def test_bad_report_requests_are_one_line_errors(tmp_path, suite):
     from tests.cli.test_cli import assert_one_line_error, envkit
 

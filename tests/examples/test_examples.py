@@ -2,12 +2,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import HANG_GUARD_S
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def run(script, *args):
     return subprocess.run(
-        [sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, str(EXAMPLES / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        check=False,
     )
 
 
@@ -24,19 +32,21 @@ def test_your_own_qa_set_runs():
     assert "oracle: reward 1.00" in result.stdout
 
 
+@pytest.mark.slow
 def test_mixed_qa_and_shop_runs(tmp_path):
     import os
 
     env = {**os.environ, "ENVKIT_CACHE": str(tmp_path / "cache")}
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / "mixed_qa_and_shop.py"), "--episodes", "3"],
-        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=HANG_GUARD_S, check=False, cwd=tmp_path, env=env,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("reward 1.00") == 3 and "[shop]" in result.stdout
     assert (tmp_path / "mixed_test.jsonl").is_file()
 
 
+@pytest.mark.slow
 def test_train_cpu_smoke_runs(tmp_path):
     from tests.conftest import require
 
@@ -47,6 +57,7 @@ def test_train_cpu_smoke_runs(tmp_path):
     assert (tmp_path / "run" / "checkpoint-2").is_dir()
 
 
+@pytest.mark.slow
 def test_trl_rollout_func_trains_envkit_episodes_in_trls_own_trainer(tmp_path):
     from tests.conftest import require
 
@@ -71,6 +82,7 @@ def test_the_gpu_recipe_is_a_valid_config():
     assert config.protocol == "mem1" and config.warmup_steps == 0.05  # MEM1's protocol and 5% warm-up
 
 
+@pytest.mark.slow
 def test_packing_in_a_plain_torch_loop_runs():
     result = run("packing_plain_torch.py", "--steps", "2")
     assert result.returncode == 0, result.stderr

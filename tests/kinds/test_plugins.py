@@ -125,6 +125,7 @@ def test_a_registered_kind_composes_with_questions_everywhere(spelling_kind, tmp
     assert row.success == 1.0 and row.em_sum == 2.0
 
 
+@pytest.mark.slow
 def test_check_env_passes_on_composite_and_wrapped_envs(spelling_kind, small_source):
     tasks = [_spelling_task(i, ["abc", "de"], compose(SMALL_WORLD, "parallel", 1, 3)[i].objectives) for i in range(3)]
     check_env(make_tasks_env(tasks).unwrapped, skip_render_check=True)

@@ -62,6 +62,7 @@ def served():
     process.wait(timeout=20)
 
 
+@pytest.mark.slow
 def test_openai_client_gets_what_hfpolicy_writes_whole_and_streamed(served, tiny):
     from openai import OpenAI
 
@@ -84,6 +85,7 @@ def test_openai_client_gets_what_hfpolicy_writes_whole_and_streamed(served, tiny
     assert shorter.choices[0].message.content == local_reply(tiny, 4)
 
 
+@pytest.mark.slow
 def test_sampling_settings_and_stop_strings_are_honoured(served, tiny):
     from openai import OpenAI
 
@@ -120,6 +122,7 @@ def test_bad_requests_get_openai_errors_naming_the_problem(tiny):
         server.stop()
 
 
+@pytest.mark.slow
 def test_serve_policy_refuses_a_scripted_policy_in_one_line():
     from tests.cli.test_cli import assert_one_line_error, envkit
 

@@ -55,6 +55,7 @@ def _play(rank: int, port: int, folder: str, results) -> None:
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_processes_with_different_episodes_decode_in_lockstep(tmp_path):
     require("torch", "transformers", "tokenizers")
     from envkit.policy.tiny import save_tiny_model

@@ -76,6 +76,7 @@ def sampled_and_rescored(sampler, model, tokenizer, max_new_tokens):
     return generations, packed["old_logps"][mask], forward[mask]
 
 
+@pytest.mark.slow
 def test_rollout_logprobs_of_the_real_model_match_the_training_forward(smollm2):
     """Sampled through the decode loop (shared prefix, rows leaving), re-scored by the packed training forward."""
     import torch
@@ -86,6 +87,7 @@ def test_rollout_logprobs_of_the_real_model_match_the_training_forward(smollm2):
     assert torch.allclose(forward, rollout, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_a_bfloat16_sampler_is_close_to_the_float32_training_forward_not_equal(smollm2):
     """What ``rollout_dtype="bfloat16"`` costs in log-prob parity on the real model, measured."""
     import torch
@@ -100,6 +102,7 @@ def test_a_bfloat16_sampler_is_close_to_the_float32_training_forward_not_equal(s
     assert gap.mean() < 0.05 and ((ratio - 1).abs() < 0.2).float().mean() > 0.95  # inside GRPO's clip range
 
 
+@pytest.mark.slow
 def test_sft_then_grpo_on_the_real_model(tmp_path, smollm2):
     """A smoke of the whole loop on smollm2: a few SFT steps, the folder it saves, one GRPO step from it."""
     require("trl")
@@ -152,6 +155,7 @@ def test_sft_then_grpo_on_the_real_model(tmp_path, smollm2):
     assert len(grpo.trajectories) == 4 and all(t.turns for t in grpo.trajectories)
 
 
+@pytest.mark.slow
 def test_envkit_eval_with_the_smollm2_policy(tmp_path, smollm2):
     from typer.testing import CliRunner
 

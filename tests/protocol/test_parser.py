@@ -108,7 +108,8 @@ def test_parse_answers(content, expected):
     ("content", "answers"),
     [
         ("1. FC Köln; Berlin", ["1. FC Köln", "Berlin"]),  # a club named "1. FC Köln", then a second answer
-        ("1. FC Köln", ["FC Köln"]),  # a lone numbered item is still the numbered form
+        ("1. FC Köln", ["1. FC Köln"]),  # a lone "1. ..." is one answer as written, not a list of one
+        ("1) Paris", ["1) Paris"]),
         ("1. Paris 2. Rome", ["Paris", "Rome"]),
         ("1) Paris; 2) Rome", ["Paris", "Rome"]),
         ("2. Rome 1. Paris", ["2. Rome 1. Paris"]),  # not numbered in order: not a numbered list
@@ -118,14 +119,12 @@ def test_a_numbered_list_is_read_only_when_the_whole_answer_is_one(content, answ
     assert parse_answers(content) == answers
 
 
-def test_the_oracle_scores_on_golds_that_look_numbered(tmp_path):
+def _clubs_env(tmp_path, n_objectives):
     import json
 
     import gymnasium as gym
 
     from envkit.envs import QA_ENV_ID
-    from envkit.policy.scripted import OracleAgent
-    from envkit.rollout.episode import run_episode
 
     qa = tmp_path / "clubs.jsonl"
     rows = [
@@ -141,9 +140,25 @@ def test_the_oracle_scores_on_golds_that_look_numbered(tmp_path):
     corpus.write_text(
         "".join(json.dumps({"id": str(i), "title": t, "text": x}) + "\n" for i, (t, x) in enumerate(docs))
     )
-    env = gym.make(QA_ENV_ID, source=f"file:{qa}", n_objectives=2, corpus=corpus)
-    trajectory = run_episode(env, OracleAgent(), task_index=0)
-    assert trajectory.objective_scores == [1.0, 1.0] and trajectory.success
+    return gym.make(QA_ENV_ID, source=f"file:train={qa}", n_objectives=n_objectives, corpus=corpus)
+
+
+@pytest.mark.parametrize("n_objectives", [1, 2])
+def test_the_oracle_scores_on_golds_that_look_numbered(tmp_path, n_objectives):
+    from envkit.policy.scripted import OracleAgent
+    from envkit.rollout.episode import run_episode
+
+    env = _clubs_env(tmp_path, n_objectives)
+    for index in range(2 // n_objectives):
+        trajectory = run_episode(env, OracleAgent(), task_index=index)
+        assert trajectory.objective_scores == [1.0] * n_objectives and trajectory.success
+
+
+def test_a_lone_numbered_answer_scores_as_written_at_one_objective(tmp_path):
+    env = _clubs_env(tmp_path, 1)
+    env.reset(options={"task_index": 0})
+    _, reward, terminated, _, info = env.step("<IS>found it</IS><answer>1. FC Köln</answer>")
+    assert terminated and reward == 1.0 and info["objective_scores"] == [1.0]
 
 
 def test_tags_that_are_not_the_protocols_are_text_inside_an_element():

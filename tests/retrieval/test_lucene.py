@@ -23,6 +23,7 @@ def test_java_21_or_newer_is_found_without_a_manual_setup():
     assert (runtime.home / "bin" / "java").is_file()
 
 
+@pytest.mark.slow
 def test_a_real_lucene_index_finds_entity_passages(lucene, small_source):
     world = small_source.world
     assert len(lucene) == world.passages

@@ -267,6 +267,7 @@ def test_an_oversized_body_is_refused_before_it_is_read(small_retriever):
         live.stop()
 
 
+@pytest.mark.slow
 def test_the_client_waits_out_a_server_restart_then_says_so_clearly():
     """It gave up after 1.4 s of retries while a restart takes 4-21 s."""
     from fastapi import FastAPI
@@ -294,6 +295,7 @@ def test_the_client_waits_out_a_server_restart_then_says_so_clearly():
         live.stop()
 
 
+@pytest.mark.slow
 def test_half_sent_requests_are_closed_and_everyone_else_is_served(small_retriever):
     """Half-sent requests were never timed out: under ulimit -n 1024, 1,100 of them locked everyone out."""
     import socket

@@ -55,6 +55,7 @@ def browser_env(browser_ready, small_shop):
     env.close()
 
 
+@pytest.mark.slow
 def test_same_actions_give_same_observations_and_rewards_in_both_modes(browser_env, small_shop):
     text_env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP)
     oracle = ShopOracleAgent(small_shop)
@@ -94,6 +95,7 @@ def test_screenshot_of_an_item_page_is_not_blank(browser_env, small_shop):
     assert len(image.getcolors(maxcolors=1 << 16) or range(1 << 16)) > 20
 
 
+@pytest.mark.slow
 def test_navigation_outside_the_shop_is_refused(browser_ready, small_shop):
     server = ShopServer(small_shop)
     driver = BrowserDriver(server.url)
@@ -112,6 +114,7 @@ def test_navigation_outside_the_shop_is_refused(browser_ready, small_shop):
         server.stop()
 
 
+@pytest.mark.slow
 def test_a_chromium_crash_is_reported_and_reset_recovers(browser_ready, small_shop):
     env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser", browser=BrowserSettings(action_timeout=5.0))
     try:
@@ -144,6 +147,7 @@ def test_close_leaves_no_chromium_behind(browser_ready, small_shop):
     assert not set(chromium_processes()) - before
 
 
+@pytest.mark.slow
 def test_a_slow_action_times_out_into_info(browser_ready, small_shop, monkeypatch):
     env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser", browser=BrowserSettings(action_timeout=1.0))
     try:
@@ -163,6 +167,7 @@ def test_a_slow_action_times_out_into_info(browser_ready, small_shop, monkeypatc
         env.close()
 
 
+@pytest.mark.slow
 def test_webshop_goal_ids_travel_quoted_into_the_browser(browser_ready, webshop_folder):
     """WebShop's human goals are ``ASIN#k``: unquoted, the ``#`` cut the id and every browser reset failed."""
     from envkit.kinds.shop import ShopOracleAgent
@@ -179,6 +184,7 @@ def test_webshop_goal_ids_travel_quoted_into_the_browser(browser_ready, webshop_
     assert rewards["browser"] == rewards["text"] and min(rewards["text"]) > 0  # bought, scored alike
 
 
+@pytest.mark.slow
 def test_a_dead_renderer_is_replaced_on_reset(browser_ready, small_shop):
     """With every renderer killed (as an OOM kill does), every later reset() raised 'Page crashed'."""
     import psutil
@@ -206,6 +212,7 @@ def test_a_dead_renderer_is_replaced_on_reset(browser_ready, small_shop):
         env.close()
 
 
+@pytest.mark.slow
 def test_control_characters_in_product_text_keep_both_modes_alike(browser_ready, tmp_path, monkeypatch):
     """A NUL byte in product text broke text/browser parity."""
     import json
@@ -237,6 +244,7 @@ def test_control_characters_in_product_text_keep_both_modes_alike(browser_ready,
     assert observations["browser"] == observations["text"]
 
 
+@pytest.mark.slow
 def test_scripts_in_a_page_cannot_reach_other_servers_or_open_windows(browser_ready, small_shop):
     """A WebSocket reached another local server and window.open opened a page; the pages sent no CSP."""
     import socket
@@ -279,6 +287,7 @@ def test_scripts_in_a_page_cannot_reach_other_servers_or_open_windows(browser_re
         env.close()
 
 
+@pytest.mark.slow
 def test_clicking_an_off_site_link_is_refused_and_the_episode_goes_on(browser_ready, small_shop):
     """The click was refused, but Chromium's error page landed after it: the episode ended in a browser failure."""
     away = "() => { for (const a of document.querySelectorAll('a')) a.href = 'http://127.0.0.2:9/x'; }"
@@ -315,6 +324,7 @@ def test_shop_pages_carry_security_headers(small_shop):
         server.stop()
 
 
+@pytest.mark.slow
 def test_a_long_run_starts_a_fresh_chromium_every_so_often(browser_ready, small_shop):
     env = gym.make(SHOP_ENV_ID, shop=SMALL_SHOP, mode="browser", browser=BrowserSettings(fresh_every=2))
     try:

@@ -13,6 +13,7 @@ from tests.conftest import require
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_gpu_check_script_runs_its_steps_on_small_cpu_shapes(tmp_path):
     require("torch", "transformers", "trl", "peft")
     environment = {**os.environ, "GPU_CHECK_RESULTS": str(tmp_path), "OUT": ""}
@@ -30,6 +31,7 @@ def test_gpu_check_script_runs_its_steps_on_small_cpu_shapes(tmp_path):
     assert train["losses"] and all(math.isfinite(loss) for loss in train["losses"])
 
 
+@pytest.mark.slow
 def test_gpu_check_without_a_gpu_says_so_and_measures_nothing(tmp_path):
     require("torch")
     import torch

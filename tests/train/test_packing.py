@@ -144,6 +144,7 @@ def test_visibility_blocks_say_what_the_dense_mask_says(tiny, packing, context):
         assert len(turns) + 1 <= len(blocks) <= 2 * len(turns) + 1
 
 
+@pytest.mark.slow
 def test_the_packer_needs_no_trainer_library():
     import subprocess
     import sys
@@ -194,6 +195,7 @@ def test_an_episode_that_leaves_the_chain_is_refused_naming_where(packing):
         packing.single_completion([])
 
 
+@pytest.mark.slow
 def test_a_real_models_full_context_rollout_is_one_chain_that_scores_as_its_rollout(packing):
     """SmolLM2 with ``reuse_turn_tokens``: every ``full`` episode is one causal sequence whose plain forward
     reproduces the rollout's log-probs (what TRL's rollout_func trains); a context that drops what the model read

@@ -103,6 +103,7 @@ def test_the_sft_loss_is_the_per_turn_nll_of_agent_turns_only(tokenizer, tiny, c
     assert float(packed_loss) == pytest.approx(total / weight, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_sft_trainer_learns_the_oracle_turns(tmp_path, tokenizer):
     from envkit.policy.tiny import tiny_model
     from envkit.train.sft import Mem1SFTConfig, Mem1SFTTrainer
@@ -146,6 +147,7 @@ def test_sft_config_errors_are_named(tmp_path):
             Mem1SFTConfig(output_dir=str(tmp_path), **bad)
 
 
+@pytest.mark.slow
 def test_envkit_sft_then_train_continues_from_its_folder(tmp_path):
     require("torch", "transformers", "tokenizers", "trl")
     from typer.testing import CliRunner

@@ -62,6 +62,7 @@ def test_vllm_mode_without_vllm_installed_says_so(tmp_path, tiny_folder):
             Mem1GRPOTrainer(tiny_folder, config(tmp_path, use_vllm=True, vllm_mode=mode))
 
 
+@pytest.mark.slow
 def test_real_trainer_steps_log_rewards_and_change_parameters(tmp_path, tiny_folder):
     from envkit.rollout.trajectory import Trajectory
     from envkit.train import Mem1GRPOTrainer
@@ -83,6 +84,7 @@ def test_real_trainer_steps_log_rewards_and_change_parameters(tmp_path, tiny_fol
     assert (tmp_path / "out" / "checkpoint-2" / "trainer_state.json").is_file()
 
 
+@pytest.mark.slow
 def test_a_checkpoint_resumes_to_the_same_state(tmp_path, tiny_folder):
     from transformers import TrainerCallback
 
@@ -107,6 +109,7 @@ def test_a_checkpoint_resumes_to_the_same_state(tmp_path, tiny_folder):
     assert any(not (saved[n] == p).all() for n, p in params(resumed.model).items())
 
 
+@pytest.mark.slow
 def test_masked_and_per_turn_packing_give_the_same_loss(tmp_path, tiny_folder):
     import torch
 
@@ -125,6 +128,7 @@ def test_masked_and_per_turn_packing_give_the_same_loss(tmp_path, tiny_folder):
     assert losses["masked"].item() == pytest.approx(losses["per_turn"].item(), abs=1e-5)
 
 
+@pytest.mark.slow
 def test_lora_trains_only_the_adapter_and_beta_adds_a_kl_term(tmp_path, tiny_folder):
     from envkit.train import Mem1GRPOTrainer
     from envkit.train.rewards import env_reward
@@ -138,6 +142,7 @@ def test_lora_trains_only_the_adapter_and_beta_adds_a_kl_term(tmp_path, tiny_fol
     assert all("kl" in e for e in trainer.state.log_history if "reward" in e)
 
 
+@pytest.mark.slow
 def test_envkit_train_cli_runs_and_reports_bad_config_in_one_line(tmp_path):
     from tests.cli.test_cli import assert_one_line_error, envkit
 
@@ -160,6 +165,7 @@ def test_envkit_train_cli_runs_and_reports_bad_config_in_one_line(tmp_path):
         assert_one_line_error(vllm_run, "vLLM is not available")
 
 
+@pytest.mark.slow
 def test_mask_truncated_completions_drops_the_loss_of_episodes_that_ran_out_of_turns(tmp_path, tiny_folder):
     from envkit.train import Mem1GRPOTrainer
 
@@ -177,6 +183,7 @@ def test_mask_truncated_completions_drops_the_loss_of_episodes_that_ran_out_of_t
         assert int(batch["num_items_in_batch"]) == int(batch["completion_mask"].sum())
 
 
+@pytest.mark.slow
 def test_an_entropy_bonus_trains_and_is_logged(tmp_path, tiny_folder):
     from envkit.train import Mem1GRPOTrainer
 
@@ -187,6 +194,7 @@ def test_an_entropy_bonus_trains_and_is_logged(tmp_path, tiny_folder):
     assert logged["entropy"] > 0 and math.isfinite(logged["loss"])
 
 
+@pytest.mark.slow
 def test_kl_in_reward_charges_each_episode_beta_times_its_k1_sum(tmp_path, tiny_folder):
     """MEM1's KL (veRL's apply_kl_penalty): the reward pays β·Σ(log π_old − log π_ref) before the group baseline."""
     import torch
@@ -221,6 +229,7 @@ def test_kl_in_reward_without_a_kl_weight_is_refused(tmp_path):
         config(tmp_path, kl_in_reward=True)
 
 
+@pytest.mark.slow
 def test_an_n_schedule_raises_the_objectives_by_step(tmp_path, tiny_folder):
     """'1:1,2:2,3': step 0 plays N=1, step 1 N=2, step 2 N=3 (the episodes the trainer played say so)."""
     from envkit.train import Mem1GRPOTrainer
@@ -267,6 +276,7 @@ def test_a_reward_bound_moves_the_curriculum_on_when_reached():
             parse_n_schedule(bad)
 
 
+@pytest.mark.slow
 def test_a_bad_n_schedule_is_refused_in_one_line(tmp_path):
     from tests.cli.test_cli import assert_one_line_error, envkit
 
@@ -275,6 +285,7 @@ def test_a_bad_n_schedule_is_refused_in_one_line(tmp_path):
     assert_one_line_error(envkit("train", "--n_schedule", "2,4", "--output_dir", str(tmp_path / "o")), "n_schedule")
 
 
+@pytest.mark.slow
 def test_a_bfloat16_rollout_copy_samples_with_the_current_weights(tmp_path, tiny_folder):
     import torch
 

@@ -154,6 +154,7 @@ def test_tiles_survive_activation_checkpointing_and_leave_generation_alone(torch
     assert ids[0] == ids[1]
 
 
+@pytest.mark.slow
 def test_flex_attention_block_mask_reproduces_the_tiles(torch, tiny):
     """FlexAttention's forward runs on CPU (its backward needs a GPU): its log-probs match the tiles'."""
     from envkit.packing import Scoring, token_logps
