@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from envkit.protocol.parser import Turn, Violation, ViolationKind, parse_turn, safe_text
 from envkit.protocol.tags import TagSet
 
-__all__ = ["ProcessLocal", "choose_task", "read_turn", "render_turn"]
+__all__ = ["ProcessLocal", "choose_task", "read_turn", "render_turn", "too_long_to_read"]
 
 _NOT_PICKLABLE = (
     "{name} holds process-local resources (an open index, a database, a browser) and is not pickled: "
@@ -62,6 +63,17 @@ def read_turn(action: Any, tags: TagSet, max_chars: int) -> Turn | Violation:
     if len(action) > max_chars:
         return Violation(ViolationKind.TOO_LONG, f"turn of {len(action)} characters exceeds {max_chars}")
     return parse_turn(safe_text(action), tags)
+
+
+def too_long_to_read(env: gym.Env[str, str], action: Any) -> bool:
+    """True when ``action`` is text longer than ``env``'s action space allows.
+
+    Wrappers that read a turn before the env does (tool calls, MEM1's reading, memory
+    elements) hand such a turn on unread: the env refuses it at once as too long, and no
+    scan ever runs over a megabyte of hostile text.
+    """
+    limit = getattr(env.action_space, "max_length", None)
+    return isinstance(action, str) and limit is not None and len(action) > limit
 
 
 def render_turn(render_mode: str | None, turn: int, latest: str) -> str | None:

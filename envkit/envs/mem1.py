@@ -19,6 +19,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from envkit.envs.episodes import too_long_to_read
 from envkit.envs.wrappers import turns_left_hint
 from envkit.protocol.mem1 import mem1_action, mem1_information, mem1_prompt, mem1_response
 from envkit.protocol.parser import ViolationKind
@@ -48,6 +49,11 @@ class Mem1Turns(gym.Wrapper[str, str, str, str]):
         if self._done:
             raise RuntimeError("the episode is over: call reset() before step()")
         text = action if isinstance(action, str) else ""
+        if too_long_to_read(self.env, text):  # the env refuses it as too long, unscanned; the turn is used
+            observation, reward, terminated, truncated, info = self.env.step(text)
+            self._turn += 1
+            self._done = terminated or truncated
+            return observation, float(reward), terminated, truncated, info
         chosen = mem1_action(mem1_response(text, self._tags), self._tags)
         if chosen is None:
             self._turn += 1

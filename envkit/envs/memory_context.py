@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import gymnasium as gym
 
+from envkit.envs.episodes import too_long_to_read
 from envkit.envs.wrappers import ProtocolContext
 from envkit.protocol.context import AnyContextBuilder, Message, make_context_builder, render_messages, turn_messages
 from envkit.protocol.memory import MemoryBuilder, Notes, take_elements
@@ -60,6 +61,9 @@ class MemoryContext(ProtocolContext):
 
     def _env_turn(self, action: str) -> str:
         """The turn without its memory elements, which are kept for the builder."""
+        if too_long_to_read(self.env, action):  # the env refuses it as too long; no element is read
+            self._pending = {}
+            return action
         text, self._pending = take_elements(action, self.memory.elements)
         return text
 

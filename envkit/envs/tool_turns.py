@@ -17,6 +17,7 @@ from typing import Any, cast
 
 import gymnasium as gym
 
+from envkit.envs.episodes import too_long_to_read
 from envkit.kinds.base import ObjectiveEnv
 from envkit.kinds.registry import action_tools
 from envkit.protocol.prompts import PromptSection
@@ -48,6 +49,9 @@ class ToolCallTurns(gym.Wrapper[str, str, str, str]):
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Play the turn's tool call as the env's action; a malformed call is a violation the agent is told about."""
+        if too_long_to_read(self.env, action):  # the env refuses it as too long, unscanned
+            observation, reward, terminated, truncated, info = self.env.step(action)
+            return observation, float(reward), terminated, truncated, {**info, **_FORMAT}
         parsed = parse_tool_turn(action, self._tags, self._tools)
         if not isinstance(parsed, ToolCallError):
             observation, reward, terminated, truncated, info = self.env.step(

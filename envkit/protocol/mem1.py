@@ -20,9 +20,9 @@ plays it in an env. Tests check them against MEM1's own code and prompt.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
+from envkit.protocol.elements import first_element, first_of
 from envkit.protocol.parser import Action
 from envkit.protocol.tags import TagSet
 
@@ -73,16 +73,14 @@ def mem1_response(text: str, tags: TagSet = MEM1_TAGS) -> str:
 
 def mem1_action(text: str, tags: TagSet = MEM1_TAGS) -> Action | None:
     """The first search or answer element of ``text`` (its content stripped), or ``None``."""
-    names = "|".join(re.escape(name) for name in tags.actions)
-    match = re.search(rf"<({names})>(.*?)</\1>", text, re.DOTALL)
-    return None if match is None else Action(match.group(1), match.group(2).strip())
+    found = first_of(text, tags.actions)
+    return None if found is None else Action(found[0], found[1].strip())
 
 
 def mem1_state(text: str, tags: TagSet = MEM1_TAGS) -> str:
     """The content of the first state element (``<think>``), stripped; empty when there is none."""
-    state = re.escape(tags.state)
-    match = re.search(rf"<{state}>(.*?)</{state}>", text, re.DOTALL)
-    return "" if match is None else match.group(1).strip()
+    found = first_element(text, tags.state)
+    return "" if found is None else found[2].strip()
 
 
 def mem1_kept(response: str, tags: TagSet = MEM1_TAGS) -> str:

@@ -22,10 +22,11 @@ turns read. A builder is a pure rule over the memory elements of the turns so fa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+from envkit.protocol.elements import first_element, without_elements
 
 __all__ = ["Fold", "MemoryBuilder", "Notes", "Summary", "take_elements"]
 
@@ -41,11 +42,10 @@ def take_elements(text: str, names: Sequence[str]) -> tuple[str, dict[str, str]]
     """
     found: dict[str, str] = {}
     for name in names:
-        pattern = re.compile(rf"<{re.escape(name)}>(.*?)</{re.escape(name)}>", re.DOTALL)
-        match = pattern.search(text)
-        if match is not None:
-            found[name] = match.group(1).strip()
-            text = pattern.sub("", text)
+        first = first_element(text, name)
+        if first is not None:
+            found[name] = first[2].strip()
+            text = without_elements(text, name)
     return text, found
 
 

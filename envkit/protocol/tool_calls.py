@@ -22,11 +22,11 @@ those chat templates render, :func:`tools_prompt` writes a task's prompt around 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from envkit.protocol.elements import element_contents
 from envkit.protocol.parser import Turn, parse_answers, parse_turn
 from envkit.protocol.prompts import PromptSection, numbered, state_rules
 from envkit.protocol.tags import TagSet
@@ -44,8 +44,6 @@ __all__ = [
 
 ACTION_FORMAT_TOOL_CALL = "tool_call"
 """``info["action_format"]`` of an env that reads tool calls (scripted agents write them there)."""
-
-_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +112,7 @@ def tools_block(tools: Sequence[ToolSpec]) -> str:
 
 
 def _state(text: str, tags: TagSet) -> str | None:
-    found = re.findall(rf"<{tags.state}>(.*?)</{tags.state}>", text, re.DOTALL)
+    found = element_contents(text, tags.state)
     return found[0].strip() if len(found) == 1 else None
 
 
@@ -124,13 +122,17 @@ def parse_tool_turn(text: str, tags: TagSet, tools: Sequence[ToolSpec]) -> ToolT
     state = _state(text, tags)
     if state is None:
         return ToolCallError(f"write exactly one <{tags.state}>...</{tags.state}> element before the tool call")
-    calls = _CALL.findall(text)
+    calls = element_contents(text, "tool_call")
     if len(calls) != 1:
         return ToolCallError(f"{len(calls)} <tool_call> elements, expected exactly one", state)
     try:
         call = json.loads(calls[0])
     except json.JSONDecodeError as error:
         return ToolCallError(f"the tool call is not valid JSON ({error.msg} at character {error.pos})", state)
+    except RecursionError:  # [[[[...]]]] deeper than the decoder recurses
+        return ToolCallError("the tool call nests too deeply to read", state)
+    except ValueError as error:  # an integer past Python's conversion limit (4,300 digits)
+        return ToolCallError(f"the tool call holds a value that cannot be read ({str(error)[:80]})", state)
     if not isinstance(call, dict) or not isinstance(call.get("arguments", {}), dict):
         return ToolCallError('a tool call is {"name": ..., "arguments": {...}}', state)
     name = str(call.get("name"))
