@@ -27,6 +27,18 @@ class RecordError(ValueError):
     """A task record that does not follow the schema."""
 
 
+def _json_type(value: Any) -> str:
+    """A JSON value's type as a person names it."""
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)
+
+
+def _require_object(data: Any, what: str) -> None:
+    """A record must be a JSON object (a line holding an array said "'list' object has no attribute 'get'")."""
+    if not isinstance(data, Mapping):
+        raise RecordError(f"{what} must be a JSON object, got {_json_type(data)}")
+
+
 @dataclass(frozen=True, slots=True)
 class Update:
     """A fact that stops holding during the episode: after turn ``after_turn`` the env announces that the
@@ -52,7 +64,11 @@ class Update:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Update:
-        return cls(int(data["after_turn"]), str(data["old"]), str(data["new"]))
+        _require_object(data, "an update")
+        try:
+            return cls(int(data["after_turn"]), str(data["old"]), str(data["new"]))
+        except KeyError as missing:
+            raise RecordError(f"an update is missing the field {missing}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +102,7 @@ class Objective:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Objective:
+        _require_object(data, "an objective")
         try:
             answers = data["golden_answers"]
             if isinstance(answers, str) or not isinstance(answers, Sequence) or not answers:
@@ -139,11 +156,15 @@ class Task:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Task:
+        _require_object(data, "a task")
         schema = data.get("schema")
         if schema != SCHEMA:
             raise RecordError(f"unsupported task schema {schema!r} (expected {SCHEMA!r})")
         try:
-            objectives = tuple(Objective.from_dict(o) for o in data["objectives"])
+            listed = data["objectives"]
+            if not isinstance(listed, list):
+                raise RecordError(f"task {data.get('id')!r}: objectives must be a JSON array, got {_json_type(listed)}")
+            objectives = tuple(Objective.from_dict(o) for o in listed)
             if not objectives:
                 raise RecordError(f"task {data.get('id')!r} has no objectives")
             for index, objective in enumerate(objectives):

@@ -27,11 +27,21 @@ from composers.compose import compose
 from composers.sources.base import SourceError
 from composers.sources.registry import load_source
 
-__all__ = ["MANIFEST", "PRESETS", "SuitePart", "SuitePreset", "generate_suite", "read_manifest", "verify_suite"]
+__all__ = [
+    "MANIFEST",
+    "PRESETS",
+    "SuitePart",
+    "SuitePreset",
+    "generate_suite",
+    "manifest_digest",
+    "read_manifest",
+    "verify_suite",
+]
 
 MANIFEST = "suite.json"
-FORMAT = "envkit.suite/2"
-_READABLE = ("envkit.suite/1", FORMAT)  # /1: one source under "source"; /2: "sources", a list
+FORMAT = "envkit.suite/3"
+# /1: one source under "source"; /2: "sources", a list; /3: a "digest" of the manifest itself
+_READABLE = ("envkit.suite/1", "envkit.suite/2", FORMAT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +191,20 @@ def generate_suite(
         }
         if corpus is not None:
             manifest["corpus"] = str(Path(corpus).resolve())
+        manifest["digest"] = manifest_digest(manifest)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
+
+
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """The sha256 of the manifest without its ``digest`` field, in a canonical JSON form.
+
+    The files' checksums live in the manifest, so the manifest needs one of its own: a
+    flipped ``n_objectives`` or ``count`` would otherwise pass ``verify_suite``.
+    """
+    body = {key: value for key, value in manifest.items() if key != "digest"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:
@@ -226,7 +248,10 @@ def verify_suite(folder: str | Path) -> list[str]:
     """Problems found when checking the suite's files against its manifest (empty: intact)."""
     folder = Path(folder)
     problems = []
-    for entry in read_manifest(folder).get("files", []):
+    manifest = read_manifest(folder)
+    if manifest["format"] == FORMAT and manifest.get("digest") != manifest_digest(manifest):
+        problems.append(f"{MANIFEST}: content differs from its digest (edited by hand?)")
+    for entry in manifest.get("files", []):
         if Path(entry["path"]).name != entry["path"]:
             problems.append(f"{entry['path']}: not a file name inside the suite folder")
             continue

@@ -35,6 +35,7 @@ from envkit.envs import TASKS_ENV_ID
 from envkit.envs.protocols import DEFAULT_PROTOCOL, resolve_protocol
 from envkit.eval.harness import EvalCase, evaluate, suite_cases
 from envkit.eval.report import markdown_table, write_report
+from envkit.eval.run_record import check_resume, record_run
 from envkit.policy.settings import GenerationSettings
 from envkit.policy.specs import POLICY_SPECS, load_policy
 from envkit.protocol.context import make_context_builder
@@ -144,9 +145,21 @@ def eval_command(
     generation = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature)
     agent = load_policy(policy, generation, max_context_tokens, device, seed, state_tag=state)
     path = output / "trajectories.jsonl"
+    run = {
+        "policy": policy,
+        "tasks": str(suite) if suite is not None else source,
+        "seed": seed,
+        "temperature": temperature,
+        "max_new_tokens": max_new_tokens,
+        "max_context_tokens": max_context_tokens,
+        **{key: str(value) for key, value in options.items()},
+    }
+    if resume:
+        check_resume(output, path, run)
     output.mkdir(parents=True, exist_ok=True)
     if trajectories and path.exists() and not resume:
         path.unlink()  # a new report replaces the old trajectories
+    record_run(output, run)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     started = time.perf_counter()
     with Progress(*columns, console=console, transient=True) as progress:

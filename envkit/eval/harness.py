@@ -23,7 +23,7 @@ import gymnasium as gym
 from composers.suites import read_manifest
 from envkit.policy.base import Policy
 from envkit.rollout.runner import RolloutRunner
-from envkit.rollout.trajectory import Trajectory, read_trajectories, write_trajectories
+from envkit.rollout.trajectory import Trajectory, drop_partial_tail, read_trajectories, write_trajectories
 
 __all__ = ["EvalCase", "EvalRow", "env_settings", "evaluate", "suite_cases", "summarise"]
 
@@ -167,6 +167,7 @@ def _played(path: str | Path) -> dict[tuple[int, str, str], list[Trajectory]]:
     """The trajectories a file already holds, by (N, builder, case label)."""
     if not Path(path).exists():
         return {}
+    drop_partial_tail(path)
     played: dict[tuple[int, str, str], list[Trajectory]] = {}
     for trajectory in read_trajectories(path):
         key = (trajectory.n_objectives, trajectory.builder, trajectory.case)

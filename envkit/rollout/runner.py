@@ -24,7 +24,7 @@ import gymnasium as gym
 
 from envkit.policy.base import Generation, Policy, TurnRequest
 from envkit.policy.lockstep import Lockstep
-from envkit.rollout.trajectory import Trajectory, TurnRecord, read_trajectories, write_trajectories
+from envkit.rollout.trajectory import Trajectory, TurnRecord, drop_partial_tail, read_trajectories, write_trajectories
 
 __all__ = ["OVER_BUDGET", "RolloutRunner", "env_factory"]
 
@@ -159,6 +159,7 @@ class RolloutRunner:
     def _recover(queue: list[int | None], results: list[Trajectory | None], path: str | Path) -> None:
         """Fill ``results`` with the episodes a streamed file already holds, one per queued task index."""
         held: dict[int, list[Trajectory]] = {}
+        drop_partial_tail(path)
         for trajectory in read_trajectories(path):
             held.setdefault(trajectory.task_index, []).append(trajectory)
         for position, task_index in enumerate(queue):

@@ -17,6 +17,7 @@ the square of the horizon under ``full`` context and linearly under ``consolidat
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 from envkit.policy.base import Generation
 from envkit.protocol.context import Message
 
-__all__ = ["FORMAT", "Trajectory", "TurnRecord", "read_trajectories", "write_trajectories"]
+__all__ = ["FORMAT", "Trajectory", "TurnRecord", "drop_partial_tail", "read_trajectories", "write_trajectories"]
 
 FORMAT = "envkit.trajectory/1"
 
@@ -154,6 +155,35 @@ def write_trajectories(trajectories: Iterable[Trajectory], path: str | Path, tok
             handle.write(json.dumps(trajectory.to_dict(token_ids), ensure_ascii=False) + "\n")
             count += 1
     return count
+
+
+def drop_partial_tail(path: str | Path) -> int:
+    """Cut a half-written last line (a crash mid-append) off a trajectory file; returns the bytes dropped.
+
+    Every episode is appended as one line ending in a newline, so bytes after the last
+    newline are an episode whose write never finished: dropped with a warning, so a
+    resumed run appends after whole lines instead of refusing the file.
+    """
+    path = Path(path)
+    with path.open("rb+") as handle:
+        size = handle.seek(0, 2)
+        if size == 0:
+            return 0
+        position = size
+        while position > 0:  # back to the last newline, a block at a time
+            step = min(65536, position)
+            handle.seek(position - step)
+            block = handle.read(step)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                position = position - step + newline + 1
+                break
+            position -= step
+        dropped = size - position
+        if dropped:
+            handle.truncate(position)
+            warnings.warn(f"{path}: dropped a half-written last line ({dropped} bytes)", stacklevel=2)
+        return dropped
 
 
 def read_trajectories(path: str | Path) -> Iterator[Trajectory]:

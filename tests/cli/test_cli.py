@@ -87,6 +87,22 @@ def test_corrupt_task_file_names_file_and_line(tmp_path):
     assert_one_line_error(envkit("play", "--task-file", str(path)), f"{path}:4", "invalid JSON")
 
 
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("[1, 2]", "a task must be a JSON object, got an array"),
+        ('"task"', "a task must be a JSON object, got a string"),
+        ('{"schema": "envkit.task/1", "id": "t", "objectives": {"a": 1}}', "objectives must be a JSON array"),
+        ('{"schema": "envkit.task/1", "id": "t", "objectives": [[1]]}', "an objective must be a JSON object"),
+    ],
+)
+def test_a_task_line_of_the_wrong_json_type_is_named(tmp_path, line, said):
+    """A JSON array as a task line said "'list' object has no attribute 'get'"."""
+    path = tmp_path / "tasks.jsonl"
+    path.write_text(line + "\n")
+    assert_one_line_error(envkit("play", "--task-file", str(path)), f"{path}:1", said)
+
+
 def test_failed_compose_keeps_the_previous_file(tmp_path):
     path = tmp_path / "suite.jsonl"
     assert envkit("compose", "-s", WORLD, "-n", "2", "--count", "5", "-o", str(path)).returncode == 0
@@ -407,3 +423,29 @@ def test_the_eval_report_says_how_it_was_made(tmp_path):
         assert line in markdown
     bad = envkit("eval", "-s", WORLD, "--ns", "1", "--metric", "bleu", "-o", str(tmp_path / "r2"))
     assert_one_line_error(bad, "bleu")
+
+
+def test_a_resume_with_other_settings_is_refused_and_a_half_written_line_is_dropped(tmp_path):
+    """--policy random, then --policy oracle --resume into the same folder: exit 0 and a report of mixed runs."""
+    out = tmp_path / "report"
+    base = ["eval", "-s", WORLD, "--ns", "1", "--builders", "consolidated", "-o", str(out)]
+    first = envkit(*base, "--episodes", "3", "--policy", "random")
+    assert first.returncode == 0, first.stderr
+    trajectories = out / "trajectories.jsonl"
+    before = trajectories.read_bytes()
+    for other in (
+        ["--policy", "oracle"],
+        ["--policy", "random", "--seed", "1"],
+        ["--policy", "random", "--top-k", "5"],
+    ):
+        refused = envkit(*base, "--episodes", "6", *other, "--resume")
+        assert_one_line_error(refused, "--resume", "other settings")
+        assert trajectories.read_bytes() == before  # nothing lost or added
+    assert "policy 'random' there, 'oracle' now" in envkit(*base, "--episodes", "6", "--resume").stderr
+
+    trajectories.write_bytes(before + b'{"format": "envkit.trajec')  # a crash in the middle of an append
+    resumed = envkit(*base, "--episodes", "5", "--policy", "random", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "dropped a half-written last line" in resumed.stderr
+    records = [json.loads(line) for line in trajectories.read_text().splitlines()]
+    assert len(records) == 5 and sorted(r["task_index"] for r in records) == [0, 1, 2, 3, 4]

@@ -34,7 +34,7 @@ def test_regenerating_a_suite_reproduces_every_byte(tmp_path):
 
 def test_manifest_describes_the_files(tmp_path):
     manifest = generate_suite(SMALL, tmp_path / "s", scale=0.5)
-    assert manifest["format"] == "envkit.suite/2" and manifest["scale"] == 0.5
+    assert manifest["format"] == "envkit.suite/3" and manifest["scale"] == 0.5
     assert len(manifest["sources"][0]["sha256"]) == 64
     for entry in manifest["files"]:
         tasks = list(read_tasks(tmp_path / "s" / entry["path"]))
@@ -54,6 +54,34 @@ def test_verify_finds_tampering_and_missing_files(tmp_path):
         "test_parallel_n4.jsonl: content differs from the manifest (sha256)",
         "test_chained_n3.jsonl: missing",
     ]
+
+
+def test_the_manifest_is_covered_by_its_own_digest(tmp_path):
+    """A flipped n_objectives in suite.json itself passed verification (only the task files had checksums)."""
+    from composers.suites import manifest_digest
+
+    manifest = generate_suite(SMALL, tmp_path / "s")
+    assert manifest["digest"] == manifest_digest(manifest)
+    path = tmp_path / "s" / "suite.json"
+    path.write_text(path.read_text().replace('"n_objectives": 4', '"n_objectives": 5', 1))
+    assert verify_suite(tmp_path / "s") == ["suite.json: content differs from its digest (edited by hand?)"]
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "envkit",
+            "eval",
+            "--suite",
+            str(tmp_path / "s"),
+            "--episodes",
+            "1",
+            "-o",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 1 and "suite.json: content differs from its digest" in refused.stderr
 
 
 def test_a_suite_file_plays_in_the_env(tmp_path):
