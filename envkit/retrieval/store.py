@@ -9,14 +9,16 @@ and an existing index is never overwritten.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from composers.atomic import atomic_folder
+from composers.atomic import atomic_file, atomic_folder
 from composers.checksums import file_sha256
+from envkit.cache import envkit_cache
 from envkit.retrieval.base import Retriever, RetrieverError
 from envkit.retrieval.corpus import Corpus
 
@@ -181,6 +183,7 @@ def load_index(folder: str | Path, jit: bool = False) -> Retriever:
     if manifest.get("format") != FORMAT:
         raise RetrieverError(f"{manifest_path}: unsupported index format {manifest.get('format')!r}")
     _check_sizes(folder, manifest)
+    _check_content_once(folder, manifest)
     backend, params = manifest.get("backend"), manifest.get("params") or {}
     row = INDEX_BACKENDS.get(str(backend))
     if row is None:
@@ -208,6 +211,42 @@ def _check_sizes(folder: Path, manifest: dict[str, Any]) -> None:
         size, expected = path.stat().st_size, entry.get("bytes")
         if size != expected:
             raise RetrieverError(f"{path}: {size} bytes where the manifest says {expected}: the index is corrupt")
+
+
+def _check_content_once(folder: Path, manifest: dict[str, Any]) -> None:
+    """Every listed file's content matches its sha256; hashed once, then again only when a size or mtime changes.
+
+    A flipped bit in a posting file kept its size: loading it gave other passages without
+    a word, and the numba scorer could crash the process. The check runs before any
+    back-end reads a file; a stamp in ``$ENVKIT_CACHE/index-checks`` (keyed on the folder,
+    each file's size and mtime, and the manifest's) spares later loads the hashing.
+    """
+    listed = manifest.get("files") or {}
+    if not listed:  # built before manifests listed files: nothing to check against
+        return
+    where = str(folder.resolve())
+    seen = {name: _size_and_mtime(folder / name) for name in [*listed, MANIFEST]}
+    stamp = envkit_cache() / "index-checks" / f"{hashlib.sha256(where.encode()).hexdigest()[:32]}.json"
+    try:
+        if json.loads(stamp.read_text()) == {"folder": where, "files": seen}:
+            return
+    except (OSError, ValueError):
+        pass
+    for name, entry in listed.items():
+        if file_sha256(folder / name) != entry.get("sha256"):
+            raise RetrieverError(
+                f"{folder / name}: content differs from {MANIFEST} (sha256): the index is corrupt; rebuild it"
+            )
+    try:
+        with atomic_file(stamp, "w") as handle:
+            json.dump({"folder": where, "files": seen}, handle)
+    except OSError:  # a read-only cache: the next load hashes again
+        pass
+
+
+def _size_and_mtime(path: Path) -> list[int]:
+    status = path.stat()
+    return [status.st_size, status.st_mtime_ns]
 
 
 def verify_index(folder: str | Path) -> list[str]:

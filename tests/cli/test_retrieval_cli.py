@@ -8,13 +8,13 @@ import time
 import pytest
 
 from tests.cli.test_cli import assert_one_line_error
-from tests.conftest import require
+from tests.conftest import HANG_GUARD_S, require
 
 WORLD = "synthetic:passages=2000,seed=3"
 
 
 def envkit(*args):
-    return subprocess.run([sys.executable, "-m", "envkit", *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", "envkit", *args], capture_output=True, text=True, timeout=HANG_GUARD_S)
 
 
 def free_port():
@@ -98,9 +98,43 @@ def test_index_manifests_carry_checksums_that_verify_and_load_check(tmp_path):
     victim.write_bytes(bytes(data))
     flipped = envkit("index", "verify", str(index))
     assert flipped.returncode == 1 and f"{victim}: content differs from the manifest" in flipped.stderr
+    for jit in ("--no-jit", "--jit"):  # a silent change of results before, and a segfault of the JIT server
+        loaded = envkit("retriever", "serve", "--index", str(index), jit, "--port", "1")
+        assert_one_line_error(loaded, str(victim), "content differs", "the index is corrupt")
+    evaluated = envkit("eval", "--retriever", f"index:{index}", "--source", "synthetic:passages=300,seed=2",
+                       "--ns", "1", "--episodes", "1", "-o", str(tmp_path / "r"))  # fmt: skip
+    assert_one_line_error(evaluated, str(victim), "the index is corrupt")
     victim.write_bytes(bytes(data[:-10]))  # truncated: every load refuses it, naming the file
     served = envkit("retriever", "serve", "--index", str(index), "--no-jit", "--port", "1")
     assert_one_line_error(served, str(victim), "the index is corrupt")
+
+
+def test_a_checked_index_is_hashed_again_only_when_a_file_changes(tmp_path, monkeypatch):
+    from envkit.retrieval import store
+    from envkit.retrieval.corpus import Corpus
+
+    monkeypatch.setenv("ENVKIT_CACHE", str(tmp_path / "cache"))
+    corpus = Corpus.from_documents((str(i), f"Title {i}", f"passage {i} of the corpus") for i in range(50))
+    index = store.build_index("bm25", corpus, tmp_path / "index")
+    hashed = []
+    monkeypatch.setattr(store, "file_sha256", lambda path: hashed.append(path) or store_sha(path))
+    store.load_index(index)
+    assert hashed  # the first load checks every file
+    hashed.clear()
+    store.load_index(index)
+    assert not hashed  # same sizes and mtimes: the stamp stands
+    victim = max(index.rglob("*.npy"), key=lambda p: p.stat().st_size)
+    data = bytearray(victim.read_bytes())
+    data[-1] ^= 0x01
+    victim.write_bytes(bytes(data))
+    with pytest.raises(store.RetrieverError, match="the index is corrupt"):
+        store.load_index(index)
+
+
+def store_sha(path):
+    from composers.checksums import file_sha256
+
+    return file_sha256(path)
 
 
 @pytest.mark.slow
