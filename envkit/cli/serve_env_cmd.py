@@ -9,6 +9,7 @@ import typer
 
 from envkit.cli import env_flags as flags
 from envkit.envs.protocols import DEFAULT_PROTOCOL
+from envkit.net import listen, serve_app
 
 __all__ = ["serve_env"]
 
@@ -32,7 +33,7 @@ def serve_env(
 ) -> None:
     """Serve envkit episodes to OpenEnv clients (reset / step / state; WebSocket sessions at /ws)."""
     import gymnasium as gym
-    import uvicorn
+    from rich.console import Console
 
     from envkit.adapters.openenv import openenv_app
     from envkit.envs import TASKS_ENV_ID
@@ -44,4 +45,9 @@ def serve_env(
     def make_env() -> gym.Env[str, str]:
         return gym.make(TASKS_ENV_ID, **options)
 
-    uvicorn.run(openenv_app(make_env, max_sessions), host=host, port=port, log_level="warning")
+    app = openenv_app(make_env, max_sessions)
+    sock = listen(host, port)  # a busy port is one line, before anything claims to serve
+    Console(stderr=True).print(
+        f"serving OpenEnv sessions on http://{host}:{port} (WebSocket /ws, GET /health; Ctrl-C stops)", highlight=False
+    )
+    serve_app(app, sock)

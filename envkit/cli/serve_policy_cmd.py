@@ -21,8 +21,9 @@ def serve_policy(
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda:0...")] = "auto",
 ) -> None:
     """Serve a model at /v1/chat/completions (OpenAI's shape, streamed or not), named by its spec in /v1/models."""
-    import uvicorn
+    from rich.console import Console
 
+    from envkit.net import listen, serve_app
     from envkit.policy.chat_server import chat_completions_app, policy_replies
     from envkit.policy.hf import GenerationSettings, HFPolicy
     from envkit.policy.specs import load_policy
@@ -32,4 +33,9 @@ def serve_policy(
     if not isinstance(model, HFPolicy):
         raise ValueError(f"policy {policy!r} is not a model served in this process; serve smollm2, tiny or hf:FOLDER")
     app = chat_completions_app(policy_replies(model, settings), policy)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    sock = listen(host, port)  # a busy port is one line, before anything claims to serve
+    Console(stderr=True).print(
+        f"serving {policy} on http://{host}:{port} (POST /v1/chat/completions, GET /v1/models; Ctrl-C stops)",
+        highlight=False,
+    )
+    serve_app(app, sock)

@@ -58,6 +58,18 @@ def state_url(session: str, state: ShopState) -> str:
     return f"{item}?{urlencode(query)}"
 
 
+def page_number(text: str) -> int | None:
+    """A page number from a URL: 1 to 999,999 in ASCII digits, else ``None``.
+
+    ``str.isdigit`` accepts "²" (which ``int`` refuses) and ``int`` refuses numbers past
+    4,300 digits: both answered 500 before.
+    """
+    if not 1 <= len(text) <= 6 or not all("0" <= c <= "9" for c in text):
+        return None
+    number = int(text)
+    return number if number >= 1 else None
+
+
 @dataclass
 class _Session:
     goal: Goal
@@ -133,12 +145,14 @@ class _ShopRoutes:
             return _error(404, f"no product {asin}")
         params = request.query_params
         try:
-            page_no = int(params.get("p", "1"))
+            page_no = page_number(params.get("p", "1"))
+            if page_no is None:
+                raise ValueError("page number")
             options = tuple((str(n), str(v)) for n, v in json.loads(params.get("o", "[]")))
         except (ValueError, TypeError, RecursionError):  # JSON nested thousands deep is malformed too
             return _error(400, "malformed page number or options")
         allowed = dict(product.options)
-        if page_no < 1 or any(v not in allowed.get(n, ()) for n, v in options):
+        if any(v not in allowed.get(n, ()) for n, v in options):
             return _error(400, "page number or option not offered for this product")
         return ShopState(page, params.get("q", ""), page_no, asin, options, detail)
 
@@ -174,9 +188,10 @@ class _ShopRoutes:
         session = self._session(sid)
         if isinstance(session, HTMLResponse):
             return session
-        if not p.isdigit() or int(p) < 1 or not q.strip():
+        page_no = page_number(p)
+        if page_no is None or not q.strip():
             return _error(400, "a results page needs a query and a page number from 1")
-        return self._render(sid, session, ShopState("results", " ".join(q.split()), int(p)))
+        return self._render(sid, session, ShopState("results", " ".join(q.split()), page_no))
 
     def item(self, sid: str, asin: str, request: Request) -> HTMLResponse:
         return self._item_page(sid, asin, request, "item")
