@@ -73,14 +73,28 @@ class EnvkitEnvironment(Environment[EnvkitAction, EnvkitObservation, EnvkitState
     def reset(self, seed: int | None = None, episode_id: str | None = None, **kwargs: Any) -> EnvkitObservation:
         """Start an episode; ``task_index`` picks a task, as ``options={"task_index": i}`` does in Gymnasium."""
         index: Any = kwargs.get("task_index")
-        options = {"task_index": int(index)} if index is not None else None
+        options = {"task_index": self._task_index(index)} if index is not None else None
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+            raise _client_error(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
         observation, info = self._env.reset(seed=seed, options=options)
         task = self._env.get_wrapper_attr("task")
         self._state = EnvkitState(episode_id=episode_id or str(uuid.uuid4()), step_count=0, task_id=task.id, turn=0)
         return EnvkitObservation(text=observation, done=False, reward=0.0, metadata=_json_safe(info))
 
+    def _task_index(self, index: Any) -> int:
+        """A task index a client sent, checked: an integer naming one of the env's tasks (else a 4xx)."""
+        count = len(self._env.get_wrapper_attr("tasks"))
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+            raise _client_error(f"task_index must be an integer from 0 to {count - 1}, got {index!r}")
+        return index
+
     def step(self, action: EnvkitAction, timeout_s: float | None = None, **kwargs: Any) -> EnvkitObservation:
         """Play one turn; a malformed turn is an observation saying what was wrong, never an error."""
+        if self._state.episode_id is None:  # OpenEnv's stateless POST /step: a fresh env, never reset
+            raise _client_error(
+                "no episode to step: the stateless POST /step keeps no session; "
+                "open a WebSocket session at /ws (reset, then step)"
+            )
         observation, reward, terminated, truncated, info = self._env.step(action.text)
         self._state.step_count += 1
         self._state.turn = int(info.get("turn") or self._state.step_count)
@@ -97,10 +111,26 @@ class EnvkitEnvironment(Environment[EnvkitAction, EnvkitObservation, EnvkitState
         self._env.close()
 
 
-def openenv_app(make_env: Callable[[], gym.Env[str, str]], max_sessions: int = 64) -> Any:
-    """OpenEnv's FastAPI app serving envs from ``make_env``, up to ``max_sessions`` concurrent sessions."""
-    from openenv.core.env_server.http_server import create_fastapi_app
+def _client_error(message: str) -> Exception:
+    """A request error: a 400 over HTTP (FastAPI's HTTPException), an error message over a WebSocket session."""
+    from fastapi import HTTPException
 
+    return HTTPException(400, message)
+
+
+def openenv_app(
+    make_env: Callable[[], gym.Env[str, str]], max_sessions: int = 64, idle_timeout_s: float | None = 600.0
+) -> Any:
+    """OpenEnv's FastAPI app serving envs from ``make_env``, up to ``max_sessions`` concurrent sessions.
+
+    A session idle for ``idle_timeout_s`` seconds is closed and its slot freed (OpenEnv's
+    own reaper, which checks every quarter of the timeout, at least every 5 s): clients
+    that open sessions and vanish otherwise fill every slot until the server restarts.
+    """
+    from openenv.core.env_server.http_server import create_fastapi_app
+    from openenv.core.env_server.types import ConcurrencyConfig
+
+    limits = ConcurrencyConfig(max_concurrent_envs=max_sessions, session_timeout=idle_timeout_s)
     return create_fastapi_app(
-        lambda: EnvkitEnvironment(make_env), EnvkitAction, EnvkitObservation, max_concurrent_envs=max_sessions
+        lambda: EnvkitEnvironment(make_env), EnvkitAction, EnvkitObservation, concurrency_config=limits
     )

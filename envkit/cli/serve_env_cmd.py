@@ -24,6 +24,9 @@ def serve_env(
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     max_sessions: Annotated[int, typer.Option(min=1, help="Concurrent sessions, each with its own env.")] = 64,
+    idle_timeout: Annotated[
+        float, typer.Option(min=1.0, help="Seconds a session may stay idle before it is closed and its slot freed.")
+    ] = 600.0,
     corpus: flags.CorpusFlag = None,
     retriever: flags.RetrieverFlag = None,
     top_k: flags.TopKFlag = None,
@@ -45,7 +48,7 @@ def serve_env(
     def make_env() -> gym.Env[str, str]:
         return gym.make(TASKS_ENV_ID, **options)
 
-    app = openenv_app(make_env, max_sessions)
+    app = openenv_app(make_env, max_sessions, idle_timeout)
     sock = listen(host, port)  # a busy port is one line, before anything claims to serve
     Console(stderr=True).print(
         f"serving OpenEnv sessions on http://{host}:{port} (WebSocket /ws, GET /health; Ctrl-C stops)", highlight=False

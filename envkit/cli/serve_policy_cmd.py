@@ -18,6 +18,9 @@ def serve_policy(
         float, typer.Option(min=0.0, help="Temperature, unless a request sets one (0: greedy).")
     ] = 1.0,
     max_context_tokens: Annotated[int, typer.Option(min=1, help="Longest context; longer ones are refused.")] = 8192,
+    max_tokens_limit: Annotated[
+        int, typer.Option(min=1, help="Largest max_tokens a request may ask for; larger ones are refused (400).")
+    ] = 4096,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda:0...")] = "auto",
 ) -> None:
     """Serve a model at /v1/chat/completions (OpenAI's shape, streamed or not), named by its spec in /v1/models."""
@@ -32,7 +35,7 @@ def serve_policy(
     model = load_policy(policy, settings, max_context_tokens, device)
     if not isinstance(model, HFPolicy):
         raise ValueError(f"policy {policy!r} is not a model served in this process; serve smollm2, tiny or hf:FOLDER")
-    app = chat_completions_app(policy_replies(model, settings), policy)
+    app = chat_completions_app(policy_replies(model, settings, max_tokens_limit), policy)
     sock = listen(host, port)  # a busy port is one line, before anything claims to serve
     Console(stderr=True).print(
         f"serving {policy} on http://{host}:{port} (POST /v1/chat/completions, GET /v1/models; Ctrl-C stops)",

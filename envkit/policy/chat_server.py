@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from envkit.policy.base import TurnRequest
 from envkit.policy.settings import GenerationSettings
 from envkit.protocol.context import Message
+from envkit.protocol.parser import safe_text
 
 __all__ = ["ChatReply", "ChatRequest", "chat_completions_app", "policy_replies"]
 
@@ -72,7 +73,7 @@ class _WireMessage(BaseModel):
     def as_message(self) -> Message:
         content = self.content
         text = "".join(part.text for part in content) if isinstance(content, list) else content or ""
-        return {"role": self.role, "content": text}
+        return {"role": self.role, "content": safe_text(text)}  # an escaped lone surrogate cannot be encoded
 
 
 class _StreamOptions(BaseModel):
@@ -84,9 +85,9 @@ class _WireRequest(BaseModel):
     messages: list[_WireMessage] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    seed: int | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2, allow_inf_nan=False)  # OpenAI's range
+    top_p: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)  # torch's seed range
     stop: str | list[str] | None = None
     stream: bool = False
     stream_options: _StreamOptions | None = None
@@ -142,6 +143,7 @@ def chat_completions_app(reply: Callable[[ChatRequest], ChatReply], model: str) 
     from fastapi.responses import StreamingResponse
 
     app = FastAPI(title=f"envkit chat endpoint: {model}")
+    _plain_validation_errors(app)
     lock = threading.Lock()  # one set of weights, and a request's seed is torch's global seed
 
     @app.get("/v1/models")
@@ -165,14 +167,38 @@ def chat_completions_app(reply: Callable[[ChatRequest], ChatReply], model: str) 
     return app
 
 
-def policy_replies(policy: Any, defaults: GenerationSettings) -> Callable[[ChatRequest], ChatReply]:
+def _plain_validation_errors(app: Any) -> None:
+    """A request that fails validation gets a 422 naming each field, without echoing its value.
+
+    FastAPI's default error echoes the input, and an input of ``NaN`` cannot be written
+    as JSON: the client got a 500 instead of being told which field was wrong.
+    """
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Any, error: RequestValidationError) -> Any:
+        problems = [
+            {"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type"))}
+            for e in error.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": problems})
+
+
+def policy_replies(
+    policy: Any, defaults: GenerationSettings, max_tokens_limit: int = 4096
+) -> Callable[[ChatRequest], ChatReply]:
     """Replies an :class:`~envkit.policy.hf.HFPolicy` writes, with a request's settings over ``defaults``.
 
     The stop strings end the reply and are left out of it, as OpenAI's API does; a
-    context over the policy's ``max_context_tokens`` is refused (nothing is cut to fit).
+    context over the policy's ``max_context_tokens`` is refused (nothing is cut to fit),
+    and so is a ``max_tokens`` over ``max_tokens_limit`` (one request of a million tokens
+    held the single generation lock long past its client's timeout).
     """
 
     def reply(request: ChatRequest) -> ChatReply:
+        if request.max_tokens is not None and request.max_tokens > max_tokens_limit:
+            raise ReplyError(f"max_tokens may be at most {max_tokens_limit} on this server, got {request.max_tokens}")
         policy.generation = GenerationSettings(
             max_new_tokens=request.max_tokens or defaults.max_new_tokens,
             temperature=defaults.temperature if request.temperature is None else request.temperature,

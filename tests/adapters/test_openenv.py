@@ -1,5 +1,6 @@
 """envkit's envs as OpenEnv servers, driven by OpenEnv's own client over a real server on 127.0.0.1."""
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -141,3 +142,57 @@ def test_openenv_conformance_holds_for_every_kind_of_env(options):
     finally:
         live.stop()
     assert_same_episode(reference, steps, f"OpenEnv GenericEnvClient ({options['source']})")
+
+
+@pytest.mark.parametrize("index", [-1, 10**9, "abc", 1.5, True])
+def test_a_bad_task_index_or_seed_is_a_400_naming_it(server, index):
+    """task_index -1, 10**9 or "abc" on /reset answered 500."""
+    import httpx
+
+    answer = httpx.post(f"{server.url}/reset", json={"task_index": index}, timeout=30)
+    assert answer.status_code == 400 and "task_index must be an integer" in answer.text
+    seeded = httpx.post(f"{server.url}/reset", json={"seed": 2**70}, timeout=30)
+    assert 400 <= seeded.status_code < 500
+    assert httpx.post(f"{server.url}/reset", json={"task_index": 1}, timeout=30).status_code == 200
+
+
+def test_the_stateless_step_is_a_400_naming_the_session_route(server):
+    import httpx
+
+    answer = httpx.post(f"{server.url}/step", json={"action": {"text": "<IS>x</IS><search>q</search>"}}, timeout=30)
+    assert answer.status_code == 400 and "/ws" in answer.text
+
+
+@pytest.mark.slow
+def test_sessions_left_idle_are_reaped_and_their_slots_freed(make_env):
+    """8 idle WebSocket clients with --max-sessions 8 locked the 9th out for good."""
+    from openenv.core.generic_client import GenericEnvClient
+
+    from envkit.adapters.openenv import openenv_app
+
+    live = LiveServer(openenv_app(make_env, max_sessions=2, idle_timeout_s=1.0))
+    idle = []
+    try:
+        for _ in range(2):  # two clients take both slots and go quiet
+            client = GenericEnvClient(base_url=live.url).sync()
+            client.__enter__()
+            client.reset(seed=0, task_index=0)
+            idle.append(client)
+        from websockets.exceptions import ConnectionClosed
+
+        with pytest.raises(ConnectionClosed), GenericEnvClient(base_url=live.url).sync() as third:  # no slot left
+            third.reset(seed=0, task_index=0)
+        deadline = time.monotonic() + 30  # the reaper looks every 5 s at least
+        while True:
+            try:
+                with GenericEnvClient(base_url=live.url).sync() as late:
+                    assert late.reset(seed=0, task_index=0).observation["text"]
+                break
+            except Exception:
+                assert time.monotonic() < deadline, "idle sessions were never reaped"
+                time.sleep(1)
+    finally:
+        for client in idle:
+            with contextlib.suppress(Exception):  # already closed by the reaper
+                client.__exit__(None, None, None)
+        live.stop()

@@ -122,6 +122,36 @@ def test_bad_requests_get_openai_errors_naming_the_problem(tiny):
         server.stop()
 
 
+def test_hostile_request_values_are_4xx_naming_the_field(tiny):
+    """NaN temperature, seed 2**70 and an escaped lone surrogate answered 5xx; max_tokens 1,000,000 was accepted
+    and held the single generation lock past the client's timeout."""
+    require("fastapi", "uvicorn")
+    import httpx
+
+    from envkit.policy.chat_server import chat_completions_app, policy_replies
+    from envkit.policy.hf import GenerationSettings, HFPolicy
+
+    tokenizer, model = tiny
+    settings = GenerationSettings(max_new_tokens=4, temperature=0.0)
+    policy = HFPolicy(model, tokenizer, settings, max_context_tokens=512, device="cpu")
+    server = LiveServer(chat_completions_app(policy_replies(policy, settings, max_tokens_limit=64), "tiny"))
+    url = f"{server.url}/v1/chat/completions"
+    message = '{"role": "user", "content": "hi"}'
+    try:
+        for field, value in (("temperature", "NaN"), ("temperature", "Infinity"), ("top_p", "NaN"), ("seed", 2**70)):
+            body = f'{{"model": "tiny", "messages": [{message}], "{field}": {value}}}'
+            answer = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=60)
+            assert answer.status_code == 422 and field in answer.text, (field, answer.text)
+        greeting = [{"role": "user", "content": "hi"}]
+        too_many = httpx.post(url, json={"model": "tiny", "messages": greeting, "max_tokens": 10**6}, timeout=60)
+        assert too_many.status_code == 400 and "at most 64" in too_many.text
+        surrogate = '{"model": "tiny", "messages": [{"role": "user", "content": "a\\ud800b"}], "max_tokens": 2}'
+        answer = httpx.post(url, content=surrogate, headers={"content-type": "application/json"}, timeout=60)
+        assert answer.status_code == 200, answer.text
+    finally:
+        server.stop()
+
+
 @pytest.mark.slow
 def test_serve_policy_refuses_a_scripted_policy_in_one_line():
     from tests.cli.test_cli import assert_one_line_error, envkit
