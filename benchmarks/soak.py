@@ -12,7 +12,13 @@ loopback only and bounded in time:
   (:mod:`benchmarks.search_r1_peer`) over the same BM25 back-end;
 - the shop server (``envkit shop serve``) under 16 clients doing the whole shopping flow
   (session, search, item, purchase) for ``--minutes``;
-- a browser-mode env (Chromium) for ``--browser-episodes`` oracle episodes.
+- a browser-mode env (Chromium) for ``--browser-episodes`` oracle episodes;
+- ``envkit serve-env`` (``--max-sessions 8 --idle-timeout 5``) while clients open a
+  WebSocket session, play a turn and vanish with the socket left open, one every 2 s for
+  ``--minutes``, and a probe opens a session every 5 s: with the idle-session reaper the
+  probes are served and RSS stays flat (without it the ninth session was refused for good);
+- ``envkit serve-policy tiny`` under 4 clients asking for short chat completions for
+  ``--minutes``.
 
 Each server runs in its own process, so its RSS is its own; RSS is sampled every few
 seconds. The 256-connection bursts are driven by autocannon (Node.js; installed with npm
@@ -263,34 +269,110 @@ def _browser(episodes: int) -> dict[str, Any]:
     return result
 
 
+def _chat(http: httpx.Client, rng: random.Random) -> None:
+    body = {"model": "tiny", "messages": [{"role": "user", "content": f"city {rng.randrange(10**6)}"}]}
+    http.post("/v1/chat/completions", json={**body, "max_tokens": 8}).raise_for_status()
+
+
+def _abandoned_sessions(seconds: float, pid: int, every_s: float = 2.0, probe_s: float = 5.0) -> dict[str, Any]:
+    """Sessions opened, played one turn and abandoned (socket left open); a probe session every ``probe_s``."""
+    from openenv.core.generic_client import GenericEnvClient
+
+    process, rss = psutil.Process(pid), []
+    opened, refused, probes, probes_refused = 0, 0, 0, 0
+    abandoned: list[Any] = []
+    stop, next_probe = time.monotonic() + seconds, time.monotonic() + probe_s
+    while time.monotonic() < stop:
+        client = GenericEnvClient(base_url=BASE[0]).sync()
+        try:
+            client.__enter__()
+            client.reset(seed=opened, task_index=opened % 20)
+            client.step({"text": "<IS>looking</IS><search>city</search>"})
+            abandoned.append(client)  # never used again, never closed by this side: the server must reap it
+            opened += 1
+        except Exception:  # refused at capacity
+            refused += 1
+        while len(abandoned) > 40:  # the driver's own sockets stay bounded; the server reaped these long ago
+            with contextlib.suppress(Exception):
+                abandoned.pop(0).__exit__(None, None, None)
+        if time.monotonic() >= next_probe:
+            probes += 1
+            next_probe += probe_s
+            try:
+                with GenericEnvClient(base_url=BASE[0]).sync() as probe:
+                    probe.reset(seed=0, task_index=0)
+            except Exception:
+                probes_refused += 1
+        rss.append(process.memory_info().rss / 2**20)
+        time.sleep(every_s)
+    for client in abandoned:
+        with contextlib.suppress(Exception):
+            client.__exit__(None, None, None)
+    return {
+        "seconds": seconds,
+        "sessions_abandoned": opened,
+        "sessions_refused": refused,
+        "probes": probes,
+        "probes_refused": probes_refused,
+        **_rss_flat(rss),
+    }
+
+
+PARTS = ("retrieval", "peer", "shop", "browser", "serve-env", "serve-policy")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="each server's soak under 16 clients")
     parser.add_argument("--burst-seconds", type=float, default=60.0, help="the retrieval server under 256 clients")
     parser.add_argument("--rate", type=float, default=1000.0, help="searches per second of the paced 256-client burst")
     parser.add_argument("--browser-episodes", type=int, default=1000)
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"which of {', '.join(PARTS)} to run")
     args = parser.parse_args()
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if not parts or set(parts) - set(PARTS):
+        parser.error(f"--parts takes some of {', '.join(PARTS)}")
     os.environ.setdefault("ENVKIT_CACHE", os.path.join(tempfile.gettempdir(), "envkit-soak-cache"))
     results: dict[str, Any] = {}
 
     minutes, burst, rate = args.minutes * 60, args.burst_seconds, args.rate
-    with _serving(["retriever", "serve", "--corpus", WORLD, "--no-jit"]) as pid:
-        results["retrieval_16_clients"] = _load(16, minutes, _retrieve, pid)
-        results["retrieval_256_clients"] = _burst(256, burst, pid)
-        results["retrieval_256_clients_paced"] = _burst(256, burst, pid, rate)
-    with _serving(["--corpus", WORLD], module="benchmarks.search_r1_peer") as pid:
-        results["peer_search_r1_256_clients"] = _burst(256, burst, pid)
-        results["peer_search_r1_256_clients_paced"] = _burst(256, burst, pid, rate)
-    with _serving(["shop", "serve", "--shop", SHOP]) as pid:
-        results["shop_16_clients"] = _load(16, minutes, _shop_flow, pid)
-
-    results["browser_env"] = _browser(args.browser_episodes)
+    if "retrieval" in parts:
+        with _serving(["retriever", "serve", "--corpus", WORLD, "--no-jit"]) as pid:
+            results["retrieval_16_clients"] = _load(16, minutes, _retrieve, pid)
+            results["retrieval_256_clients"] = _burst(256, burst, pid)
+            results["retrieval_256_clients_paced"] = _burst(256, burst, pid, rate)
+    if "peer" in parts:
+        with _serving(["--corpus", WORLD], module="benchmarks.search_r1_peer") as pid:
+            results["peer_search_r1_256_clients"] = _burst(256, burst, pid)
+            results["peer_search_r1_256_clients_paced"] = _burst(256, burst, pid, rate)
+    if "shop" in parts:
+        with _serving(["shop", "serve", "--shop", SHOP]) as pid:
+            results["shop_16_clients"] = _load(16, minutes, _shop_flow, pid)
+    if "browser" in parts:
+        results["browser_env"] = _browser(args.browser_episodes)
+    if "serve-env" in parts:
+        server = ["serve-env", "-s", WORLD, "--max-sessions", "8", "--idle-timeout", "5"]
+        with _serving(server) as pid:
+            results["serve_env_abandoned_sessions"] = _abandoned_sessions(minutes, pid)
+    if "serve-policy" in parts:
+        with _serving(["serve-policy", "tiny", "--max-new-tokens", "8", "--device", "cpu"]) as pid:
+            results["serve_policy_4_clients"] = _load(4, minutes, _chat, pid)
     command = "python -m benchmarks.soak"
     if (args.minutes, args.burst_seconds, args.rate, args.browser_episodes) != (10.0, 60.0, 1000.0, 1000):
         command += f" --minutes {args.minutes:g} --burst-seconds {args.burst_seconds:g}"
         command += f" --rate {args.rate:g} --browser-episodes {args.browser_episodes}"
-    targets = {"errors": 0, "rss_change_after_warmup": "within 5%", "burst_p99_ms": "< 50"}
-    write_result("soak", command, results, targets)
+    targets = {
+        "errors": 0,
+        "rss_change_after_warmup": "within 5%",
+        "burst_p99_ms": "< 50",
+        "probes_refused": 0,
+    }
+    if parts == list(PARTS):
+        write_result("soak", command, results, targets)
+    else:  # a part alone keeps the full run's file and writes its own
+        write_result(
+            f"soak_{'_'.join(p.replace('-', '_') for p in parts)}", f"{command} --parts {args.parts}", results, targets
+        )
 
 
 if __name__ == "__main__":

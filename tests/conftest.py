@@ -60,20 +60,25 @@ def require(*modules: str) -> None:
 
 
 class LiveServer:
-    """A real uvicorn server on 127.0.0.1 in a background thread."""
+    """A real uvicorn server on 127.0.0.1 in a background thread.
 
-    def __init__(self, app) -> None:
-        import socket
+    With ``limits`` (``header_timeout=``, ``body_timeout=``, ...) it runs under envkit's own
+    hardened config (:func:`envkit.net.uvicorn_config`), as the envkit servers do.
+    """
+
+    def __init__(self, app, **limits) -> None:
         import threading
 
         import uvicorn
 
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        from envkit.net import listen, uvicorn_config
+
+        sock = listen("127.0.0.1", 0)
+        self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        config = uvicorn_config(app, **limits) if limits else uvicorn.Config(app, log_level="error")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
         self.thread.start()
         import time
 

@@ -14,14 +14,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import httpx
 import pytest
 
 from tests.cli.test_cli import assert_one_line_error
-from tests.conftest import HANG_GUARD_S, require
+from tests.conftest import HANG_GUARD_S, LiveServer, require
 
 SERVERS = {
     "retriever": (["retriever", "serve", "--corpus", "synthetic:passages=200,seed=0", "--no-jit"], "/health"),
@@ -141,9 +140,6 @@ def test_every_server_refuses_large_bodies_binds_again_at_once_and_says_a_busy_p
 
 def test_a_slow_body_is_cut_at_its_deadline_and_a_whole_one_is_served():
     """Headers complete, Content-Length 100000, 13 bytes sent: 1,010 such connections locked everyone out."""
-    import uvicorn
-
-    from envkit.net import listen, uvicorn_config
 
     async def app(scope, receive, send):
         if scope["type"] != "http":
@@ -153,15 +149,9 @@ def test_a_slow_body_is_cut_at_its_deadline_and_a_whole_one_is_served():
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    sock = listen("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn_config(app, header_timeout=5, body_timeout=0.5))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
+    server = LiveServer(app, header_timeout=5, body_timeout=0.5)
+    port = server.port
     try:
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
         slow = [
             raw_request(port, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n", b"x" * 13, read=False)
             for _ in range(20)
@@ -174,8 +164,7 @@ def test_a_slow_body_is_cut_at_its_deadline_and_a_whole_one_is_served():
         whole = raw_request(port, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", b"hello")
         assert whole.startswith(b"HTTP/1.1 200")
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        server.stop()
 
 
 def test_the_shops_page_number_is_a_400_when_it_is_not_a_plain_number(tmp_path, monkeypatch):

@@ -146,6 +146,10 @@ def chat_completions_app(reply: Callable[[ChatRequest], ChatReply], model: str) 
     _plain_validation_errors(app)
     lock = threading.Lock()  # one set of weights, and a request's seed is torch's global seed
 
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "model": model}
+
     @app.get("/v1/models")
     def models() -> dict[str, Any]:
         return {"object": "list", "data": [{"id": model, "object": "model", "owned_by": "envkit"}]}

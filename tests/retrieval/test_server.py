@@ -299,23 +299,14 @@ def test_the_client_waits_out_a_server_restart_then_says_so_clearly():
 def test_half_sent_requests_are_closed_and_everyone_else_is_served(small_retriever):
     """Half-sent requests were never timed out: under ulimit -n 1024, 1,100 of them locked everyone out."""
     import socket
-    import threading
 
     import httpx
-    import uvicorn
 
-    from envkit.net import listen, uvicorn_config
     from envkit.retrieval.server import create_app
 
-    sock = listen("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn_config(create_app(small_retriever), header_timeout=0.5))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
+    server = LiveServer(create_app(small_retriever), header_timeout=0.5)
+    port = server.port
     try:
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
         slow = []
         for _ in range(20):
             client = socket.create_connection(("127.0.0.1", port))
@@ -338,5 +329,4 @@ def test_half_sent_requests_are_closed_and_everyone_else_is_served(small_retriev
         assert kept.recv(100).startswith(b"HTTP/1.1 200")
         kept.close()
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        server.stop()
