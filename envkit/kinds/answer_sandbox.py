@@ -133,20 +133,23 @@ def _serve(stdin: IO[str]) -> None:
     replies.write("ready\n")
     for line in stdin:
         request = json.loads(line)
-        reply: dict[str, Any]
         try:
             dataset = generator_of_id(request["id"])
             entry = pickle.loads(base64.b64decode(request["entry"]))  # from the parent, which is trusted
         except BaseException as error:
-            replies.write("loaded\n")
-            replies.write(json.dumps({"score": 0.0, "problem": f"{type(error).__name__}: {str(error)[:200]}"}) + "\n")
+            replies.write("loaded\n" + json.dumps(_failed(error)) + "\n")
             continue
-        replies.write("loaded\n")
+        replies.write("loaded\n")  # the problem is built: the answer's clock starts
         try:
             reply = {"score": float(dataset.score_answer(request["answer"], entry))}
         except BaseException as error:  # anything the scorer or the answer raised: that answer scores 0
-            reply = {"score": 0.0, "problem": f"{type(error).__name__}: {str(error)[:200]}"}
+            reply = _failed(error)
         replies.write(json.dumps(reply) + "\n")
+
+
+def _failed(error: BaseException) -> dict[str, Any]:
+    """The worker's reply for an answer that could not be scored: 0, and why."""
+    return {"score": 0.0, "problem": f"{type(error).__name__}: {str(error)[:200]}"}
 
 
 class AnswerSandbox:

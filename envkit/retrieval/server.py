@@ -149,9 +149,6 @@ def create_app(
 
 def serve(retriever: Retriever, host: str = "127.0.0.1", port: int = 8000, sock: Any = None, **kwargs: Any) -> None:
     """Serve ``retriever`` with uvicorn until interrupted, on ``sock`` (from :func:`envkit.net.listen`) if given."""
-    import uvicorn
+    from envkit.net import listen, serve_app
 
-    from envkit.net import listen, uvicorn_config
-
-    bound = sock if sock is not None else listen(host, port)
-    uvicorn.Server(uvicorn_config(create_app(retriever, **kwargs))).run(sockets=[bound])
+    serve_app(create_app(retriever, **kwargs), sock if sock is not None else listen(host, port))

@@ -287,9 +287,6 @@ class ShopServer:
 
 def serve_shop(shop: Shop, host: str = "127.0.0.1", port: int = 3000, split: str = "test", sock: Any = None) -> None:
     """Serve ``shop`` with uvicorn until interrupted (``envkit shop serve``), on ``sock`` if given."""
-    import uvicorn
+    from envkit.net import listen, serve_app
 
-    from envkit.net import listen, uvicorn_config
-
-    bound = sock if sock is not None else listen(host, port)
-    uvicorn.Server(uvicorn_config(create_shop_app(shop, split))).run(sockets=[bound])
+    serve_app(create_shop_app(shop, split), sock if sock is not None else listen(host, port))
